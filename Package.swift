@@ -1,0 +1,28 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ragpipe",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "RagPipe", targets: ["RagPipe"]),
+        .executable(name: "chunk", targets: ["chunk"]),
+        .executable(name: "embed", targets: ["embed"]),
+        .executable(name: "build-index", targets: ["build-index"]),
+        .executable(name: "query", targets: ["query"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System zlib (zlib1g-dev): compress2/uncompress for text blocks, crc32 for checksums.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .target(name: "RagPipe", dependencies: ["CZlib"]),
+        .executableTarget(name: "chunk", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "embed", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "build-index", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "query", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "RagPipeTests", dependencies: ["RagPipe", "chunk", "embed", "build-index", "query"]),
+    ]
+)

@@ -1,0 +1,97 @@
+/// A grounded extractive answer: sentences taken verbatim from the retrieved chunks, each
+/// followed by the number of the hit it came from.
+public struct Answer: Sendable {
+    public struct Citation: Sendable {
+        /// The `[n]` used in the answer: the hit's rank.
+        public var number: Int
+        public var source: String
+        public var start: Int
+        public var end: Int
+        public var title: String
+    }
+
+    public var text: String
+    public var citations: [Citation]
+    public var abstained: Bool
+}
+
+/// Picks the sentences of the top hits that best match the query, within a budget.
+///
+/// Every sentence of the first `hitsConsidered` hits is embedded with the index's embedder and
+/// scored by cosine similarity to the query plus a tenth of its hit's score (so a sentence from
+/// a strong chunk wins ties). The best are kept until `maxSentences` or `maxWords` is reached,
+/// then put back in reading order (hit rank, then position). Headings and fragments under three
+/// words are skipped. If the best hit scores below `minScore`, the answer abstains.
+public struct ExtractiveAnswerer {
+    public var maxSentences = 3
+    public var maxWords = 80
+    public var hitsConsidered = 3
+    public var minScore: Float
+
+    public init(minScore: Float) { self.minScore = minScore }
+
+    public static let abstention = "I don't know: the index holds nothing close enough to answer this."
+
+    public func answer(query: [Float], hits: [QueryHit], embedder: any Embedder) throws -> Answer {
+        guard let best = hits.first, best.score >= minScore else {
+            let closest = hits.prefix(2).map(Self.citation)
+            return Answer(text: Self.abstention, citations: closest, abstained: true)
+        }
+        struct Candidate { var hit: Int; var sentence: SentenceSplitter.Sentence; var score: Float }
+        var candidates: [Candidate] = []
+        for (h, hit) in hits.prefix(hitsConsidered).enumerated() {
+            for s in SentenceSplitter.sentences(in: hit.record.text) where !s.isHeading && s.wordCount >= 3 {
+                candidates.append(Candidate(hit: h, sentence: s, score: 0))
+            }
+        }
+        if candidates.isEmpty {
+            // Only headings or fragments: answer with the best chunk's text, bounded.
+            let words = best.record.text.split(whereSeparator: { $0 == " " || $0 == "\n" }).prefix(maxWords)
+            return Answer(text: words.joined(separator: " ") + " [1]", citations: [Self.citation(best)], abstained: false)
+        }
+        let dim = embedder.dimension
+        var vectors = [Float](repeating: 0, count: candidates.count * dim)
+        try vectors.withUnsafeMutableBufferPointer { out in
+            _ = try embedder.embed(candidates.map(\.sentence.text), into: out)
+        }
+        vectors.withUnsafeBufferPointer { v in
+            query.withUnsafeBufferPointer { q in
+                for i in candidates.indices {
+                    let sim = FlatSearch.dot(v.baseAddress! + i * dim, q.baseAddress!, dim)
+                    candidates[i].score = sim + 0.1 * hits[candidates[i].hit].score
+                }
+            }
+        }
+        let ranked = candidates.indices.sorted {
+            candidates[$0].score > candidates[$1].score || (candidates[$0].score == candidates[$1].score && $0 < $1)
+        }
+        var chosen: [Int] = []
+        var words = 0
+        for i in ranked {
+            if chosen.count == maxSentences { break }
+            let w = candidates[i].sentence.wordCount
+            if words + w > maxWords { if chosen.isEmpty { chosen.append(i) }; continue }
+            chosen.append(i)
+            words += w
+        }
+        chosen.sort()   // candidates are in reading order already
+        var parts: [String] = []
+        var cited: [Int] = []
+        for i in chosen {
+            let c = candidates[i]
+            var sentence = c.sentence.text
+            if c.sentence.wordCount > maxWords {
+                sentence = sentence.split(separator: " ").prefix(maxWords).joined(separator: " ") + " …"
+            }
+            parts.append("\(sentence) [\(c.hit + 1)]")
+            if !cited.contains(c.hit) { cited.append(c.hit) }
+        }
+        return Answer(text: parts.joined(separator: " "), citations: cited.sorted().map { Self.citation(hits[$0]) },
+                      abstained: false)
+    }
+
+    static func citation(_ hit: QueryHit) -> Answer.Citation {
+        Answer.Citation(number: hit.rank, source: hit.record.source, start: hit.record.start, end: hit.record.end,
+                        title: hit.record.title)
+    }
+}

@@ -1,0 +1,82 @@
+/// The two forms `query` prints: readable text, and one JSON object per query
+/// (a stable contract, `"version": 1`, documented in docs/FORMATS.md).
+extension QueryResult {
+    public static let jsonVersion = 1
+
+    public func appendJSON(to out: inout [UInt8]) {
+        out.append(0x7B)
+        JSONWriter.appendKey("version", to: &out); JSONWriter.appendInt(Self.jsonVersion, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("query", to: &out); JSONWriter.appendString(query, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("hits", to: &out); out.append(0x5B)
+        for (i, h) in hits.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            out.append(0x7B)
+            JSONWriter.appendKey("rank", to: &out); JSONWriter.appendInt(h.rank, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("id", to: &out); JSONWriter.appendString(h.record.id, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("score", to: &out); JSONWriter.appendRounded(Double(h.score), decimals: 6, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("source", to: &out); JSONWriter.appendString(h.record.source, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("start", to: &out); JSONWriter.appendInt(h.record.start, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("end", to: &out); JSONWriter.appendInt(h.record.end, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("title", to: &out); JSONWriter.appendString(h.record.title, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("headings", to: &out); JSONWriter.appendStringArray(h.record.headings, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("text", to: &out); JSONWriter.appendString(h.record.text, to: &out)
+            out.append(0x7D)
+        }
+        out.append(0x5D)
+        out.append(0x2C); JSONWriter.appendKey("answer", to: &out); JSONWriter.appendString(answer.text, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("abstained", to: &out); JSONWriter.appendBool(answer.abstained, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("citations", to: &out); out.append(0x5B)
+        for (i, c) in answer.citations.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            out.append(0x7B)
+            JSONWriter.appendKey("n", to: &out); JSONWriter.appendInt(c.number, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("source", to: &out); JSONWriter.appendString(c.source, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("start", to: &out); JSONWriter.appendInt(c.start, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("end", to: &out); JSONWriter.appendInt(c.end, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("title", to: &out); JSONWriter.appendString(c.title, to: &out)
+            out.append(0x7D)
+        }
+        out.append(0x5D)
+        out.append(0x2C); JSONWriter.appendKey("timings_ms", to: &out); out.append(0x7B)
+        JSONWriter.appendKey("embed", to: &out); JSONWriter.appendRounded(timings.embedMs, decimals: 3, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("search", to: &out); JSONWriter.appendRounded(timings.searchMs, decimals: 3, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("fetch", to: &out); JSONWriter.appendRounded(timings.fetchMs, decimals: 3, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("answer", to: &out); JSONWriter.appendRounded(timings.answerMs, decimals: 3, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("total", to: &out); JSONWriter.appendRounded(timings.totalMs, decimals: 3, to: &out)
+        out.append(0x7D)
+        out.append(0x7D)
+        out.append(0x0A)
+    }
+
+    /// Readable form: the answer with its sources, then the hits.
+    public func renderText(snippetLength: Int = 160) -> String {
+        var lines: [String] = []
+        lines.append("Q: \(query)")
+        lines.append("")
+        lines.append(answer.text)
+        if !answer.citations.isEmpty {
+            lines.append("")
+            lines.append(answer.abstained ? "Closest sources:" : "Sources:")
+            for c in answer.citations {
+                lines.append("  [\(c.number)] \(c.source):\(c.start)-\(c.end)" + (c.title.isEmpty ? "" : "  (\(c.title))"))
+            }
+        }
+        lines.append("")
+        lines.append("Hits:")
+        for h in hits {
+            let heading = h.record.headings.isEmpty ? "" : "  § " + h.record.headings.joined(separator: " › ")
+            lines.append("  \(h.rank). \(formatScore(h.score))  \(h.record.source):\(h.record.start)-\(h.record.end)\(heading)")
+            var snippet = h.record.text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+            if snippet.count > snippetLength { snippet = String(snippet.prefix(snippetLength)) + "…" }
+            lines.append("     \(snippet)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+func formatScore(_ x: Float) -> String {
+    let scaled = (Double(x) * 1000).rounded() / 1000
+    var s = String(scaled)
+    while s.split(separator: ".").last.map({ $0.count < 3 }) == true { s += "0" }
+    return s
+}

@@ -1,0 +1,219 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Turns command-line inputs (files, directory trees, BEIR JSONL, stdin) into documents, in a
+/// deterministic order: arguments as given, directory entries sorted by byte order.
+public struct CorpusReader {
+    public enum InputFormat: String, CaseIterable, Sendable {
+        /// By extension: `.md`/`.markdown` Markdown, `.txt` text, `.jsonl` BEIR; stdin is sniffed.
+        case auto
+        case markdown
+        case text
+        case beir
+    }
+
+    public struct Counts: Sendable {
+        public var documents = 0
+        public var skippedFiles = 0
+        public var invalidFiles = 0
+        public var bytes = 0
+    }
+
+    public var format: InputFormat
+    /// Warn and count non-UTF-8 files instead of failing on the first.
+    public var skipInvalid: Bool
+    public private(set) var counts = Counts()
+    private let warn: (String) -> Void
+
+    public init(format: InputFormat = .auto, skipInvalid: Bool = false, warn: @escaping (String) -> Void = { _ in }) {
+        self.format = format
+        self.skipInvalid = skipInvalid
+        self.warn = warn
+    }
+
+    static let markdownExtensions: Set<String> = ["md", "markdown"]
+    static let textExtensions: Set<String> = ["txt"]
+    static let beirExtensions: Set<String> = ["jsonl"]
+
+    /// Reads every input and calls `body` once per document. `-` is standard input.
+    public mutating func read(_ inputs: [String], _ body: (SourceDocument) throws -> Void) throws {
+        for input in inputs {
+            if input == "-" {
+                try readStdin(body)
+                continue
+            }
+            var st = stat()
+            guard stat(input, &st) == 0 else {
+                throw RagPipeError.unreadable(path: input, reason: errnoDescription(errno))
+            }
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                try walk(root: input, relative: "", body)
+            } else {
+                try readFile(path: input, relative: lastComponent(input), explicit: true, body)
+            }
+        }
+    }
+
+    private mutating func walk(root: String, relative: String, _ body: (SourceDocument) throws -> Void) throws {
+        let dirPath = relative.isEmpty ? root : root + "/" + relative
+        guard let dir = opendir(dirPath) else {
+            throw RagPipeError.unreadable(path: dirPath, reason: errnoDescription(errno))
+        }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasPrefix(".") { continue }         // ., .., hidden files and folders
+            names.append(name)
+        }
+        closedir(dir)
+        names.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        for name in names {
+            let rel = relative.isEmpty ? name : relative + "/" + name
+            let full = root + "/" + rel
+            var st = stat()
+            guard stat(full, &st) == 0 else {         // follows symbolic links
+                throw RagPipeError.unreadable(path: full, reason: errnoDescription(errno))
+            }
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                try walk(root: root, relative: rel, body)
+            } else if (st.st_mode & S_IFMT) == S_IFREG {
+                try readFile(path: full, relative: rel, explicit: false, body)
+            }
+        }
+    }
+
+    private mutating func readFile(path: String, relative: String, explicit: Bool,
+                                   _ body: (SourceDocument) throws -> Void) throws {
+        let ext = fileExtension(path)
+        let kind: InputFormat
+        switch format {
+        case .auto:
+            if Self.markdownExtensions.contains(ext) { kind = .markdown }
+            else if Self.textExtensions.contains(ext) { kind = .text }
+            else if Self.beirExtensions.contains(ext) { kind = .beir }
+            else if explicit { kind = .text }          // a file named explicitly is read as text
+            else { counts.skippedFiles += 1; return }
+        default:
+            kind = format
+        }
+        if kind == .beir {
+            let reader = try LineReader(path: path)
+            defer { reader.close() }
+            try readBEIR(reader, body)
+            return
+        }
+        let bytes = try readFileBytes(path)
+        try emitFile(bytes: bytes, path: path, source: relative, syntax: kind == .markdown ? .markdown : .text, body)
+    }
+
+    private mutating func emitFile(bytes: [UInt8], path: String, source: String, syntax: SourceDocument.Syntax,
+                                   _ body: (SourceDocument) throws -> Void) throws {
+        guard validateUTF8(bytes) else {
+            if skipInvalid {
+                counts.invalidFiles += 1
+                warn("\(path): not valid UTF-8 text; skipped")
+                return
+            }
+            throw RagPipeError.notUTF8(path: path)
+        }
+        counts.documents += 1
+        counts.bytes += bytes.count
+        try body(SourceDocument(source: source, title: "", bytes: bytes, syntax: syntax))
+    }
+
+    private mutating func readStdin(_ body: (SourceDocument) throws -> Void) throws {
+        if format == .beir {
+            try readBEIR(LineReader(fd: 0, name: "stdin"), body)
+            return
+        }
+        let bytes = try readFileBytes("/dev/stdin")
+        // Sniff: a stream of JSON objects is BEIR JSONL; anything else is one document.
+        if format == .auto, let first = bytes.first(where: { !isASCIISpace($0) }), first == 0x7B {
+            try bytes.withUnsafeBytes { raw in
+                var lineNumber = 0
+                var start = 0
+                while start < raw.count {
+                    let end = raw[start...].firstIndex(of: 0x0A) ?? raw.count
+                    lineNumber += 1
+                    var line = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+                    if line.last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
+                    try beirLine(line, place: "stdin:\(lineNumber)", body)
+                    start = end + 1
+                }
+            }
+            return
+        }
+        try emitFile(bytes: bytes, path: "stdin", source: "stdin", syntax: format == .text ? .text : .markdown, body)
+    }
+
+    private mutating func readBEIR(_ reader: LineReader, _ body: (SourceDocument) throws -> Void) throws {
+        try reader.forEachLine { line, number in
+            try beirLine(line, place: "\(reader.name):\(number)", body)
+        }
+    }
+
+    private mutating func beirLine(_ line: UnsafeRawBufferPointer, place: String,
+                                   _ body: (SourceDocument) throws -> Void) throws {
+        if line.allSatisfy(isASCIISpace) { return }
+        var id: String?, title = "", text: String?
+        do {
+            var s = JSONScanner(line)
+            try s.beginObject()
+            while let key = try s.nextKey() {
+                if key.equals("_id") {
+                    // BEIR ids are strings; some exports write numbers.
+                    if s.peekIsString() { id = try s.readString() } else { id = String(try s.readInt()) }
+                }
+                else if key.equals("title") { title = s.readNull() ? "" : try s.readString() }
+                else if key.equals("text") { text = try s.readString() }
+                else { try s.skipValue() }
+            }
+            try s.expectEnd()
+        } catch let error as JSONScanError {
+            throw RagPipeError.malformedRecord(where: place, reason: error.description)
+        }
+        guard let id, !id.isEmpty else { throw RagPipeError.malformedRecord(where: place, reason: "missing \"_id\"") }
+        guard let text else { throw RagPipeError.malformedRecord(where: place, reason: "missing \"text\"") }
+        let doc = SourceDocument.beir(id: id, title: title, text: text)
+        counts.documents += 1
+        counts.bytes += line.count
+        try body(doc)
+    }
+}
+
+extension JSONScanner {
+    mutating func peekIsString() -> Bool { peek() == 0x22 }
+}
+
+func validateUTF8(_ bytes: [UInt8]) -> Bool {
+    // ASCII fast path, then the standard library's validator for the rest.
+    var i = 0
+    let n = bytes.count
+    bytes.withUnsafeBufferPointer { b in
+        while i + 8 <= n {
+            let word = UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: UInt64.self)
+            if word & 0x8080_8080_8080_8080 != 0 { break }
+            i += 8
+        }
+    }
+    if i == n { return true }
+    return bytes.withUnsafeBufferPointer { String(validating: UnsafeBufferPointer(rebasing: $0[i...]), as: UTF8.self) != nil }
+}
+
+func lastComponent(_ path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    if let slash = trimmed.lastIndex(of: "/") { return String(trimmed[trimmed.index(after: slash)...]) }
+    return String(trimmed)
+}
+
+func fileExtension(_ path: String) -> String {
+    let name = lastComponent(path)
+    guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
+    return name[name.index(after: dot)...].lowercased()
+}

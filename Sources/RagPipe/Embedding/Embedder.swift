@@ -1,0 +1,34 @@
+/// Turns texts into fixed-size vectors. Implementations are pure: the same text always gives
+/// the same vector, whatever else is in the batch.
+public protocol Embedder: Sendable {
+    /// Recorded in streams and in the index; `query` refuses an index made by another model.
+    var modelID: String { get }
+    var dimension: Int { get }
+    /// Longest input in tokens (special tokens included); longer inputs are truncated.
+    var maxTokens: Int { get }
+    /// Counts tokens the way this embedder sees them, for the chunker.
+    var tokenCounter: any TokenCounter { get }
+    /// The `query --min-score` default: below it a hit is not evidence enough to answer.
+    var defaultMinScore: Float { get }
+    /// Embeds `texts` into consecutive rows of `output` (`texts.count × dimension` floats),
+    /// L2-normalized. Returns how many inputs were truncated.
+    @discardableResult
+    func embed(_ texts: [String], into output: UnsafeMutableBufferPointer<Float>) throws -> Int
+}
+
+extension Embedder {
+    public func embed(_ text: String) throws -> [Float] {
+        var v = [Float](repeating: 0, count: dimension)
+        try v.withUnsafeMutableBufferPointer { _ = try embed([text], into: $0) }
+        return v
+    }
+}
+
+/// Scales `v` to unit length (a zero vector stays zero).
+@inline(__always) func normalize(_ v: UnsafeMutableBufferPointer<Float>) {
+    var sum: Float = 0
+    for x in v { sum += x * x }
+    guard sum > 0 else { return }
+    let scale = 1 / sum.squareRoot()
+    for i in v.indices { v[i] *= scale }
+}

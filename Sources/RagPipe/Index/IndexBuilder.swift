@@ -1,0 +1,228 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+
+/// Collects embedded records and writes one `.ragx` file. Holds all vectors and (uncompressed)
+/// texts in memory: the one stage that needs the whole corpus.
+public final class IndexBuilder {
+    public let blockSize: Int
+    public private(set) var modelID: String?
+    public private(set) var dimension: Int?
+    public private(set) var count = 0
+    public private(set) var renormalized = 0
+
+    var vectors: [Float] = []
+    var blocks: [[UInt8]] = []
+    var blockFirstRecord: [Int] = []
+    var recordsInBlocks = 0
+    var currentRecords: [UInt8] = []
+    var currentOffsets: [UInt32] = [0]
+    var scratchLine: [UInt8] = []
+
+    public init(blockSize: Int = IndexFormat.defaultBlockSize) {
+        self.blockSize = max(1024, blockSize)
+        currentRecords.reserveCapacity(self.blockSize + 8192)
+    }
+
+    /// Parses one line of an `embed` stream and adds it. `place` names the line in errors.
+    public func addLine(_ line: UnsafeRawBufferPointer, place: @autoclosure () -> String) throws {
+        let before = vectors.count
+        let record: ChunkRecord, info: RecordCodec.VectorInfo
+        do {
+            (record, info) = try RecordCodec.parseLine(line, vectors: &vectors)
+        } catch let error as JSONScanError {
+            throw RagPipeError.malformedRecord(where: place(), reason: error.description)
+        }
+        do {
+            try accept(record: record, model: info.model, vectorStart: before, place: place())
+        } catch {
+            vectors.removeSubrange(before...)
+            throw error
+        }
+    }
+
+    /// Adds a record whose vector is given directly.
+    public func add(_ record: ChunkRecord, vector: [Float], model: String) throws {
+        let before = vectors.count
+        vectors.append(contentsOf: vector)
+        do {
+            try accept(record: record, model: model, vectorStart: before, place: "record \(count + 1)")
+        } catch {
+            vectors.removeSubrange(before...)
+            throw error
+        }
+    }
+
+    private func accept(record: ChunkRecord, model: String?, vectorStart: Int, place: String) throws {
+        let dim = vectors.count - vectorStart
+        guard dim > 0 else { throw RagPipeError.malformedRecord(where: place, reason: "no \"vector\" or \"embedding\" (is this `chunk` output? pipe it through `embed`)") }
+        guard let model, !model.isEmpty else { throw RagPipeError.malformedRecord(where: place, reason: "missing \"model\"") }
+        if let expected = dimension {
+            guard dim == expected else {
+                throw RagPipeError.dimensionMismatch("\(place): vector has \(dim) values, earlier records have \(expected)")
+            }
+            guard model == modelID else {
+                throw RagPipeError.modelMismatch("\(place): model '\(model)', earlier records have '\(modelID!)'")
+            }
+        } else {
+            dimension = dim
+            modelID = model
+        }
+        try vectors.withUnsafeMutableBufferPointer { all in
+            let v = UnsafeMutableBufferPointer(rebasing: all[vectorStart...])
+            var nonFinite = false
+            var sum: Float = 0
+            for x in v {
+                nonFinite = nonFinite || !x.isFinite
+                sum += x * x
+            }
+            if nonFinite { throw RagPipeError.malformedRecord(where: place, reason: "vector holds NaN or infinity") }
+            // Cosine metric: stored vectors are unit length, so a dot product is the score.
+            if sum > 0 && abs(sum - 1) > 1e-3 {
+                normalize(v)
+                renormalized += 1
+            }
+        }
+        appendRecordBytes(record)
+        count += 1
+    }
+
+    private func appendRecordBytes(_ r: ChunkRecord) {
+        scratchLine.removeAll(keepingCapacity: true)
+        RecordCodec.appendLine(r, to: &scratchLine)
+        scratchLine.removeLast()                  // the newline: records are framed by offsets
+        currentRecords.append(contentsOf: scratchLine)
+        currentOffsets.append(UInt32(currentRecords.count))
+        if currentRecords.count >= blockSize { finishBlock() }
+    }
+
+    private func finishBlock() {
+        let m = currentOffsets.count - 1
+        guard m > 0 else { return }
+        var block = [UInt8]()
+        block.reserveCapacity(4 + 4 * (m + 1) + currentRecords.count)
+        appendLE(UInt32(m), to: &block)
+        for o in currentOffsets { appendLE(o, to: &block) }
+        block.append(contentsOf: currentRecords)
+        blocks.append(block)
+        blockFirstRecord.append(recordsInBlocks)
+        recordsInBlocks += m
+        currentRecords.removeAll(keepingCapacity: true)
+        currentOffsets = [0]
+    }
+
+    public struct Summary: Sendable {
+        public var count: Int
+        public var dimension: Int
+        public var modelID: String
+        public var fileSize: Int
+        public var textBytes: Int
+        public var compressedTextBytes: Int
+        public var blocks: Int
+    }
+
+    /// Writes the index atomically: a temporary file beside `path`, fsynced, then renamed over
+    /// it, so `path` holds either the old index or the complete new one.
+    public func write(to path: String, compressionLevel: Int32 = 6) throws -> Summary {
+        finishBlock()
+        guard count > 0, let dimension, let modelID else { throw RagPipeError.emptyInput("no records to index") }
+        let metadata = IndexMetadata(modelID: modelID, dimension: dimension, count: count, blockSize: blockSize)
+
+        // Compress text blocks on all cores.
+        let blockCount = blocks.count
+        let compressed = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: blockCount)
+        compressed.initialize(repeating: [])
+        defer { compressed.deinitialize(); compressed.deallocate() }
+        let sources = blocks
+        let output = UncheckedSendable(compressed)
+        DispatchQueue.concurrentPerform(iterations: blockCount) { i in
+            output.value[i] = Zlib.compress(sources[i], level: compressionLevel)
+        }
+
+        var textIndex = [UInt8]()
+        appendLE(UInt32(blockCount), to: &textIndex)
+        appendLE(UInt32(0), to: &textIndex)
+        var blockOffset = 0
+        var textBytes = 0
+        for i in 0..<blockCount {
+            let next = i + 1 < blockCount ? blockFirstRecord[i + 1] : count
+            appendLE(UInt64(blockOffset), to: &textIndex)
+            appendLE(UInt32(compressed[i].count), to: &textIndex)
+            appendLE(UInt32(blocks[i].count), to: &textIndex)
+            appendLE(UInt32(blockFirstRecord[i]), to: &textIndex)
+            appendLE(UInt32(next - blockFirstRecord[i]), to: &textIndex)
+            appendLE(blocks[i].withUnsafeBytes { Zlib.crc32($0) }, to: &textIndex)
+            appendLE(UInt32(0), to: &textIndex)
+            blockOffset += compressed[i].count
+            textBytes += blocks[i].count
+        }
+
+        let file = try AtomicFile(target: path)
+        do {
+            var table: [(IndexFormat.SectionKind, Int, Int, UInt32)] = []
+            try file.write(bytes: [UInt8](repeating: 0, count: IndexFormat.headerSize))
+            func section(_ kind: IndexFormat.SectionKind, _ body: () throws -> UInt32) throws {
+                try file.pad(to: IndexFormat.align(file.position))
+                let start = file.position
+                let crc = try body()
+                table.append((kind, start, file.position - start, crc))
+            }
+            let meta = metadata.jsonBytes()
+            try section(.metadata) { try file.write(bytes: meta); return meta.withUnsafeBytes { Zlib.crc32($0) } }
+            try section(.textIndex) { try file.write(bytes: textIndex); return textIndex.withUnsafeBytes { Zlib.crc32($0) } }
+            try section(.vectorsF32) {
+                try vectors.withUnsafeBytes { raw in
+                    try file.write(raw)
+                    return Zlib.crc32(raw)
+                }
+            }
+            try section(.textBlocks) {
+                var crc: UInt32 = 0
+                for i in 0..<blockCount {
+                    try compressed[i].withUnsafeBytes { raw in
+                        try file.write(raw)
+                        crc = Zlib.crc32(raw, seed: crc)
+                    }
+                }
+                return crc
+            }
+            try file.pad(to: IndexFormat.align(file.position))
+            let tableOffset = file.position
+            var tableBytes = [UInt8]()
+            for (kind, offset, length, crc) in table {
+                appendLE(kind.rawValue, to: &tableBytes)
+                appendLE(UInt32(0), to: &tableBytes)
+                appendLE(UInt64(offset), to: &tableBytes)
+                appendLE(UInt64(length), to: &tableBytes)
+                appendLE(crc, to: &tableBytes)
+                appendLE(UInt32(0), to: &tableBytes)
+            }
+            try file.write(bytes: tableBytes)
+            let fileSize = file.position
+
+            var header = IndexFormat.magic
+            appendLE(IndexFormat.version, to: &header)
+            appendLE(UInt32(IndexFormat.headerSize), to: &header)
+            appendLE(UInt64(fileSize), to: &header)
+            appendLE(UInt64(tableOffset), to: &header)
+            appendLE(UInt32(table.count), to: &header)
+            appendLE(tableBytes.withUnsafeBytes { Zlib.crc32($0) }, to: &header)
+            header.append(contentsOf: [UInt8](repeating: 0, count: 60 - header.count))
+            appendLE(header.withUnsafeBytes { Zlib.crc32($0) }, to: &header)
+            try file.write(bytes: header, at: 0)
+            try file.commit()
+            return Summary(count: count, dimension: dimension, modelID: modelID, fileSize: fileSize,
+                           textBytes: textBytes, compressedTextBytes: blockOffset, blocks: blockCount)
+        } catch {
+            file.abandon()
+            throw error
+        }
+    }
+}
+
+@inline(__always) func appendLE<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+}

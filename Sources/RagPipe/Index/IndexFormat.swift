@@ -1,0 +1,85 @@
+/// Layout constants of the `.ragx` index file (docs/FORMAT.md is the full specification).
+/// All integers are little-endian.
+public enum IndexFormat {
+    /// `\x89 R A G X \r \n \x1a`: the high byte and CR LF / SUB catch text-mode transfers.
+    public static let magic: [UInt8] = [0x89, 0x52, 0x41, 0x47, 0x58, 0x0D, 0x0A, 0x1A]
+    public static let version: UInt32 = 1
+    public static let headerSize = 64
+    public static let sectionEntrySize = 32
+    public static let blockEntrySize = 32
+    public static let alignment = 64
+    /// Target uncompressed size of a text block.
+    public static let defaultBlockSize = 64 * 1024
+
+    /// Section kinds, as four ASCII characters read as a little-endian UInt32.
+    public enum SectionKind: UInt32, CaseIterable, Sendable {
+        case metadata = 0x4154_454D      // "META"
+        case vectorsF32 = 0x3233_4656    // "VF32"
+        case textBlocks = 0x4254_5854    // "TXTB"
+        case textIndex = 0x4954_5854     // "TXTI"
+
+        public var fourCC: String {
+            withUnsafeBytes(of: rawValue.littleEndian) { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+
+    static func align(_ offset: Int) -> Int { (offset + alignment - 1) / alignment * alignment }
+}
+
+/// What the `META` section records: enough to embed a query the same way and to check it.
+public struct IndexMetadata: Equatable, Sendable {
+    public var modelID: String
+    public var dimension: Int
+    /// `cosine`: vectors are unit length, scores are dot products.
+    public var metric: String
+    public var count: Int
+    public var kind: String
+    public var codes: String
+    public var blockSize: Int
+    public var toolVersion: String
+
+    public init(modelID: String, dimension: Int, metric: String = "cosine", count: Int, kind: String = "flat",
+                codes: String = "fp32", blockSize: Int = IndexFormat.defaultBlockSize,
+                toolVersion: String = RagPipeVersion.string) {
+        self.modelID = modelID; self.dimension = dimension; self.metric = metric; self.count = count
+        self.kind = kind; self.codes = codes; self.blockSize = blockSize; self.toolVersion = toolVersion
+    }
+
+    func jsonBytes() -> [UInt8] {
+        var out: [UInt8] = [0x7B]
+        JSONWriter.appendKey("format", to: &out); JSONWriter.appendInt(Int(IndexFormat.version), to: &out)
+        out.append(0x2C); JSONWriter.appendKey("tool", to: &out); JSONWriter.appendString(toolVersion, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(modelID, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("dim", to: &out); JSONWriter.appendInt(dimension, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("metric", to: &out); JSONWriter.appendString(metric, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("count", to: &out); JSONWriter.appendInt(count, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("kind", to: &out); JSONWriter.appendString(kind, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("codes", to: &out); JSONWriter.appendString(codes, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("block_size", to: &out); JSONWriter.appendInt(blockSize, to: &out)
+        out.append(0x7D)
+        return out
+    }
+
+    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> IndexMetadata {
+        var s = JSONScanner(bytes)
+        var m = IndexMetadata(modelID: "", dimension: 0, metric: "", count: -1, kind: "", codes: "", blockSize: 0, toolVersion: "")
+        try s.beginObject()
+        while let key = try s.nextKey() {
+            if key.equals("model") { m.modelID = try s.readString() }
+            else if key.equals("dim") { m.dimension = try s.readInt() }
+            else if key.equals("metric") { m.metric = try s.readString() }
+            else if key.equals("count") { m.count = try s.readInt() }
+            else if key.equals("kind") { m.kind = try s.readString() }
+            else if key.equals("codes") { m.codes = try s.readString() }
+            else if key.equals("block_size") { m.blockSize = try s.readInt() }
+            else if key.equals("tool") { m.toolVersion = try s.readString() }
+            else { try s.skipValue() }
+        }
+        try s.expectEnd()
+        return m
+    }
+}
+
+public enum RagPipeVersion {
+    public static let string = "ragpipe 0.1.0"
+}

@@ -1,0 +1,207 @@
+/// An open `.ragx` index. Opening maps the file and validates the header, the section table,
+/// the metadata and the text block table (their sizes grow with N/records-per-block at most),
+/// never the vector or text sections: open cost does not grow with the collection.
+/// `verify()` checks every checksum.
+public final class IndexReader: @unchecked Sendable {
+    public let file: MappedFile
+    public let metadata: IndexMetadata
+    public var path: String { file.path }
+    public var count: Int { metadata.count }
+    public var dimension: Int { metadata.dimension }
+
+    struct Section {
+        let kind: IndexFormat.SectionKind
+        let range: Range<Int>
+        let crc: UInt32
+    }
+
+    struct Block {
+        let range: Range<Int>       // compressed bytes, absolute in the file
+        let uncompressedSize: Int
+        let firstRecord: Int
+        let recordCount: Int
+        let crc: UInt32
+    }
+
+    let sections: [IndexFormat.SectionKind: Section]
+    let blocks: [Block]
+    /// The fp32 vectors: `count × dimension`, row-major, 64-byte aligned in the map.
+    public let vectors: UnsafeBufferPointer<Float>
+
+    public init(path: String) throws {
+        file = try MappedFile(path: path)
+        let bytes = file.bytes
+        func corrupt(_ reason: String) -> RagPipeError { .corruptIndex(path: path, reason: reason) }
+
+        guard bytes.count >= IndexFormat.headerSize else {
+            throw corrupt("truncated: \(bytes.count) bytes, shorter than the \(IndexFormat.headerSize)-byte header")
+        }
+        guard Array(bytes[0..<8]) == IndexFormat.magic else { throw corrupt("not a ragpipe index (bad magic)") }
+        let version = bytes.u32(at: 8)
+        guard version <= IndexFormat.version else {
+            throw RagPipeError.versionTooNew(path: path, found: version, supported: IndexFormat.version)
+        }
+        guard version >= 1 else { throw corrupt("format version 0 is invalid") }
+        guard Zlib.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<60])) == bytes.u32(at: 60) else {
+            throw corrupt("header checksum mismatch")
+        }
+        let fileSize = bytes.u64(at: 16)
+        guard fileSize == UInt64(bytes.count) else {
+            throw corrupt(fileSize > UInt64(bytes.count)
+                ? "truncated: header says \(fileSize) bytes, file has \(bytes.count)"
+                : "file is \(bytes.count) bytes, header says \(fileSize)")
+        }
+        let tableOffset = bytes.u64(at: 24)
+        let sectionCount = UInt64(bytes.u32(at: 32))
+        let tableLength = sectionCount * UInt64(IndexFormat.sectionEntrySize)
+        guard sectionCount <= 1024, tableOffset <= UInt64(bytes.count), tableLength <= UInt64(bytes.count) - tableOffset else {
+            throw corrupt("section table out of bounds")
+        }
+        let table = UnsafeRawBufferPointer(rebasing: bytes[Int(tableOffset)..<Int(tableOffset + tableLength)])
+        guard Zlib.crc32(table) == bytes.u32(at: 36) else { throw corrupt("section table checksum mismatch") }
+
+        var sections: [IndexFormat.SectionKind: Section] = [:]
+        for i in 0..<Int(sectionCount) {
+            let e = i * IndexFormat.sectionEntrySize
+            let rawKind = table.u32(at: e)
+            let offset = table.u64(at: e + 8), length = table.u64(at: e + 16)
+            guard offset <= UInt64(bytes.count), length <= UInt64(bytes.count) - offset else {
+                throw corrupt("section \(i) out of bounds")
+            }
+            // Unknown kinds are skipped: a newer minor writer may add optional sections.
+            guard let kind = IndexFormat.SectionKind(rawValue: rawKind) else { continue }
+            guard sections[kind] == nil else { throw corrupt("duplicate \(kind.fourCC) section") }
+            sections[kind] = Section(kind: kind, range: Int(offset)..<Int(offset + length), crc: table.u32(at: e + 24))
+        }
+        func require(_ kind: IndexFormat.SectionKind) throws -> Section {
+            guard let s = sections[kind] else { throw corrupt("missing \(kind.fourCC) section") }
+            return s
+        }
+        func checked(_ s: Section) throws -> UnsafeRawBufferPointer {
+            let view = UnsafeRawBufferPointer(rebasing: bytes[s.range])
+            guard Zlib.crc32(view) == s.crc else { throw corrupt("\(s.kind.fourCC) section checksum mismatch") }
+            return view
+        }
+
+        let metaView = try checked(try require(.metadata))
+        let metadata: IndexMetadata
+        do { metadata = try IndexMetadata.parse(metaView) } catch {
+            throw corrupt("META section: \(error)")
+        }
+        guard metadata.dimension > 0 && metadata.dimension <= 65_536 else { throw corrupt("META: dimension \(metadata.dimension) out of range") }
+        guard metadata.count > 0 else { throw corrupt("META: count \(metadata.count) out of range") }
+        guard metadata.metric == "cosine" else { throw corrupt("META: unknown metric '\(metadata.metric)'") }
+        guard metadata.kind == "flat" && metadata.codes == "fp32" else {
+            throw corrupt("META: index kind '\(metadata.kind)' with '\(metadata.codes)' codes is not readable by this version")
+        }
+        self.metadata = metadata
+
+        let vectorSection = try require(.vectorsF32)
+        let (expectedBytes, overflow) = metadata.count.multipliedReportingOverflow(by: metadata.dimension * 4)
+        guard !overflow, vectorSection.range.count == expectedBytes else {
+            throw corrupt("VF32 section is \(vectorSection.range.count) bytes, expected \(metadata.count) × \(metadata.dimension) floats")
+        }
+        guard vectorSection.range.lowerBound % IndexFormat.alignment == 0 else { throw corrupt("VF32 section is not 64-byte aligned") }
+        vectors = UnsafeBufferPointer(start: (bytes.baseAddress! + vectorSection.range.lowerBound).assumingMemoryBound(to: Float.self),
+                                      count: metadata.count * metadata.dimension)
+
+        let textBlocks = try require(.textBlocks)
+        let indexView = try checked(try require(.textIndex))
+        guard indexView.count >= 8 else { throw corrupt("TXTI section too short") }
+        let blockCount = Int(indexView.u32(at: 0))
+        guard indexView.count == 8 + blockCount * IndexFormat.blockEntrySize else {
+            throw corrupt("TXTI section is \(indexView.count) bytes for \(blockCount) blocks")
+        }
+        var blocks: [Block] = []
+        blocks.reserveCapacity(blockCount)
+        var nextRecord = 0
+        for b in 0..<blockCount {
+            let e = 8 + b * IndexFormat.blockEntrySize
+            let offset = indexView.u64(at: e)
+            let compressed = UInt64(indexView.u32(at: e + 8))
+            let uncompressed = Int(indexView.u32(at: e + 12))
+            let first = Int(indexView.u32(at: e + 16)), n = Int(indexView.u32(at: e + 20))
+            guard offset <= UInt64(textBlocks.range.count), compressed <= UInt64(textBlocks.range.count) - offset else {
+                throw corrupt("TXTI block \(b) points outside the TXTB section")
+            }
+            guard first == nextRecord, n > 0, uncompressed >= 4 + 4 * (n + 1), uncompressed <= 1 << 30 else {
+                throw corrupt("TXTI block \(b) has inconsistent record ranges")
+            }
+            let start = textBlocks.range.lowerBound + Int(offset)
+            blocks.append(Block(range: start..<(start + Int(compressed)), uncompressedSize: uncompressed,
+                                firstRecord: first, recordCount: n, crc: indexView.u32(at: e + 24)))
+            nextRecord += n
+        }
+        guard nextRecord == metadata.count else {
+            throw corrupt("TXTI blocks hold \(nextRecord) records, META says \(metadata.count)")
+        }
+        self.sections = sections
+        self.blocks = blocks
+    }
+
+    /// Checks the checksum of every section and every text block.
+    public func verify() throws {
+        for section in sections.values.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+            guard Zlib.crc32(UnsafeRawBufferPointer(rebasing: file.bytes[section.range])) == section.crc else {
+                throw RagPipeError.corruptIndex(path: path, reason: "\(section.kind.fourCC) section checksum mismatch")
+            }
+        }
+        for b in blocks.indices { _ = try block(b) }
+    }
+
+    /// The chunk record `i` (0-based, the vector row). Costs one block inflate.
+    public func record(_ i: Int) throws -> ChunkRecord {
+        precondition(i >= 0 && i < count, "record index out of range")
+        var lo = 0, hi = blocks.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if blocks[mid].firstRecord <= i { lo = mid } else { hi = mid - 1 }
+        }
+        let data = try block(lo)
+        let b = blocks[lo]
+        let local = i - b.firstRecord
+        return try data.withUnsafeBytes { raw in
+            let m = Int(raw.u32(at: 0))
+            let dataStart = 4 + 4 * (m + 1)
+            let start = Int(raw.u32(at: 4 + 4 * local)), end = Int(raw.u32(at: 8 + 4 * local))
+            guard start <= end, dataStart + end <= raw.count else {
+                throw RagPipeError.corruptIndex(path: path, reason: "TXTB block \(lo): record \(i) out of bounds")
+            }
+            var ignored: [Float] = []
+            do {
+                return try RecordCodec.parseLine(UnsafeRawBufferPointer(rebasing: raw[(dataStart + start)..<(dataStart + end)]),
+                                                 vectors: &ignored).0
+            } catch {
+                throw RagPipeError.corruptIndex(path: path, reason: "TXTB block \(lo): record \(i): \(error)")
+            }
+        }
+    }
+
+    func block(_ b: Int) throws -> [UInt8] {
+        let entry = blocks[b]
+        let data: [UInt8]
+        switch Zlib.uncompress(UnsafeRawBufferPointer(rebasing: file.bytes[entry.range]), expectedSize: entry.uncompressedSize) {
+        case .success(let d): data = d
+        case .failure(let status):
+            throw RagPipeError.corruptIndex(path: path, reason: "TXTB block \(b): \(status)")
+        }
+        guard data.withUnsafeBytes({ Zlib.crc32($0) }) == entry.crc else {
+            throw RagPipeError.corruptIndex(path: path, reason: "TXTB block \(b): checksum mismatch")
+        }
+        try data.withUnsafeBytes { raw in
+            guard Int(raw.u32(at: 0)) == entry.recordCount else {
+                throw RagPipeError.corruptIndex(path: path, reason: "TXTB block \(b): record count disagrees with TXTI")
+            }
+            var previous = 0
+            for k in 0...entry.recordCount {
+                let o = Int(raw.u32(at: 4 + 4 * k))
+                guard o >= previous else { throw RagPipeError.corruptIndex(path: path, reason: "TXTB block \(b): offsets out of order") }
+                previous = o
+            }
+            guard 4 + 4 * (entry.recordCount + 1) + previous == raw.count else {
+                throw RagPipeError.corruptIndex(path: path, reason: "TXTB block \(b): size disagrees with its offsets")
+            }
+        }
+        return data
+    }
+}

@@ -1,0 +1,57 @@
+import CZlib
+
+/// System zlib: CRC-32 for checksums, one zlib stream per text block.
+enum Zlib {
+    static func crc32(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return seed }
+        var crc = UInt(seed)
+        var offset = 0
+        // zlib's length argument is 32-bit: feed large sections in pieces.
+        while offset < bytes.count {
+            let n = min(bytes.count - offset, 1 << 30)
+            crc = CZlib.crc32(crc, base.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(n))
+            offset += n
+        }
+        return UInt32(truncatingIfNeeded: crc)
+    }
+
+    static func compress(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
+        var capacity = compressBound(uLong(input.count))
+        var out = [UInt8](repeating: 0, count: Int(capacity))
+        let status = input.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                compress2(dst.baseAddress, &capacity, src.baseAddress, uLong(src.count), level)
+            }
+        }
+        precondition(status == Z_OK, "zlib compress2 failed with \(status) on a bounded buffer")
+        out.removeSubrange(Int(capacity)...)
+        return out
+    }
+
+    /// Inflates exactly `expectedSize` bytes, or returns the zlib status that stopped it.
+    static func uncompress(_ input: UnsafeRawBufferPointer, expectedSize: Int) -> Result<[UInt8], ZlibStatus> {
+        var out = [UInt8](repeating: 0, count: max(expectedSize, 1))
+        var produced = uLong(expectedSize)
+        let status = out.withUnsafeMutableBufferPointer { dst in
+            CZlib.uncompress(dst.baseAddress, &produced,
+                             input.baseAddress?.assumingMemoryBound(to: Bytef.self), uLong(input.count))
+        }
+        guard status == Z_OK else { return .failure(ZlibStatus(code: status)) }
+        guard Int(produced) == expectedSize else { return .failure(ZlibStatus(code: Z_DATA_ERROR)) }
+        out.removeSubrange(expectedSize...)
+        return .success(out)
+    }
+}
+
+/// A zlib return code, kept in errors so failures can be diagnosed.
+struct ZlibStatus: Error, CustomStringConvertible {
+    let code: Int32
+    var description: String {
+        switch code {
+        case Z_DATA_ERROR: return "zlib data error (Z_DATA_ERROR)"
+        case Z_BUF_ERROR: return "zlib output size mismatch (Z_BUF_ERROR)"
+        case Z_MEM_ERROR: return "zlib out of memory (Z_MEM_ERROR)"
+        default: return "zlib error \(code)"
+        }
+    }
+}

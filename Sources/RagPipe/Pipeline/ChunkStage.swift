@@ -1,0 +1,42 @@
+/// `chunk`: documents in, chunk records (JSON Lines) out.
+public enum ChunkStage {
+    public struct Summary: Sendable {
+        public var documents: Int
+        public var chunks: Int
+        public var bytes: Int
+        public var skippedFiles: Int
+        public var invalidFiles: Int
+        public var seconds: Double
+    }
+
+    public static func run(inputs: [String], format: CorpusReader.InputFormat, chunker: RecursiveChunker,
+                           skipInvalid: Bool, sink: OutputSink, progress: Progress) throws -> Summary {
+        var reader = CorpusReader(format: format, skipInvalid: skipInvalid, warn: { Log.warning("chunk", $0) })
+        var chunks = 0, documents = 0, bytes = 0
+        try reader.read(inputs.isEmpty ? ["-"] : inputs) { document in
+            try sink.append { out in chunks += chunker.appendRecordLines(of: document, to: &out) }
+            documents += 1
+            bytes += document.bytes.count
+            progress.update("\(grouped(documents)) documents, \(grouped(chunks)) chunks, "
+                + "\(String(format1: Double(bytes) / 1e6 / max(progress.elapsed, 1e-9))) MB/s")
+        }
+        try sink.flush()
+        let c = reader.counts
+        guard c.documents > 0 else {
+            throw RagPipeError.emptyInput("no documents found in \(inputs.isEmpty ? "stdin" : inputs.joined(separator: " "))"
+                + (c.skippedFiles > 0 ? " (\(c.skippedFiles) files skipped: only .md, .markdown, .txt and .jsonl are read)" : ""))
+        }
+        return Summary(documents: c.documents, chunks: chunks, bytes: c.bytes, skippedFiles: c.skippedFiles,
+                       invalidFiles: c.invalidFiles, seconds: progress.elapsed)
+    }
+}
+
+extension String {
+    /// One decimal, without Foundation.
+    public init(format1 value: Double) {
+        let tenths = (value * 10).rounded()
+        let whole = Int(tenths / 10)
+        let frac = Int(abs(tenths).truncatingRemainder(dividingBy: 10))
+        self = "\(tenths < 0 && whole == 0 ? "-" : "")\(whole).\(frac)"
+    }
+}

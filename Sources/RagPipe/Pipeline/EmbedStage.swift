@@ -1,0 +1,92 @@
+/// `embed`: chunk records in, the same records with vectors out, one batch in memory at a time.
+public enum EmbedStage {
+    public struct Summary: Sendable {
+        public var records: Int
+        public var truncated: Int
+        public var seconds: Double
+    }
+
+    /// `lines`: each input line is a raw text rather than a chunk record.
+    public static func run(inputs: [String], embedder: any Embedder, batchSize: Int,
+                           encoding: RecordCodec.VectorEncoding, lines: Bool,
+                           sink: OutputSink, progress: Progress) throws -> Summary {
+        let dim = embedder.dimension
+        var batch: [ChunkRecord] = []
+        batch.reserveCapacity(batchSize)
+        var vectors = [Float](repeating: 0, count: batchSize * dim)
+        var records = 0
+        var truncated = 0
+
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            try vectors.withUnsafeMutableBufferPointer { out in
+                truncated += try embedder.embed(batch.map(\.text), into: UnsafeMutableBufferPointer(rebasing: out[0..<(batch.count * dim)]))
+            }
+            try vectors.withUnsafeBufferPointer { v in
+                try sink.append { out in
+                    for (i, r) in batch.enumerated() {
+                        let row = UnsafeBufferPointer(rebasing: v[(i * dim)..<((i + 1) * dim)])
+                        if lines {
+                            appendTextLine(r.text, model: embedder.modelID, vector: row, encoding: encoding, to: &out)
+                        } else {
+                            RecordCodec.appendLine(r, model: embedder.modelID, vector: row, encoding: encoding, to: &out)
+                        }
+                    }
+                }
+            }
+            records += batch.count
+            batch.removeAll(keepingCapacity: true)
+            progress.update("\(grouped(records)) records, \(rate(Double(records), progress.elapsed)) records/s")
+        }
+
+        var ignored: [Float] = []
+        for input in inputs.isEmpty ? ["-"] : inputs {
+            let reader = try LineReader(path: input)
+            defer { reader.close() }
+            try reader.forEachLine { line, number in
+                if lines {
+                    guard let text = String(validating: UnsafeBufferPointer(start: line.baseAddress?.assumingMemoryBound(to: UInt8.self), count: line.count), as: UTF8.self) else {
+                        throw RagPipeError.malformedRecord(where: "\(reader.name):\(number)", reason: "not valid UTF-8")
+                    }
+                    batch.append(ChunkRecord(id: "", source: "", title: "", headings: [], text: text, start: 0, end: 0, tokens: 0, position: 0))
+                } else {
+                    if line.allSatisfy(isASCIISpace) { return }
+                    do {
+                        ignored.removeAll(keepingCapacity: true)
+                        batch.append(try RecordCodec.parseLine(line, vectors: &ignored).0)
+                    } catch let error as JSONScanError {
+                        throw RagPipeError.malformedRecord(where: "\(reader.name):\(number)", reason: error.description)
+                    }
+                }
+                if batch.count == batchSize { try flush() }
+            }
+        }
+        try flush()
+        try sink.flush()
+        guard records > 0 else { throw RagPipeError.emptyInput("no records to embed") }
+        return Summary(records: records, truncated: truncated, seconds: progress.elapsed)
+    }
+
+    /// `--lines` output: the text, model, dim and vector.
+    static func appendTextLine(_ text: String, model: String, vector: UnsafeBufferPointer<Float>,
+                               encoding: RecordCodec.VectorEncoding, to out: inout [UInt8]) {
+        out.append(0x7B)
+        JSONWriter.appendKey("text", to: &out); JSONWriter.appendString(text, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(model, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("dim", to: &out); JSONWriter.appendInt(vector.count, to: &out)
+        switch encoding {
+        case .base64:
+            out.append(0x2C); JSONWriter.appendKey("vector", to: &out)
+            out.append(0x22); VectorBase64.append(vector, to: &out); out.append(0x22)
+        case .array:
+            out.append(0x2C); JSONWriter.appendKey("embedding", to: &out); out.append(0x5B)
+            for (i, x) in vector.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                JSONWriter.appendFloat(x, to: &out)
+            }
+            out.append(0x5D)
+        }
+        out.append(0x7D)
+        out.append(0x0A)
+    }
+}

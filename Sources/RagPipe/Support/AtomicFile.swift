@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file written under a temporary name beside its target and renamed over it only once it
+/// is complete and on disk. Until `commit()`, the target keeps whatever it held before.
+final class AtomicFile {
+    let target: String
+    let temporary: String
+    private var fd: Int32
+    private(set) var position = 0
+    private var buffer: [UInt8] = []
+    private var bufferStart = 0
+
+    init(target: String) throws {
+        self.target = target
+        temporary = target + ".tmp-\(getpid())"
+        fd = try Syscall.openFile(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    func write(bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    func write(_ raw: UnsafeRawBufferPointer) throws {
+        if raw.count >= (1 << 20) {
+            try flush()
+            try Syscall.writeAll(fd, raw, path: temporary)
+            position += raw.count
+            bufferStart = position
+            return
+        }
+        buffer.append(contentsOf: raw)
+        position += raw.count
+        if buffer.count >= (1 << 20) { try flush() }
+    }
+
+    func pad(to offset: Int) throws {
+        precondition(offset >= position)
+        if offset > position { try write(bytes: [UInt8](repeating: 0, count: offset - position)) }
+    }
+
+    /// Overwrites bytes already written (the header, once offsets are known).
+    func write(bytes: [UInt8], at offset: Int) throws {
+        try flush()
+        try bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw RagPipeError.io(path: temporary, operation: "pwrite", errno: errno)
+                }
+                done += n
+            }
+        }
+    }
+
+    private func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try Syscall.writeAll(fd, $0, path: temporary) }
+        buffer.removeAll(keepingCapacity: true)
+        bufferStart = position
+    }
+
+    /// fsync, close, rename over the target, fsync the directory.
+    func commit() throws {
+        try flush()
+        try Syscall.sync(fd, path: temporary)
+        Syscall.closeFile(fd)
+        fd = -1
+        guard rename(temporary, target) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw RagPipeError.io(path: target, operation: "rename", errno: code)
+        }
+        let slash = target.lastIndex(of: "/")
+        let dir = slash.map { String(target[..<$0]) } ?? "."
+        let dirFD = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirFD >= 0 { _ = fsync(dirFD); close(dirFD) }
+    }
+
+    /// Removes the temporary file; the target is untouched.
+    func abandon() {
+        if fd >= 0 { Syscall.closeFile(fd); fd = -1 }
+        unlink(temporary)
+    }
+}
+
+/// Hands non-Sendable storage to `concurrentPerform` when each iteration touches only its own
+/// elements.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

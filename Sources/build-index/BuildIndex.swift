@@ -1,0 +1,50 @@
+import ArgumentParser
+import RagPipe
+
+@main
+struct BuildIndex: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build-index",
+        abstract: "Build one compressed, checksummed index file from an `embed` stream.",
+        discussion: """
+        Reads embedded records (base64 `vector` or array `embedding`) from files or stdin and writes \
+        a single .ragx file (docs/FORMAT.md): metadata, fp32 vectors, and the chunk records in \
+        zlib-compressed blocks. The file is written beside the target and renamed into place only \
+        when complete: on any error the target is left as it was.
+
+        Example:
+          chunk corpus/ | embed | build-index -o index/corpus.ragx
+        """)
+
+    @Argument(help: "Embedded record files (default: stdin).")
+    var inputs: [String] = []
+
+    @Option(name: [.short, .long], help: "Index file to write.")
+    var output: String
+
+    @Option(help: "Uncompressed bytes per text block (a hit inflates one block).")
+    var blockSize: Int = 64 * 1024
+
+    @Option(help: "zlib level for text blocks (1 fastest … 9 smallest).")
+    var compressionLevel: Int = 6
+
+    func validate() throws {
+        guard (1...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be in 1...9") }
+        guard blockSize >= 1024 && blockSize <= 64 << 20 else { throw ValidationError("--block-size must be in 1024...67108864") }
+    }
+
+    func run() throws {
+        let status = ToolErrors.run("build-index") {
+            let progress = Progress(tool: "build-index")
+            let s = try BuildIndexStage.run(inputs: inputs, output: output, blockSize: blockSize,
+                                            compressionLevel: Int32(compressionLevel), progress: progress)
+            var summary = "\(grouped(s.index.count)) records, \(s.index.dimension)-d \(s.index.modelID) → \(output) "
+                + "(\(String(format1: Double(s.index.fileSize) / 1e6)) MB; texts \(String(format1: Double(s.index.textBytes) / 1e6)) MB → "
+                + "\(String(format1: Double(s.index.compressedTextBytes) / 1e6)) MB in \(s.index.blocks) blocks); "
+                + "ingest \(rate(Double(s.index.count), s.ingestSeconds)) records/s, write \(String(format1: s.writeSeconds * 1000)) ms"
+            if s.renormalized > 0 { summary += "; \(grouped(s.renormalized)) vectors were not unit length and were normalized" }
+            progress.finish(summary)
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}

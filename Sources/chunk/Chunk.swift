@@ -1,0 +1,83 @@
+import ArgumentParser
+import RagPipe
+
+@main
+struct Chunk: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Split a corpus into token-bounded, structure-aware chunks (JSON Lines on stdout).",
+        discussion: """
+        Reads Markdown (.md, .markdown), text (.txt) and BEIR JSONL (.jsonl: {"_id","title","text"}) \
+        files and directory trees; other files are skipped and counted. With no inputs, or `-`, reads \
+        stdin (JSON objects are read as BEIR JSONL, anything else as one Markdown document).
+
+        Each output line is one chunk: id, source, title, headings, text, start, end, tokens, position; \
+        the source's UTF-8 bytes [start, end) are exactly the text (docs/FORMATS.md).
+
+        Examples:
+          chunk corpus/ > chunks.jsonl
+          chunk --max-tokens 128 --overlap 10% notes.md
+          gunzip -c corpus.jsonl.gz | chunk --format beir | embed | build-index -o scifact.ragx
+        """)
+
+    @Argument(help: "Files or directories to chunk (default: stdin).")
+    var inputs: [String] = []
+
+    @Option(help: "Most tokens in a chunk, special tokens included.")
+    var maxTokens: Int = 256
+
+    @Option(help: "Tokens repeated from the previous chunk: a share of --max-tokens (20%) or a count (51).")
+    var overlap: OverlapArgument = OverlapArgument(OverlapSpec.percent(20))
+
+    @Option(help: "How to read inputs.")
+    var format: CorpusReader.InputFormat = .auto
+
+    @Flag(help: "One chunk per document, not bounded by --max-tokens (the embedder truncates; BEIR-style evaluation).")
+    var noSplit = false
+
+    @Flag(help: "Warn about and skip files that are not UTF-8, instead of failing.")
+    var skipInvalid = false
+
+    func validate() throws {
+        guard maxTokens >= 8 else { throw ValidationError("--max-tokens must be at least 8") }
+        let overlapTokens = overlap.spec.tokens(maxTokens: maxTokens)
+        guard overlapTokens < maxTokens / 2 else {
+            throw ValidationError("--overlap (\(overlapTokens) tokens) must be less than half of --max-tokens (\(maxTokens))")
+        }
+    }
+
+    func run() throws {
+        let status = ToolErrors.run("chunk") {
+            let counter = UpperBoundTokenCounter()
+            let chunker = RecursiveChunker(
+                options: .init(maxTokens: maxTokens, overlapTokens: overlap.spec.tokens(maxTokens: maxTokens), noSplit: noSplit),
+                counter: counter)
+            let progress = Progress(tool: "chunk")
+            let s = try ChunkStage.run(inputs: inputs, format: format, chunker: chunker, skipInvalid: skipInvalid,
+                                       sink: OutputSink(), progress: progress)
+            var summary = "\(grouped(s.documents)) documents → \(grouped(s.chunks)) chunks "
+                + "(≤ \(maxTokens) \(counter.name) tokens), \(String(format1: Double(s.bytes) / 1e6)) MB in "
+                + "\(String(format1: s.seconds)) s"
+            if s.skippedFiles > 0 { summary += ", \(s.skippedFiles) files skipped (not .md/.markdown/.txt/.jsonl)" }
+            if s.invalidFiles > 0 { summary += ", \(s.invalidFiles) non-UTF-8 files skipped" }
+            progress.finish(summary)
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct OverlapArgument: ExpressibleByArgument {
+    let spec: OverlapSpec
+    init(_ spec: OverlapSpec) { self.spec = spec }
+    init?(argument: String) {
+        guard let spec = OverlapSpec(parsing: argument) else { return nil }
+        self.spec = spec
+    }
+    var defaultValueDescription: String {
+        switch spec {
+        case .percent(let p): return "\(Int(p))%"
+        case .tokens(let t): return "\(t)"
+        }
+    }
+}
+
+extension CorpusReader.InputFormat: ExpressibleByArgument {}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import RagPipe
+
+@main
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Embed chunk records in batches (JSON Lines in, the same records with vectors out).",
+        discussion: """
+        Reads `chunk` output from files or stdin and writes each record with `model`, `dim` and its \
+        vector: base64 of little-endian float32 in `vector` (default), or a JSON number array in \
+        `embedding` with --format jsonl. With --lines, each input line is a raw text instead.
+
+        Examples:
+          chunk corpus/ | embed > embedded.jsonl
+          echo "how do I pick nprobe?" | embed --lines --format jsonl
+        """)
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        /// base64 float32 in "vector": compact, what build-index reads fastest.
+        case stream
+        /// JSON number array in "embedding": readable by anything.
+        case jsonl
+    }
+
+    enum EmbedderKind: String, ExpressibleByArgument, CaseIterable {
+        case hash
+    }
+
+    @Argument(help: "Chunk record files (default: stdin).")
+    var inputs: [String] = []
+
+    @Option(help: "Embedding backend.")
+    var embedder: EmbedderKind = .hash
+
+    @Option(help: "Vector dimension (hash embedder).")
+    var dim: Int = 384
+
+    @Option(help: "Records embedded together; memory stays bounded by one batch.")
+    var batchSize: Int = 64
+
+    @Option(help: "Output form.")
+    var format: OutputFormat = .stream
+
+    @Flag(help: "Read raw texts, one per line, instead of chunk records.")
+    var lines = false
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard dim >= 1 && dim <= 65_536 else { throw ValidationError("--dim must be in 1...65536") }
+    }
+
+    func run() throws {
+        let status = ToolErrors.run("embed") {
+            let model: any Embedder = HashEmbedder(dimension: dim)
+            let progress = Progress(tool: "embed")
+            let s = try EmbedStage.run(inputs: inputs, embedder: model, batchSize: batchSize,
+                                       encoding: format == .stream ? .base64 : .array, lines: lines,
+                                       sink: OutputSink(), progress: progress)
+            var summary = "\(grouped(s.records)) records, \(model.dimension)-d \(model.modelID), "
+                + "\(String(format1: s.seconds)) s (\(rate(Double(s.records), s.seconds)) records/s)"
+            if s.truncated > 0 { summary += ", \(grouped(s.truncated)) inputs truncated to \(model.maxTokens) tokens" }
+            progress.finish(summary)
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import RagPipe
+
+@main
+struct Query: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Search an index and answer from it, with citations, or abstain.",
+        discussion: """
+        Memory-maps the index (opening reads only its header and tables), embeds each query with \
+        the embedder the index names, finds the exact top-k chunks, and writes a grounded \
+        extractive answer: the best-matching sentences of the top hits, each followed by [n], the \
+        rank of the hit it came from. When the best hit scores below --min-score it answers \
+        "I don't know" and lists the closest sources.
+
+        Queries come from the arguments, or from stdin one per line when there are none.
+
+        Examples:
+          query index/corpus.ragx "how does overlap affect recall?"
+          query --json -k 10 index/corpus.ragx < questions.txt
+        """)
+
+    @Argument(help: "Index file.")
+    var index: String
+
+    @Argument(help: "Queries (default: one per line on stdin).")
+    var queries: [String] = []
+
+    @Option(name: .short, help: "Hits to return.")
+    var k: Int = 5
+
+    @Option(help: "Abstain when the best hit scores below this (default: the embedder's, see README).")
+    var minScore: Float?
+
+    @Flag(help: "One JSON object per query (docs/FORMATS.md).")
+    var json = false
+
+    @Flag(help: "Check every section and block checksum before answering.")
+    var verify = false
+
+    func validate() throws {
+        guard k >= 1 && k <= 10_000 else { throw ValidationError("-k must be in 1...10000") }
+    }
+
+    func run() throws {
+        let status = ToolErrors.run("query") {
+            let reader = try IndexReader(path: index)
+            if verify { try reader.verify() }
+            let engine = try QueryEngine(index: reader, k: k, minScore: minScore)
+            let sink = OutputSink()
+            func answer(_ q: String) throws {
+                let result = try engine.run(q)
+                if json {
+                    try sink.append { result.appendJSON(to: &$0) }
+                } else {
+                    try sink.write(result.renderText())
+                }
+            }
+            if queries.isEmpty {
+                try LineReader(fd: 0, name: "stdin").forEachLine { line, number in
+                    guard let q = String(validating: UnsafeBufferPointer(start: line.baseAddress?.assumingMemoryBound(to: UInt8.self), count: line.count), as: UTF8.self) else {
+                        throw RagPipeError.malformedRecord(where: "stdin:\(number)", reason: "not valid UTF-8")
+                    }
+                    let trimmed = q.trimmingWhitespace()
+                    if !trimmed.isEmpty { try answer(trimmed) }
+                    try sink.flush()
+                }
+            } else {
+                for q in queries { try answer(q) }
+            }
+            try sink.flush()
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s = s.dropFirst() }
+        while s.last?.isWhitespace == true { s = s.dropLast() }
+        return String(s)
+    }
+}
