@@ -2,9 +2,9 @@
 /// splitter cuts at the strongest boundaries first.
 public enum Boundary: UInt8, Comparable, Sendable {
     case word = 1
-    /// Sentence end in prose; a line in code, lists, tables and quotes.
+    /// Sentence end in prose; a line in code, lists, tables and quotes; the end of a heading line.
     case sentence = 2
-    /// Blank line, fenced code start or end, the end of a heading line.
+    /// Blank line, fenced code start or end.
     case block = 3
     /// A Markdown heading: chunks never cross it.
     case section = 4
@@ -44,6 +44,7 @@ extension DocumentLayout {
         var sectionHasBody = false
         var sectionHeadings: [String] = []
         var inFence = false
+        var closedFence = false
         var fenceByte: UInt8 = 0
         var fenceLength = 0
         var pendingBoundary = Boundary.section  // the boundary the next word gets at least
@@ -68,11 +69,12 @@ extension DocumentLayout {
                     if !inFence {
                         inFence = true; fenceByte = byte; fenceLength = length; isFence = true
                     } else if byte == fenceByte && length >= fenceLength && Self.restIsBlank(content, from: length) {
-                        inFence = false; isFence = true
+                        inFence = false; isFence = true; closedFence = true
                     }
                 }
                 if isFence {
-                    lineBoundary = .block
+                    // A code block is cut before its opening fence and after its closing one.
+                    lineBoundary = closedFence ? .sentence : .block
                 } else if inFence {
                     lineBoundary = .sentence
                 } else if indent <= 3, let (level, text) = Self.heading(content) {
@@ -116,7 +118,9 @@ extension DocumentLayout {
                 words.append(Word(start: start, end: i, tokens: max(tokens, 1), boundary: boundary))
             }
             if !firstWord && !isHeading { sectionHasBody = true }
-            if isHeading || isFence { pendingBoundary = max(pendingBoundary, .block) }
+            // A heading stays with the text it introduces: only a sentence-level cut separates them.
+            if isHeading { pendingBoundary = max(pendingBoundary, .sentence) }
+            if closedFence { pendingBoundary = max(pendingBoundary, .block); closedFence = false }
             lineStart = lineEnd + 1
         }
         if words.count > sectionStart {

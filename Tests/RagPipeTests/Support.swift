@@ -1,0 +1,85 @@
+import Foundation
+
+/// A temporary directory removed when the value goes away.
+final class TempDir {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "ragpipe-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) -> String {
+        write(name, bytes: Array(text.utf8))
+    }
+
+    @discardableResult
+    func write(_ name: String, bytes: [UInt8]) -> String {
+        let full = path + "/" + name
+        try! FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: full, contents: Data(bytes))
+        return full
+    }
+
+    func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path + "/" + name) }
+
+    func contents(_ name: String) -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: path + "/" + name)) ?? [] }
+}
+
+/// The folder of the built executables: the test bundle sits beside them.
+let productsDirectory: String = {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    var dir = (exe as NSString).deletingLastPathComponent
+    // On macOS the bundle is a directory tree: walk up to the folder holding `chunk`.
+    while !FileManager.default.fileExists(atPath: dir + "/chunk") && dir != "/" { dir = (dir as NSString).deletingLastPathComponent }
+    return dir
+}()
+
+struct ShellResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a shell command line with the built executables first on PATH.
+func shell(_ command: String, in directory: String? = nil, stdin: String? = nil) throws -> ShellResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = ["-o", "pipefail", "-c", command]
+    var env = ProcessInfo.processInfo.environment
+    env["PATH"] = productsDirectory + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+    process.environment = env
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    // Read both pipes concurrently so neither fills up.
+    let errBox = DataBox()
+    let group = DispatchGroup()
+    group.enter()
+    let errHandle = err.fileHandleForReading
+    DispatchQueue.global().async { errBox.data = errHandle.readDataToEndOfFile(); group.leave() }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    let errData = errBox.data
+    process.waitUntilExit()
+    return ShellResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                       stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// `../shared` beside the repository (tests may read it; CI has it).
+let sharedDirectory: String = {
+    var dir = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { dir.deleteLastPathComponent() }
+    return dir.deletingLastPathComponent().appendingPathComponent("shared").path
+}()
+
+final class DataBox: @unchecked Sendable { var data = Data() }
