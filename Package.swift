@@ -23,6 +23,8 @@ let package = Package(
         .executableTarget(name: "embed", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "build-index", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "query", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // `make bench`: release benchmarks that print figures (never timed unit tests).
+        .executableTarget(name: "ragpipe-bench", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "RagPipeTests", dependencies: ["RagPipe", "chunk", "embed", "build-index", "query"]),
     ]
 )

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How strongly the gap before a word separates it from the previous one. The recursive
 /// splitter cuts at the strongest boundaries first.
 public enum Boundary: UInt8, Comparable, Sendable {
@@ -39,6 +45,7 @@ extension DocumentLayout {
     /// fenced code (``` or ~~~, at most 3 spaces of indent), list items, table rows and block
     /// quotes (each line a boundary). Plain text has only paragraphs and sentences.
     init(bytes: UnsafeBufferPointer<UInt8>, markdown: Bool, counter: some TokenCounter) {
+        words.reserveCapacity(bytes.count / 5)
         var headingStack: [(level: Int, text: String)] = []
         var sectionStart = 0
         var sectionHasBody = false
@@ -52,8 +59,8 @@ extension DocumentLayout {
         var lineStart = 0
 
         while lineStart < n {
-            var lineEnd = lineStart
-            while lineEnd < n && bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            let lineEnd = memchr(bytes.baseAddress! + lineStart, 0x0A, n - lineStart)
+                .map { UnsafeRawPointer(bytes.baseAddress!).distance(to: UnsafeRawPointer($0)) } ?? n
             let line = UnsafeBufferPointer(rebasing: bytes[lineStart..<lineEnd])
             let indent = line.prefix(while: { $0 == 0x20 }).count
             let content = UnsafeBufferPointer(rebasing: line[indent...])
@@ -164,13 +171,32 @@ extension DocumentLayout {
         return i > 0 && i + 1 < content.count && (content[i] == 0x2E || content[i] == 0x29) && content[i + 1] == 0x20
     }
 
-    static let abbreviations: Set<[UInt8]> = Set(
-        ["e.g.", "i.e.", "etc.", "vs.", "cf.", "al.", "mr.", "mrs.", "ms.", "dr.", "prof.", "fig.", "figs.",
-         "no.", "st.", "approx.", "eq.", "ref.", "vol.", "pp.", "jr.", "sr.", "inc.", "ltd.", "co."].map { Array($0.utf8) })
+    /// Abbreviations that end in a period but not a sentence, packed little-endian into a
+    /// UInt64 each (all are at most 8 bytes), sorted for binary search.
+    static let abbreviations: [UInt64] = [
+        "e.g.", "i.e.", "etc.", "vs.", "cf.", "al.", "mr.", "mrs.", "ms.", "dr.", "prof.", "fig.", "figs.",
+        "no.", "st.", "approx.", "eq.", "ref.", "vol.", "pp.", "jr.", "sr.", "inc.", "ltd.", "co.",
+    ].map { word in word.utf8.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } }.sorted()
+
+    static func isAbbreviation(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        guard end - start <= 8 else { return false }
+        var packed: UInt64 = 0
+        for k in start..<end { packed |= UInt64(asciiLower(bytes[k])) << (8 * UInt64(k - start)) }
+        var lo = 0, hi = abbreviations.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if abbreviations[mid] < packed { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < abbreviations.count && abbreviations[lo] == packed
+    }
 
     /// Whether a word ends a sentence: `.`, `!` or `?`, maybe followed by closing quotes or
     /// brackets, and not a known abbreviation or a single-letter initial.
     static func endsSentence(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        // Fast reject: most words end in none of . ! ? " ' ) ] or a closing curly quote.
+        let tail = bytes[end - 1]
+        if tail != 0x2E && tail != 0x21 && tail != 0x3F && tail != 0x22 && tail != 0x27 && tail != 0x29
+            && tail != 0x5D && tail != 0x9D && tail != 0x99 { return false }
         var e = end
         while e > start {
             let c = bytes[e - 1]
@@ -184,12 +210,7 @@ extension DocumentLayout {
         guard last == 0x2E else { return false }
         let length = e - start
         if length == 2 && isASCIILetter(bytes[start]) { return false }             // initial: "J."
-        if length <= 7 {
-            var lowered = [UInt8](repeating: 0, count: length)
-            for k in 0..<length { lowered[k] = asciiLower(bytes[start + k]) }
-            if abbreviations.contains(lowered) { return false }
-        }
-        return true
+        return !isAbbreviation(bytes, start, e)
     }
 
     @inline(__always) static func startsLowercase(_ c: UInt8) -> Bool { c >= 0x61 && c <= 0x7A }

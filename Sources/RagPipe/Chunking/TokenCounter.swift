@@ -53,6 +53,8 @@ public struct UpperBoundTokenCounter: TokenCounter {
         var total = 0
         var i = 0
         let n = word.count
+        let raw = UnsafeRawPointer(word.baseAddress!)
+        while i + 8 <= n && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & SWAR.highs == 0 { i += 8; total += 8 }
         while i < n {
             let b = word[i]
             if b < 0x80 { total += 1; i += 1; continue }

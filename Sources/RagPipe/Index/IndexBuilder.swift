@@ -73,13 +73,11 @@ public final class IndexBuilder {
         }
         try vectors.withUnsafeMutableBufferPointer { all in
             let v = UnsafeMutableBufferPointer(rebasing: all[vectorStart...])
-            var nonFinite = false
-            var sum: Float = 0
-            for x in v {
-                nonFinite = nonFinite || !x.isFinite
-                sum += x * x
+            // NaN and infinities propagate into the sum of squares, so one SIMD pass checks both.
+            let sum = FlatSearch.dot(v.baseAddress!, v.baseAddress!, v.count)
+            if !sum.isFinite {
+                throw RagPipeError.malformedRecord(where: place, reason: "vector holds NaN, infinity or values too large to square")
             }
-            if nonFinite { throw RagPipeError.malformedRecord(where: place, reason: "vector holds NaN or infinity") }
             // Cosine metric: stored vectors are unit length, so a dot product is the score.
             if sum > 0 && abs(sum - 1) > 1e-3 {
                 normalize(v)

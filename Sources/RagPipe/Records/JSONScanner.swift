@@ -79,24 +79,23 @@ public struct JSONScanner {
     }
 
     public mutating func readString() throws -> String {
-        var bytes: [UInt8] = []
-        if let fast = try readStringFast() { return fast }
-        try readStringBytes(into: &bytes)
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
-        return text
-    }
-
-    /// Strings without escapes (most of them) are validated and copied once.
-    mutating func readStringFast() throws -> String? {
         guard peek() == 0x22 else { throw fail("expected a string") }
         var i = pos + 1
-        while i < count {
+        while true {
+            while i + 8 <= count && !SWAR.needsJSONEscape(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) { i += 8 }
+            guard i < count else { throw fail("unterminated string") }
             let c = base[i]
             if c == 0x22 { break }
-            if c == 0x5C || c < 0x20 { return nil }
+            if c == 0x5C || c < 0x20 {
+                // Escapes: copy what was scanned, decode the rest.
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(i - pos + 64)
+                try readStringBytes(into: &bytes)
+                guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+                return text
+            }
             i += 1
         }
-        guard i < count else { throw fail("unterminated string") }
         let slice = UnsafeBufferPointer(start: base + pos + 1, count: i - pos - 1)
         guard let text = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
         pos = i + 1
@@ -109,6 +108,8 @@ public struct JSONScanner {
         pos += 1
         var runStart = pos
         while pos < count {
+            while pos + 8 <= count && !SWAR.needsJSONEscape(UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)) { pos += 8 }
+            guard pos < count else { break }
             let c = base[pos]
             if c == 0x22 {
                 out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: pos - runStart))

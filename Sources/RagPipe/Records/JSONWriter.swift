@@ -15,6 +15,9 @@ public enum JSONWriter {
         var i = 0
         let n = bytes.count
         while i < n {
+            // Skip 8 bytes at a time while none needs escaping.
+            while i + 8 <= n && !SWAR.needsJSONEscape(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { i += 8 }
+            guard i < n else { break }
             let c = bytes[i]
             if c >= 0x20 && c != 0x22 && c != 0x5C { i += 1; continue }
             if runStart < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
@@ -82,5 +85,25 @@ public enum JSONWriter {
             appendString(v, to: &out)
         }
         out.append(0x5D)
+    }
+}
+
+/// Word-at-a-time byte tests ("SIMD within a register"), after the classic bit hacks.
+enum SWAR {
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// A high bit set in each byte of `x` that is zero (exact when tested for "any").
+    @inline(__always) static func zeroBytes(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+
+    /// Whether any byte equals `b`.
+    @inline(__always) static func hasByte(_ x: UInt64, _ b: UInt8) -> Bool { zeroBytes(x ^ (ones &* UInt64(b))) != 0 }
+
+    /// Whether any byte is below `n` (n ≤ 128).
+    @inline(__always) static func hasLess(_ x: UInt64, _ n: UInt8) -> Bool { ((x &- ones &* UInt64(n)) & ~x & highs) != 0 }
+
+    /// A `"`, a `\` or a control character.
+    @inline(__always) static func needsJSONEscape(_ x: UInt64) -> Bool {
+        hasLess(x, 0x20) || hasByte(x, 0x22) || hasByte(x, 0x5C)
     }
 }

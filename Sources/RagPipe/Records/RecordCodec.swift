@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Reads and writes the JSON Lines records that flow between stages (see docs/FORMATS.md).
 public enum RecordCodec {
     /// How `embed` writes vectors: base64 of little-endian float32 in `vector` (the default,
@@ -132,11 +138,7 @@ extension JSONScanner {
     }
 
     private func memchrQuote(from start: Int) -> Int? {
-        var i = start
-        while i < count {
-            if base[i] == 0x22 { return i }
-            i += 1
-        }
-        return nil
+        guard start < count, let hit = memchr(base + start, 0x22, count - start) else { return nil }
+        return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
     }
 }

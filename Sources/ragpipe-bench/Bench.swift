@@ -1,0 +1,279 @@
+import ArgumentParser
+import Foundation
+import RagPipe
+
+/// Release benchmarks for the pipeline stages; prints one table of measured figures.
+@main
+struct RagpipeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ragpipe-bench",
+        abstract: "Measure chunk MB/s, build-index ingest records/s, query open+answer ms and flat scan GB/s.")
+
+    @Option(help: "The shared data folder (BEIR SciFact lives in data/scifact).")
+    var shared = "../shared"
+
+    @Option(help: "Scratch folder for generated data.")
+    var work = ".build/bench-data"
+
+    @Option(help: "Records in the ingest benchmark.")
+    var ingestRecords = 200_000
+
+    @Option(help: "Times SciFact is repeated for the chunking corpus (8.1 MB each).")
+    var chunkRepeats = 7
+
+    func run() throws {
+        let bench = try Bench(shared: shared, work: work)
+        try bench.chunking(repeats: chunkRepeats)
+        try bench.ingest(records: ingestRecords)
+        try bench.openAndQuery(sizes: [10_000, 100_000])
+        try bench.flatScan()
+        bench.printTable()
+    }
+}
+
+final class Bench {
+    let shared: String
+    let work: String
+    let binDir: String
+    var rows: [(String, String, String)] = []
+
+    init(shared: String, work: String) throws {
+        self.shared = shared
+        self.work = work
+        binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    }
+
+    func note(_ s: String) { FileHandle.standardError.write(Data(("bench: " + s + "\n").utf8)) }
+
+    func record(_ what: String, _ value: String, _ reference: String) {
+        rows.append((what, value, reference))
+        note("\(what): \(value)   [\(reference)]")
+    }
+
+    @discardableResult
+    func sh(_ command: String) throws -> (status: Int32, stderr: String, seconds: Double) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-o", "pipefail", "-c", command]
+        var env = ProcessInfo.processInfo.environment
+        env["PATH"] = binDir + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        p.environment = env
+        let err = Pipe()
+        p.standardError = err
+        let clock = Stopwatch()
+        try p.run()
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let seconds = clock.seconds
+        let text = String(decoding: data, as: UTF8.self)
+        guard p.terminationStatus == 0 else { throw ValidationError("`\(command)` failed: \(text)") }
+        return (p.terminationStatus, text, seconds)
+    }
+
+    /// Wall time of one run of `path args…` (stdout to /dev/null), started with posix_spawn.
+    func spawn(_ path: String, _ args: [String]) throws -> Double {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        let argv = ([path] + args).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let clock = Stopwatch()
+        guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { throw ValidationError("cannot start \(path)") }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let seconds = clock.seconds
+        guard status == 0 else { throw ValidationError("\(path) exited with status \(status)") }
+        return seconds
+    }
+
+    var scifact: String { work + "/scifact.jsonl" }
+
+    func ensureSciFact() throws {
+        if !FileManager.default.fileExists(atPath: scifact) {
+            try sh("gunzip -c '\(shared)/data/scifact/corpus.jsonl.gz' > '\(scifact)'")
+        }
+    }
+
+    // MARK: chunk
+
+    func chunking(repeats: Int) throws {
+        try ensureSciFact()
+        let big = work + "/scifact-x\(repeats).jsonl"
+        if !FileManager.default.fileExists(atPath: big) {
+            // Repeat SciFact with distinct ids.
+            var out = Data()
+            let lines = try String(contentsOfFile: scifact, encoding: .utf8).split(separator: "\n")
+            for r in 0..<repeats {
+                for line in lines {
+                    out.append(Data(line.replacingOccurrences(of: "{\"_id\": \"", with: "{\"_id\": \"r\(r)-").utf8))
+                    out.append(0x0A)
+                }
+            }
+            try out.write(to: URL(fileURLWithPath: big))
+        }
+        let bytes = Double((try FileManager.default.attributesOfItem(atPath: big)[.size] as! NSNumber).intValue)
+
+        // In process, one core: read, chunk, serialize (what `chunk` does minus the pipe).
+        let chunker = RecursiveChunker(options: .init(), counter: UpperBoundTokenCounter())
+        var best = Double.infinity
+        var chunks = 0
+        for _ in 0..<3 {
+            var reader = CorpusReader(format: .beir)
+            var out: [UInt8] = []
+            out.reserveCapacity(1 << 22)
+            chunks = 0
+            let clock = Stopwatch()
+            try reader.read([big]) { doc in
+                chunks += chunker.appendRecordLines(of: doc, to: &out)
+                if out.count > 1 << 21 { out.removeAll(keepingCapacity: true) }
+            }
+            best = min(best, clock.seconds)
+        }
+        record("chunk, in process, 1 core (\(String(format: "%.1f", bytes / 1e6)) MB, \(chunks) chunks)",
+               String(format: "%.0f MB/s", bytes / 1e6 / best),
+               "target ≥ 134 MB/s (LangChain character splitter); LangChain token splitter 0.49 MB/s")
+        let cli = try sh("chunk '\(big)' > /dev/null")
+        record("chunk CLI, file → /dev/null", String(format: "%.0f MB/s", bytes / 1e6 / cli.seconds), "same target, includes process start and stdout")
+    }
+
+    // MARK: build-index ingest
+
+    func embeddedStream(records: Int) throws -> String {
+        let path = work + "/embedded-\(records).jsonl"
+        if FileManager.default.fileExists(atPath: path) { return path }
+        try ensureSciFact()
+        let unique = work + "/scifact-embedded.jsonl"
+        if !FileManager.default.fileExists(atPath: unique) {
+            try sh("chunk '\(scifact)' | embed > '\(unique)'")
+        }
+        // Replicate with distinct ids until `records` lines.
+        let lines = try String(contentsOfFile: unique, encoding: .utf8).split(separator: "\n")
+        let handle = FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path)! : nil
+        guard let handle else { throw ValidationError("cannot write \(path)") }
+        var buffer = Data()
+        for i in 0..<records {
+            let line = lines[i % lines.count]
+            let round = i / lines.count
+            buffer.append(Data((round == 0 ? String(line) : line.replacingOccurrences(of: "{\"id\":\"", with: "{\"id\":\"\(round)-")).utf8))
+            buffer.append(0x0A)
+            if buffer.count > 1 << 24 { handle.write(buffer); buffer.removeAll(keepingCapacity: true) }
+        }
+        handle.write(buffer)
+        try handle.close()
+        return path
+    }
+
+    func ingest(records: Int) throws {
+        let stream = try embeddedStream(records: records)
+        let size = Double((try FileManager.default.attributesOfItem(atPath: stream)[.size] as! NSNumber).intValue)
+        let out = work + "/ingest.ragx"
+        var bestIngest = 0.0
+        var bestTotal = Double.infinity
+        for _ in 0..<3 {
+            let r = try sh("cat '\(stream)' | build-index -o '\(out)'")
+            bestTotal = min(bestTotal, r.seconds)
+            if let rate = Self.number(after: "ingest ", in: r.stderr) { bestIngest = max(bestIngest, rate) }
+        }
+        record("build-index ingest from a pipe (\(records) × 384-d, \(String(format: "%.0f", size / 1e6)) MB)",
+               String(format: "%.0f records/s (%.0f MB/s)", bestIngest, bestIngest * size / Double(records) / 1e6),
+               "target ≥ 200,000 records/s")
+        record("build-index end to end incl. zlib and fsync",
+               String(format: "%.2f s = %.0f records/s", bestTotal, Double(records) / bestTotal), "")
+    }
+
+    static func number(after marker: String, in text: String) -> Double? {
+        guard let r = text.range(of: marker) else { return nil }
+        let digits = text[r.upperBound...].prefix { $0.isNumber || $0 == "," }
+        return Double(digits.replacingOccurrences(of: ",", with: ""))
+    }
+
+    // MARK: open + first answer
+
+    func index(of size: Int) throws -> String {
+        let path = work + "/index-\(size).ragx"
+        if !FileManager.default.fileExists(atPath: path) {
+            let stream = try embeddedStream(records: max(size, 200_000))
+            try sh("head -n \(size) '\(stream)' | build-index -o '\(path)'")
+        }
+        return path
+    }
+
+    func openAndQuery(sizes: [Int]) throws {
+        let question = "Does vitamin D supplementation reduce the risk of fractures?"
+        for size in sizes {
+            let path = try index(of: size)
+            // Whole process: start, map, embed, search, inflate hits, answer, print.
+            var wall: [Double] = []
+            var baseline: [Double] = []
+            for _ in 0..<7 {
+                wall.append(try spawn(binDir + "/query", [path, question]) * 1000)
+                baseline.append(try spawn("/bin/true", []) * 1000)
+            }
+            wall.sort(); baseline.sort()
+            // In process: open (header and tables) and the first answer, cold page cache not forced.
+            var inProcess: [Double] = []
+            var openOnly: [Double] = []
+            for _ in 0..<7 {
+                let clock = Stopwatch()
+                let reader = try IndexReader(path: path)
+                openOnly.append(clock.milliseconds)
+                let engine = try QueryEngine(index: reader)
+                _ = try engine.run(question)
+                inProcess.append(clock.milliseconds)
+            }
+            inProcess.sort(); openOnly.sort()
+            record("query open + first answer, \(size / 1000)k chunks",
+                   String(format: "%.1f ms process wall (median of 7; spawning /bin/true takes %.1f ms); %.2f ms in process, of which open %.3f ms", wall[3], baseline[3], inProcess[3], openOnly[3]),
+                   "target < 20 ms")
+        }
+    }
+
+    // MARK: flat scan
+
+    func flatScan() throws {
+        let reader = try IndexReader(path: try index(of: 100_000))
+        let vectors = reader.vectors
+        let dim = reader.dimension
+        let bytes = Double(vectors.count * 4)
+        // Touch everything once so the page cache and mapping are warm.
+        var sink: Float = 0
+        for i in stride(from: 0, to: vectors.count, by: 1024) { sink += vectors[i] }
+        // Reference: a plain SIMD read of the same memory, in the same run.
+        var bwBest = Double.infinity
+        for _ in 0..<10 {
+            let clock = Stopwatch()
+            var acc = SIMD16<Float>()
+            let raw = UnsafeRawPointer(vectors.baseAddress!)
+            var off = 0
+            let end = vectors.count * 4
+            while off + 64 <= end { acc += raw.loadUnaligned(fromByteOffset: off, as: SIMD16<Float>.self); off += 64 }
+            sink += acc.sum()
+            bwBest = min(bwBest, clock.seconds)
+        }
+        let queries = (0..<50).map { i in Array(vectors[(i * 997 % reader.count * dim)..<((i * 997 % reader.count + 1) * dim)]) }
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let clock = Stopwatch()
+            for q in queries {
+                let top = q.withUnsafeBufferPointer { FlatSearch.search(vectors: vectors, dimension: dim, query: $0, k: 10) }
+                sink += top[0].score
+            }
+            best = min(best, clock.seconds / Double(queries.count))
+        }
+        let gbps = bytes / best / 1e9
+        let bw = bytes / bwBest / 1e9
+        record("flat exact scan, 100k × \(dim) fp32, k=10, 1 thread",
+               String(format: "%.1f GB/s = %.0f%% of the %.1f GB/s read bandwidth measured in this run (%.0f QPS)", gbps, 100 * gbps / bw, bw, 1 / best),
+               "target ≥ 70% of bandwidth")
+        if sink == .infinity { note("") }
+    }
+
+    func printTable() {
+        print("| benchmark | measured | reference / target |")
+        print("|---|---|---|")
+        for (a, b, c) in rows { print("| \(a) | \(b) | \(c) |") }
+    }
+}
