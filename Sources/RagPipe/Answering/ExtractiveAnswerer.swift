@@ -20,8 +20,8 @@ public struct Answer: Sendable {
 /// Every sentence of the first `hitsConsidered` hits is embedded with the index's embedder and
 /// scored by cosine similarity to the query plus a tenth of its hit's score (so a sentence from
 /// a strong chunk wins ties). The best are kept until `maxSentences` or `maxWords` is reached,
-/// then put back in reading order (hit rank, then position). Headings and fragments under three
-/// words are skipped. If the best hit scores below `minScore`, the answer abstains.
+/// then put back in reading order (hit rank, then position). Headings, fenced code and fragments
+/// under three words are skipped. If the best hit scores below `minScore`, the answer abstains.
 public struct ExtractiveAnswerer {
     public var maxSentences = 3
     public var maxWords = 80
@@ -40,7 +40,7 @@ public struct ExtractiveAnswerer {
         struct Candidate { var hit: Int; var sentence: SentenceSplitter.Sentence; var score: Float }
         var candidates: [Candidate] = []
         for (h, hit) in hits.prefix(hitsConsidered).enumerated() {
-            for s in SentenceSplitter.sentences(in: hit.record.text) where !s.isHeading && s.wordCount >= 3 {
+            for s in SentenceSplitter.sentences(in: hit.record.text) where !s.isHeading && !s.isCode && s.wordCount >= 3 {
                 candidates.append(Candidate(hit: h, sentence: s, score: 0))
             }
         }
@@ -79,10 +79,10 @@ public struct ExtractiveAnswerer {
         var cited: [Int] = []
         for i in chosen {
             let c = candidates[i]
-            var sentence = c.sentence.text
-            if c.sentence.wordCount > maxWords {
-                sentence = sentence.split(separator: " ").prefix(maxWords).joined(separator: " ") + " …"
-            }
+            // Soft line breaks of the source become spaces; the citation keeps the exact span.
+            let words = c.sentence.text.split(whereSeparator: { $0.isWhitespace })
+            var sentence = words.prefix(maxWords).joined(separator: " ")
+            if words.count > maxWords { sentence += " …" }
             parts.append("\(sentence) [\(c.hit + 1)]")
             if !cited.contains(c.hit) { cited.append(c.hit) }
         }

@@ -3,13 +3,15 @@
 /// space and a word that does not start with a lowercase letter; known abbreviations
 /// ("e.g.", "Dr.", "Fig.", …) and single-letter initials do not end sentences; decimals never
 /// do (no white space inside "3.14"). Blank lines, list items, table rows and lines of code
-/// also end sentences. Headings are reported separately so answers can skip them.
+/// also end sentences. Headings and code are flagged so answers can skip them.
 public enum SentenceSplitter {
     public struct Sentence: Equatable, Sendable {
         /// UTF-8 byte range within the text.
         public var range: Range<Int>
         public var text: String
         public var isHeading: Bool
+        /// Inside fenced code: not prose, so not answer material.
+        public var isCode: Bool
         public var wordCount: Int
     }
 
@@ -25,7 +27,7 @@ public enum SentenceSplitter {
                 let range = words.first!.start..<words.last!.end
                 let heading = words.first!.boundary == .section && markdown && b[range.lowerBound] == 0x23
                 out.append(Sentence(range: range, text: String(decoding: b[range], as: UTF8.self),
-                                    isHeading: heading, wordCount: words.count))
+                                    isHeading: heading, isCode: words.first!.inCode, wordCount: words.count))
             }
             for (i, w) in layout.words.enumerated() where i > 0 && w.boundary >= .sentence {
                 flush(i)

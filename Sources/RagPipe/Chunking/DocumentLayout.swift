@@ -26,6 +26,8 @@ struct DocumentLayout {
         var end: Int
         var tokens: Int
         var boundary: Boundary
+        /// Inside fenced code (fences included).
+        var inCode: Bool
     }
 
     struct Section {
@@ -122,7 +124,7 @@ extension DocumentLayout {
                     boundary = .sentence
                 }
                 let tokens = counter.count(word: UnsafeBufferPointer(rebasing: bytes[start..<i]))
-                words.append(Word(start: start, end: i, tokens: max(tokens, 1), boundary: boundary))
+                words.append(Word(start: start, end: i, tokens: max(tokens, 1), boundary: boundary, inCode: inFence || isFence))
             }
             if !firstWord && !isHeading { sectionHasBody = true }
             // A heading stays with the text it introduces: only a sentence-level cut separates them.
