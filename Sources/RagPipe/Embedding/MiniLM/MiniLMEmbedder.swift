@@ -1,0 +1,155 @@
+import Dispatch
+
+/// A sentence-transformers BERT model (all-MiniLM-L6-v2 by default) run natively: WordPiece
+/// tokenizer, BERT encoder over BLAS, mean (or CLS) pooling, L2 normalization.
+///
+/// A folder works when it holds `config.json` (BERT, GELU, absolute positions), `vocab.txt`,
+/// `model.safetensors` (F32) and optionally `1_Pooling/config.json` and
+/// `sentence_bert_config.json` (`max_seq_length`, default 256 capped by the position table).
+public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
+    public let modelID: String
+    public let directory: String
+    public let tokenizer: WordPieceTokenizer
+    public let encoder: BertEncoder
+    public let maxTokens: Int
+    public let pooling: Pooling
+    /// Forward passes run concurrently, each with a single-threaded BLAS.
+    public var threads: Int
+
+    public enum Pooling: String, Sendable { case mean, cls }
+
+    public var dimension: Int { encoder.config.hiddenSize }
+    public var tokenCounter: any TokenCounter { WordPieceTokenCounter(tokenizer: tokenizer) }
+    public var defaultMinScore: Float { 0.3 }
+
+    public init(directory: String, threads: Int = 1) throws {
+        self.directory = directory
+        modelID = lastComponent(directory)
+        let config = try BertConfig(configFile: directory + "/config.json")
+        tokenizer = try WordPieceTokenizer(vocabFile: directory + "/vocab.txt")
+        encoder = try BertEncoder(config: config, weights: SafetensorsFile(path: directory + "/model.safetensors"))
+        var maxLength = min(256, config.maxPositions)
+        if let bytes = try? readFileBytes(directory + "/sentence_bert_config.json") {
+            try bytes.withUnsafeBytes { raw in
+                var s = JSONScanner(raw)
+                try s.beginObject()
+                while let key = try s.nextKey() {
+                    if key.equals("max_seq_length") { maxLength = min(try s.readInt(), config.maxPositions) } else { try s.skipValue() }
+                }
+            }
+        }
+        maxTokens = maxLength
+        var pooling = Pooling.mean
+        if let bytes = try? readFileBytes(directory + "/1_Pooling/config.json") {
+            var mean = false, cls = false
+            try bytes.withUnsafeBytes { raw in
+                var s = JSONScanner(raw)
+                try s.beginObject()
+                while let key = try s.nextKey() {
+                    if key.equals("pooling_mode_mean_tokens") { mean = try s.readBool() }
+                    else if key.equals("pooling_mode_cls_token") { cls = try s.readBool() }
+                    else if key.equals("pooling_mode_max_tokens") || key.equals("pooling_mode_mean_sqrt_len_tokens") {
+                        if try s.readBool() { throw RagPipeError.unavailable("\(directory)/1_Pooling/config.json: only mean and CLS pooling are supported") }
+                    }
+                    else { try s.skipValue() }
+                }
+            }
+            guard mean != cls else { throw RagPipeError.unavailable("\(directory)/1_Pooling/config.json: exactly one of mean and CLS pooling must be set") }
+            pooling = mean ? .mean : .cls
+        }
+        guard pooling == .mean else { throw RagPipeError.unavailable("\(directory): CLS pooling is not implemented yet; mean pooling models only") }
+        self.pooling = pooling
+        self.threads = max(1, threads)
+        BLAS.setThreads(1)
+    }
+
+    public func embed(_ texts: [String], into output: UnsafeMutableBufferPointer<Float>) throws -> Int {
+        let dim = dimension
+        precondition(output.count >= texts.count * dim)
+        var sequences: [[Int32]] = []
+        sequences.reserveCapacity(texts.count)
+        var truncated = 0
+        for text in texts {
+            let (ids, full) = tokenizer.encode(text, maxLength: maxTokens)
+            if full > ids.count { truncated += 1 }
+            sequences.append(ids)
+        }
+        // Sort by length so each worker gets neighbours of similar cost, then split by tokens.
+        let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count || (sequences[$0].count == sequences[$1].count && $0 < $1) }
+        let totalTokens = sequences.reduce(0) { $0 + $1.count }
+        let workers = min(threads, texts.count)
+        var bounds = [0]
+        var acc = 0
+        for (rank, index) in order.enumerated() {
+            acc += sequences[index].count
+            if bounds.count < workers && acc * workers >= totalTokens * bounds.count { bounds.append(rank + 1) }
+        }
+        while bounds.count <= workers { bounds.append(order.count) }
+        bounds[workers] = order.count
+
+        let out = UncheckedSendable(output)
+        let work = UncheckedSendable((sequences, order, bounds, encoder))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let (sequences, order, bounds, encoder) = work.value
+            let slice = Array(order[bounds[w]..<bounds[w + 1]])
+            guard !slice.isEmpty else { return }
+            var rows = [Float](repeating: 0, count: slice.count * dim)
+            rows.withUnsafeMutableBufferPointer { encoder.embed(slice.map { sequences[$0] }, into: $0) }
+            for (k, index) in slice.enumerated() {
+                for j in 0..<dim { out.value[index * dim + j] = rows[k * dim + j] }
+            }
+        }
+        return truncated
+    }
+}
+
+/// Where model folders are found: `$RAGPIPE_MODELS`, then `./models`, then `models/` beside the
+/// package when running from `.build/*/` (so `make` and the tests find `make model`'s folder).
+public enum ModelLocator {
+    public static let defaultModel = "all-MiniLM-L6-v2"
+
+    public static func searchPaths() -> [String] {
+        var paths: [String] = []
+        if let env = getenv("RAGPIPE_MODELS") { paths.append(String(cString: env)) }
+        paths.append("models")
+        if let exe = executablePath() {
+            var dir = exe
+            for _ in 0..<5 {
+                guard let slash = dir.lastIndex(of: "/") else { break }
+                dir = String(dir[..<slash])
+                if dir.hasSuffix("/.build") {
+                    paths.append(String(dir.dropLast("/.build".count)) + "/models")
+                    break
+                }
+            }
+        }
+        return paths
+    }
+
+    /// The folder of model `name`, if some search path has its weights.
+    public static func find(_ name: String = defaultModel) -> String? {
+        for base in searchPaths() {
+            let dir = base + "/" + name
+            if access(dir + "/model.safetensors", R_OK) == 0 { return dir }
+        }
+        return nil
+    }
+
+    public static func missing(_ name: String = defaultModel) -> RagPipeError {
+        .unavailable("model \(name) not found (looked in \(searchPaths().map { $0 + "/" + name }.joined(separator: ", "))): "
+            + "run `make model`, or pass --model DIR; `--embedder hash` needs no model")
+    }
+
+    static func executablePath() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
