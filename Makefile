@@ -53,12 +53,12 @@ query: index
 	@test -n "$(Q)" || { echo "usage: make query Q='your question'" >&2; exit 64; }
 	$(RELEASE)/query -k $(K) $(INDEX) "$(Q)"
 
-test:
+test: model
 	$(SWIFT) build
 	$(SWIFT) test
 
-bench: release
-	$(RELEASE)/ragpipe-bench --shared ../shared --work .build/bench-data
+bench: release model
+	$(RELEASE)/ragpipe-bench --shared ../shared --work .build/bench-data --model $(MODEL_DIR)
 
 clean:
 	rm -rf .build

@@ -37,6 +37,21 @@ struct Chunk: ParsableCommand {
     @Flag(help: "Warn about and skip files that are not UTF-8, instead of failing.")
     var skipInvalid = false
 
+    enum Counter: String, ExpressibleByArgument, CaseIterable {
+        /// wordpiece when the model is found, else upper-bound.
+        case auto
+        /// The model's own tokenizer: exact counts.
+        case wordpiece
+        /// No vocabulary needed: never under-counts any BERT uncased tokenizer.
+        case upperBound = "upper-bound"
+    }
+
+    @Option(help: "How tokens are counted.")
+    var counter: Counter = .auto
+
+    @Option(help: "Model folder whose vocab.txt counts tokens (default: models/all-MiniLM-L6-v2, see README).")
+    var model: String?
+
     func validate() throws {
         guard maxTokens >= 8 else { throw ValidationError("--max-tokens must be at least 8") }
         let overlapTokens = overlap.spec.tokens(maxTokens: maxTokens)
@@ -47,7 +62,21 @@ struct Chunk: ParsableCommand {
 
     func run() throws {
         let status = ToolErrors.run("chunk") {
-            let counter = UpperBoundTokenCounter()
+            let counter: any TokenCounter
+            let directory = model ?? ModelLocator.find()
+            switch self.counter {
+            case .upperBound:
+                counter = UpperBoundTokenCounter()
+            case .wordpiece:
+                guard let directory else { throw ModelLocator.missing() }
+                counter = WordPieceTokenCounter(tokenizer: try WordPieceTokenizer(vocabFile: directory + "/vocab.txt"))
+            case .auto:
+                if let directory {
+                    counter = WordPieceTokenCounter(tokenizer: try WordPieceTokenizer(vocabFile: directory + "/vocab.txt"))
+                } else {
+                    counter = UpperBoundTokenCounter()
+                }
+            }
             let chunker = RecursiveChunker(
                 options: .init(maxTokens: maxTokens, overlapTokens: overlap.spec.tokens(maxTokens: maxTokens), noSplit: noSplit),
                 counter: counter)

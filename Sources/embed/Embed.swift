@@ -10,6 +10,9 @@ struct Embed: ParsableCommand {
         vector: base64 of little-endian float32 in `vector` (default), or a JSON number array in \
         `embedding` with --format jsonl. With --lines, each input line is a raw text instead.
 
+        The default embedder is a native port of sentence-transformers/all-MiniLM-L6-v2 (fetch it \
+        with `make model`); `--embedder hash` needs no model.
+
         Examples:
           chunk corpus/ | embed > embedded.jsonl
           echo "how do I pick nprobe?" | embed --lines --format jsonl
@@ -23,6 +26,9 @@ struct Embed: ParsableCommand {
     }
 
     enum EmbedderKind: String, ExpressibleByArgument, CaseIterable {
+        /// The native sentence-transformers model (default: all-MiniLM-L6-v2 from `make model`).
+        case minilm
+        /// Feature hashing: no model needed.
         case hash
     }
 
@@ -30,7 +36,13 @@ struct Embed: ParsableCommand {
     var inputs: [String] = []
 
     @Option(help: "Embedding backend.")
-    var embedder: EmbedderKind = .hash
+    var embedder: EmbedderKind = .minilm
+
+    @Option(help: "Model folder for minilm (default: models/all-MiniLM-L6-v2, see README).")
+    var model: String?
+
+    @Option(help: "Concurrent forward passes (minilm).")
+    var threads: Int = 2
 
     @Option(help: "Vector dimension (hash embedder).")
     var dim: Int = 384
@@ -47,11 +59,19 @@ struct Embed: ParsableCommand {
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard dim >= 1 && dim <= 65_536 else { throw ValidationError("--dim must be in 1...65536") }
+        guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be in 1...256") }
     }
 
     func run() throws {
         let status = ToolErrors.run("embed") {
-            let model: any Embedder = HashEmbedder(dimension: dim)
+            let model: any Embedder
+            switch embedder {
+            case .hash:
+                model = HashEmbedder(dimension: dim)
+            case .minilm:
+                guard let directory = self.model ?? ModelLocator.find() else { throw ModelLocator.missing() }
+                model = try MiniLMEmbedder(directory: directory, threads: threads)
+            }
             let progress = Progress(tool: "embed")
             let s = try EmbedStage.run(inputs: inputs, embedder: model, batchSize: batchSize,
                                        encoding: format == .stream ? .base64 : .array, lines: lines,

@@ -37,6 +37,12 @@ struct Query: ParsableCommand {
     @Flag(help: "Check every section and block checksum before answering.")
     var verify = false
 
+    @Option(help: "Model folder, when the index's model is not in the default places (see README).")
+    var model: String?
+
+    @Option(help: "Concurrent forward passes when embedding answer sentences (minilm).")
+    var threads: Int = 2
+
     func validate() throws {
         guard k >= 1 && k <= 10_000 else { throw ValidationError("-k must be in 1...10000") }
     }
@@ -45,7 +51,9 @@ struct Query: ParsableCommand {
         let status = ToolErrors.run("query") {
             let reader = try IndexReader(path: index)
             if verify { try reader.verify() }
-            let engine = try QueryEngine(index: reader, k: k, minScore: minScore)
+            let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
+                                                         modelDirectory: model, threads: threads)
+            let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore)
             let sink = OutputSink()
             func answer(_ q: String) throws {
                 let result = try engine.run(q)

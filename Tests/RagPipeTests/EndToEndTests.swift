@@ -30,7 +30,7 @@ import Testing
 
     @Test func pipelineAnswersWithTheRightCitation() throws {
         let dir = try makeCorpus()
-        let build = try shell("chunk corpus | embed | build-index -o index.ragx", in: dir.path)
+        let build = try shell("chunk --counter upper-bound corpus | embed --embedder hash | build-index -o index.ragx", in: dir.path)
         #expect(build.status == 0, "\(build.stderr)")
         #expect(build.stderr.contains("3 documents"))
         #expect(build.stderr.contains("1 files skipped"))
@@ -69,31 +69,31 @@ import Testing
 
     @Test func outputIsDeterministic() throws {
         let dir = try makeCorpus()
-        let a = try shell("chunk corpus | embed | build-index -o a.ragx && chunk corpus | embed | build-index -o b.ragx && cmp a.ragx b.ragx", in: dir.path)
+        let a = try shell("chunk --counter upper-bound corpus | embed --embedder hash | build-index -o a.ragx && chunk --counter upper-bound corpus | embed --embedder hash | build-index -o b.ragx && cmp a.ragx b.ragx", in: dir.path)
         #expect(a.status == 0, "\(a.stderr)")
-        let j1 = try shell("chunk corpus | embed --format jsonl | sha256sum", in: dir.path)
-        let j2 = try shell("chunk corpus | embed --format jsonl | sha256sum", in: dir.path)
+        let j1 = try shell("chunk --counter upper-bound corpus | embed --embedder hash --format jsonl | sha256sum", in: dir.path)
+        let j2 = try shell("chunk --counter upper-bound corpus | embed --embedder hash --format jsonl | sha256sum", in: dir.path)
         #expect(j1.stdout == j2.stdout)
         // The readable form builds the same index as the base64 form.
-        let c = try shell("chunk corpus | embed --format jsonl | build-index -o c.ragx && cmp a.ragx c.ragx", in: dir.path)
+        let c = try shell("chunk --counter upper-bound corpus | embed --embedder hash --format jsonl | build-index -o c.ragx && cmp a.ragx c.ragx", in: dir.path)
         #expect(c.status == 0, "\(c.stderr)")
     }
 
     @Test func badInputsFailCleanlyAndLeaveNoFile() throws {
         let dir = try makeCorpus()
-        _ = try shell("chunk corpus | embed > good.jsonl", in: dir.path)
+        _ = try shell("chunk --counter upper-bound corpus | embed --embedder hash > good.jsonl", in: dir.path)
 
         let malformed = try shell("(head -2 good.jsonl; echo '{\"id\": oops}'; tail -n +3 good.jsonl) | build-index -o out.ragx", in: dir.path)
         #expect(malformed.status == 65)
         #expect(malformed.stderr.contains("stdin:3"), "\(malformed.stderr)")
         #expect(malformed.stderr.split(separator: "\n").count == 1, "one line: \(malformed.stderr)")
 
-        let mixed = try shell("(head -1 good.jsonl; echo x | embed --lines --dim 8 | sed 's/\"text\"/\"id\":\"z\",\"text\"/') | build-index -o out.ragx", in: dir.path)
+        let mixed = try shell("(head -1 good.jsonl; echo x | embed --embedder hash --lines --dim 8 | sed 's/\"text\"/\"id\":\"z\",\"text\"/') | build-index -o out.ragx", in: dir.path)
         #expect(mixed.status == 83, "\(mixed.stderr)")
 
         let empty = try shell("build-index -o out.ragx < /dev/null", in: dir.path)
         #expect(empty.status == 66)
-        let unembedded = try shell("chunk corpus | build-index -o out.ragx", in: dir.path)
+        let unembedded = try shell("chunk --counter upper-bound corpus | build-index -o out.ragx", in: dir.path)
         #expect(unembedded.status == 65)
         #expect(unembedded.stderr.contains("embed"))
         #expect(!dir.exists("out.ragx"))
@@ -106,10 +106,10 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path + "/out.ragx")) == before)
 
         dir.write("bad/latin1.md", bytes: [0x63, 0x61, 0x66, 0xE9, 0x0A])
-        let nonUTF8 = try shell("chunk bad", in: dir.path)
+        let nonUTF8 = try shell("chunk --counter upper-bound bad", in: dir.path)
         #expect(nonUTF8.status == 65)
         #expect(nonUTF8.stderr.contains("latin1.md"))
-        let skipped = try shell("chunk --skip-invalid bad corpus | wc -l", in: dir.path)
+        let skipped = try shell("chunk --counter upper-bound --skip-invalid bad corpus | wc -l", in: dir.path)
         #expect(skipped.status == 0)
         #expect(skipped.stderr.contains("1 non-UTF-8"))
 
@@ -129,16 +129,53 @@ import Testing
         {"_id": "d1", "title": "Zinc and colds", "text": "Zinc lozenges shorten colds.", "metadata": {}}
         {"_id": "d2", "title": "", "text": "Vitamin C does not prevent colds.", "metadata": {}}
         """)
-        let r = try shell("chunk corpus.jsonl", in: dir.path)
+        let r = try shell("chunk --counter upper-bound corpus.jsonl", in: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n")
         #expect(lines.count == 2)
         #expect(lines[0].contains(#""source":"d1""#) && lines[0].contains(#""title":"Zinc and colds""#))
         #expect(lines[0].contains(#""text":"Zinc and colds\n\nZinc lozenges shorten colds.""#))
-        let stdin = try shell("cat corpus.jsonl | chunk", in: dir.path)
+        let stdin = try shell("cat corpus.jsonl | chunk --counter upper-bound", in: dir.path)
         #expect(stdin.stdout == r.stdout, "stdin JSON objects are read as BEIR")
         let bad = try shell("echo '{\"title\":\"x\"}' | chunk --format beir", in: dir.path)
         #expect(bad.status == 65)
         #expect(bad.stderr.contains("stdin:1") && bad.stderr.contains("_id"))
+    }
+}
+
+@Suite(.enabled(if: modelAvailable, "needs the model: run `make model`"))
+struct MiniLMEndToEndTests {
+    @Test func semanticPipelineCitesTheRightSource() throws {
+        let dir = try EndToEndTests().makeCorpus()
+        let build = try shell("chunk --model '\(modelDirectory)' corpus | embed --model '\(modelDirectory)' | build-index -o index.ragx", in: dir.path)
+        #expect(build.status == 0, "\(build.stderr)")
+        #expect(build.stderr.contains("wordpiece tokens"))
+        #expect(build.stderr.contains("all-MiniLM-L6-v2"))
+        // No shared words with the answer's chunk: only a semantic match finds it.
+        for (question, source) in [("how is stored text made smaller on disk?", "guides/compression.md"),
+                                   ("how do I split words into subword units?", "notes.txt")] {
+            let q = try shell("query --json --model '\(modelDirectory)' index.ragx '\(question)'", in: dir.path)
+            #expect(q.status == 0, "\(q.stderr)")
+            let result = try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as! [String: Any]
+            let hits = result["hits"] as! [[String: Any]]
+            #expect(hits.first?["source"] as? String == source, "\(question): \(hits.first ?? [:])")
+            #expect(result["abstained"] as? Bool == false)
+            #expect((result["citations"] as? [[String: Any]])?.first?["source"] as? String == source)
+        }
+
+        let hashQuery = try shell("chunk --counter upper-bound corpus | embed --embedder hash | build-index -o hash.ragx && query hash.ragx 'x' --model '\(modelDirectory)'", in: dir.path)
+        #expect(hashQuery.status == 0, "an index names its embedder: the hash index needs no model")
+
+        let lines = try shell("printf 'first\\nsecond\\n' | embed --model '\(modelDirectory)' --lines --format jsonl", in: dir.path)
+        #expect(lines.status == 0)
+        #expect(lines.stdout.split(separator: "\n").count == 2)
+        #expect(lines.stdout.contains("\"embedding\":["))
+    }
+
+    @Test func missingModelIsAClearError() throws {
+        let dir = try TempDir()
+        let r = try shell("echo hi | RAGPIPE_MODELS=/nonexistent embed --model /nonexistent/all-MiniLM-L6-v2 --lines", in: dir.path)
+        #expect(r.status == 74 || r.status == 69, "\(r.stderr)")
+        #expect(r.stderr.contains("/nonexistent/all-MiniLM-L6-v2"))
     }
 }

@@ -17,22 +17,26 @@ public struct Answer: Sendable {
 
 /// Picks the sentences of the top hits that best match the query, within a budget.
 ///
-/// Every sentence of the first `hitsConsidered` hits is embedded with the index's embedder and
-/// scored by cosine similarity to the query plus a tenth of its hit's score (so a sentence from
-/// a strong chunk wins ties). The best are kept until `maxSentences` or `maxWords` is reached,
-/// then put back in reading order (hit rank, then position). Headings, fenced code and fragments
-/// under three words are skipped. If the best hit scores below `minScore`, the answer abstains.
+/// The sentences of the first `hitsConsidered` hits are first ranked lexically (cosine of
+/// hashed words and word pairs, stopwords dropped: `HashEmbedder`) plus their hit's score; the
+/// best `rescored` are then embedded with the index's embedder and scored by cosine similarity to
+/// the query plus a tenth of their hit's score (so a sentence from a strong chunk wins ties).
+/// Embedding only a few sentences keeps a MiniLM answer to one small batch. The best are kept
+/// until `maxSentences` or `maxWords` is reached, then put back in reading order (hit rank, then
+/// position). Headings, fenced code and fragments under three words are skipped. If the best hit
+/// scores below `minScore`, the answer abstains.
 public struct ExtractiveAnswerer {
     public var maxSentences = 3
     public var maxWords = 80
     public var hitsConsidered = 3
+    public var rescored = 4
     public var minScore: Float
 
     public init(minScore: Float) { self.minScore = minScore }
 
     public static let abstention = "I don't know: the index holds nothing close enough to answer this."
 
-    public func answer(query: [Float], hits: [QueryHit], embedder: any Embedder) throws -> Answer {
+    public func answer(query: [Float], queryText: String, hits: [QueryHit], embedder: any Embedder) throws -> Answer {
         guard let best = hits.first, best.score >= minScore else {
             let closest = hits.prefix(2).map(Self.citation)
             return Answer(text: Self.abstention, citations: closest, abstained: true)
@@ -48,6 +52,25 @@ public struct ExtractiveAnswerer {
             // Only headings or fragments: answer with the best chunk's text, bounded.
             let words = best.record.text.split(whereSeparator: { $0 == " " || $0 == "\n" }).prefix(maxWords)
             return Answer(text: words.joined(separator: " ") + " [1]", citations: [Self.citation(best)], abstained: false)
+        }
+        // Lexical prefilter: keep the `rescored` best, in reading order.
+        if candidates.count > rescored {
+            let lexical = HashEmbedder(dimension: 1024)
+            let q = try lexical.embed(queryText)
+            var v = [Float](repeating: 0, count: candidates.count * 1024)
+            try v.withUnsafeMutableBufferPointer { _ = try lexical.embed(candidates.map(\.sentence.text), into: $0) }
+            v.withUnsafeBufferPointer { vp in
+                q.withUnsafeBufferPointer { qp in
+                    for i in candidates.indices {
+                        candidates[i].score = FlatSearch.dot(vp.baseAddress! + i * 1024, qp.baseAddress!, 1024)
+                            + hits[candidates[i].hit].score
+                    }
+                }
+            }
+            let keep = candidates.indices.sorted {
+                candidates[$0].score > candidates[$1].score || (candidates[$0].score == candidates[$1].score && $0 < $1)
+            }.prefix(rescored).sorted()
+            candidates = keep.map { candidates[$0] }
         }
         let dim = embedder.dimension
         var vectors = [Float](repeating: 0, count: candidates.count * dim)
@@ -80,7 +103,12 @@ public struct ExtractiveAnswerer {
         for i in chosen {
             let c = candidates[i]
             // Soft line breaks of the source become spaces; the citation keeps the exact span.
-            let words = c.sentence.text.split(whereSeparator: { $0.isWhitespace })
+            var words = c.sentence.text.split(whereSeparator: { $0.isWhitespace })
+            // A list or quote marker is layout, not content.
+            if let first = words.first, words.count > 1,
+               ["-", "*", "+", ">"].contains(first) || (first.last == "." && first.dropLast().allSatisfy(\.isNumber) && first.count > 1) {
+                words.removeFirst()
+            }
             var sentence = words.prefix(maxWords).joined(separator: " ")
             if words.count > maxWords { sentence += " …" }
             parts.append("\(sentence) [\(c.hit + 1)]")

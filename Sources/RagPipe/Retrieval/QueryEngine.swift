@@ -62,7 +62,7 @@ public final class QueryEngine {
         }
         timings.fetchMs = clock.milliseconds
         clock.restart()
-        let answer = try answerer.answer(query: q, hits: hits, embedder: embedder)
+        let answer = try answerer.answer(query: q, queryText: query, hits: hits, embedder: embedder)
         timings.answerMs = clock.milliseconds
         return QueryResult(query: query, hits: hits, answer: answer, timings: timings)
     }

@@ -20,7 +20,9 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
 
     public var dimension: Int { encoder.config.hiddenSize }
     public var tokenCounter: any TokenCounter { WordPieceTokenCounter(tokenizer: tokenizer) }
-    public var defaultMinScore: Float { 0.3 }
+    /// Calibrated with all-MiniLM-L6-v2 on corpus/ with docs/calibration/: the 20 answerable
+    /// questions' best hits score 0.299–0.754, the 10 unanswerable ones' 0.113–0.219.
+    public var defaultMinScore: Float { 0.25 }
 
     public init(directory: String, threads: Int = 1) throws {
         self.directory = directory
