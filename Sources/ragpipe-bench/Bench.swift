@@ -127,22 +127,7 @@ final class Bench {
         }
         let bytes = Double((try FileManager.default.attributesOfItem(atPath: big)[.size] as! NSNumber).intValue)
 
-        // In process, one core: read, chunk, serialize (what `chunk` does minus the pipe).
-        let chunker = RecursiveChunker(options: .init(), counter: UpperBoundTokenCounter())
-        var best = Double.infinity
-        var chunks = 0
-        for _ in 0..<3 {
-            var reader = CorpusReader(format: .beir)
-            var out: [UInt8] = []
-            out.reserveCapacity(1 << 22)
-            chunks = 0
-            let clock = Stopwatch()
-            try reader.read([big]) { doc in
-                chunks += chunker.appendRecordLines(of: doc, to: &out)
-                if out.count > 1 << 21 { out.removeAll(keepingCapacity: true) }
-            }
-            best = min(best, clock.seconds)
-        }
+        let (best, chunks) = try timeChunking(big, counter: UpperBoundTokenCounter(), runs: 3)
         record("chunk, in process, 1 core (\(String(format: "%.1f", bytes / 1e6)) MB, \(chunks) chunks)",
                String(format: "%.0f MB/s", bytes / 1e6 / best),
                "target ≥ 134 MB/s (LangChain character splitter); LangChain token splitter 0.49 MB/s")
@@ -150,24 +135,32 @@ final class Bench {
         record("chunk CLI, file → /dev/null", String(format: "%.0f MB/s", bytes / 1e6 / cli.seconds), "same target, includes process start and stdout")
     }
 
-    func wordPieceChunking(repeats: Int, model: String) throws {
-        let big = work + "/scifact-x\(repeats).jsonl"
-        let bytes = Double((try FileManager.default.attributesOfItem(atPath: big)[.size] as! NSNumber).intValue)
-        let counter = WordPieceTokenCounter(tokenizer: try WordPieceTokenizer(vocabFile: model + "/vocab.txt"))
+    /// In process, one core: read, chunk, serialize (what `chunk` does minus the pipe).
+    /// Returns the best time of `runs` and the number of chunks.
+    func timeChunking(_ path: String, counter: any TokenCounter, runs: Int) throws -> (Double, Int) {
         let chunker = RecursiveChunker(options: .init(), counter: counter)
         var best = Double.infinity
         var chunks = 0
-        for _ in 0..<2 {
+        for _ in 0..<runs {
             var reader = CorpusReader(format: .beir)
             var out: [UInt8] = []
+            out.reserveCapacity(1 << 22)
             chunks = 0
             let clock = Stopwatch()
-            try reader.read([big]) { doc in
+            try reader.read([path]) { doc in
                 chunks += chunker.appendRecordLines(of: doc, to: &out)
                 if out.count > 1 << 21 { out.removeAll(keepingCapacity: true) }
             }
             best = min(best, clock.seconds)
         }
+        return (best, chunks)
+    }
+
+    func wordPieceChunking(repeats: Int, model: String) throws {
+        let big = work + "/scifact-x\(repeats).jsonl"
+        let bytes = Double((try FileManager.default.attributesOfItem(atPath: big)[.size] as! NSNumber).intValue)
+        let counter = WordPieceTokenCounter(tokenizer: try WordPieceTokenizer(vocabFile: model + "/vocab.txt"))
+        let (best, chunks) = try timeChunking(big, counter: counter, runs: 2)
         record("chunk with the real WordPiece tokenizer, in process, 1 core (\(chunks) chunks)",
                String(format: "%.1f MB/s", bytes / 1e6 / best),
                "target ≥ 25 MB/s; LangChain's splitter with the same tokenizer: 0.49 MB/s")

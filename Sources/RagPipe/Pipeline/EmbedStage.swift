@@ -72,20 +72,7 @@ public enum EmbedStage {
                                encoding: RecordCodec.VectorEncoding, to out: inout [UInt8]) {
         out.append(0x7B)
         JSONWriter.appendKey("text", to: &out); JSONWriter.appendString(text, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(model, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("dim", to: &out); JSONWriter.appendInt(vector.count, to: &out)
-        switch encoding {
-        case .base64:
-            out.append(0x2C); JSONWriter.appendKey("vector", to: &out)
-            out.append(0x22); VectorBase64.append(vector, to: &out); out.append(0x22)
-        case .array:
-            out.append(0x2C); JSONWriter.appendKey("embedding", to: &out); out.append(0x5B)
-            for (i, x) in vector.enumerated() {
-                if i > 0 { out.append(0x2C) }
-                JSONWriter.appendFloat(x, to: &out)
-            }
-            out.append(0x5D)
-        }
+        RecordCodec.appendVectorFields(model: model, vector: vector, encoding: encoding, to: &out)
         out.append(0x7D)
         out.append(0x0A)
     }

@@ -230,33 +230,37 @@ public struct JSONScanner {
         return true
     }
 
-    public mutating func readStringArray() throws -> [String] {
+    /// Reads a JSON array, calling `element` once per value (positioned at the value).
+    mutating func readArray(_ element: (inout JSONScanner) throws -> Void) throws {
         try expect(0x5B, "'['")
-        var values: [String] = []
-        if peek() == 0x5D { pos += 1; return values }
+        if peek() == 0x5D { pos += 1; return }
         while true {
-            values.append(try readString())
+            try element(&self)
             guard let c = peek() else { throw fail("unterminated array") }
             pos += 1
-            if c == 0x5D { return values }
+            if c == 0x5D { return }
             guard c == 0x2C else { throw fail("expected ',' or ']'") }
         }
+    }
+
+    public mutating func readStringArray() throws -> [String] {
+        var values: [String] = []
+        try readArray { values.append(try $0.readString()) }
+        return values
     }
 
     /// Appends the numbers of a JSON array to `out`; returns how many there were.
     @discardableResult
     public mutating func readFloatArray(into out: inout [Float]) throws -> Int {
-        try expect(0x5B, "'['")
         var n = 0
-        if peek() == 0x5D { pos += 1; return 0 }
-        while true {
-            out.append(Float(try readDouble()))
-            n += 1
-            guard let c = peek() else { throw fail("unterminated array") }
-            pos += 1
-            if c == 0x5D { return n }
-            guard c == 0x2C else { throw fail("expected ',' or ']'") }
-        }
+        try readArray { out.append(Float(try $0.readDouble())); n += 1 }
+        return n
+    }
+
+    public mutating func readIntArray() throws -> [Int] {
+        var values: [Int] = []
+        try readArray { values.append(try $0.readInt()) }
+        return values
     }
 
     /// Skips any value, nested or not.

@@ -42,27 +42,31 @@ public enum RecordCodec {
         out.append(0x2C); JSONWriter.appendKey("end", to: &out); JSONWriter.appendInt(end, to: &out)
         out.append(0x2C); JSONWriter.appendKey("tokens", to: &out); JSONWriter.appendInt(tokens, to: &out)
         out.append(0x2C); JSONWriter.appendKey("position", to: &out); JSONWriter.appendInt(position, to: &out)
-        if let vector {
-            if let model {
-                out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(model, to: &out)
-            }
-            out.append(0x2C); JSONWriter.appendKey("dim", to: &out); JSONWriter.appendInt(vector.count, to: &out)
-            switch encoding {
-            case .base64:
-                out.append(0x2C); JSONWriter.appendKey("vector", to: &out)
-                out.append(0x22); VectorBase64.append(vector, to: &out); out.append(0x22)
-            case .array:
-                out.append(0x2C); JSONWriter.appendKey("embedding", to: &out)
-                out.append(0x5B)
-                for (i, x) in vector.enumerated() {
-                    if i > 0 { out.append(0x2C) }
-                    JSONWriter.appendFloat(x, to: &out)
-                }
-                out.append(0x5D)
-            }
-        }
+        if let vector { appendVectorFields(model: model, vector: vector, encoding: encoding, to: &out) }
         out.append(0x7D)
         out.append(0x0A)
+    }
+
+    /// `,"model":…,"dim":…,"vector":"…"` (or `"embedding":[…]`), inside an object being written.
+    static func appendVectorFields(model: String?, vector: UnsafeBufferPointer<Float>,
+                                   encoding: VectorEncoding, to out: inout [UInt8]) {
+        if let model {
+            out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(model, to: &out)
+        }
+        out.append(0x2C); JSONWriter.appendKey("dim", to: &out); JSONWriter.appendInt(vector.count, to: &out)
+        switch encoding {
+        case .base64:
+            out.append(0x2C); JSONWriter.appendKey("vector", to: &out)
+            out.append(0x22); VectorBase64.append(vector, to: &out); out.append(0x22)
+        case .array:
+            out.append(0x2C); JSONWriter.appendKey("embedding", to: &out)
+            out.append(0x5B)
+            for (i, x) in vector.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                JSONWriter.appendFloat(x, to: &out)
+            }
+            out.append(0x5D)
+        }
     }
 
     /// What a parsed line carried besides the chunk fields.

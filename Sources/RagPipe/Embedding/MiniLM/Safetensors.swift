@@ -63,17 +63,3 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 }
 
-extension JSONScanner {
-    mutating func readIntArray() throws -> [Int] {
-        try expect(0x5B, "'['")
-        var values: [Int] = []
-        if peek() == 0x5D { pos += 1; return values }
-        while true {
-            values.append(try readInt())
-            guard let c = peek() else { throw fail("unterminated array") }
-            pos += 1
-            if c == 0x5D { return values }
-            guard c == 0x2C else { throw fail("expected ',' or ']'") }
-        }
-    }
-}
