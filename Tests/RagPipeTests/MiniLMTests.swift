@@ -113,3 +113,16 @@ struct MiniLMEmbeddingTests {
         #expect(n == 2, "texts 18 and 19 exceed 256 tokens")
     }
 }
+
+@Suite struct AccentStrippingTests {
+    /// Expected values from Python: NFD, drop category Mn, lowercase.
+    @Test func matchesNFDWithoutNonspacingMarks() throws {
+        let tokenizer = try WordPieceTokenizer(pieces: ["[CLS]", "[SEP]", "[UNK]", "[PAD]"].map { Array($0.utf8) }, source: "test")
+        #expect(tokenizer.normalize("한국어 Ǻngström ṩ").unicodeScalars.map(\.value) ==
+            [0x1112, 0x1161, 0x11AB, 0x1100, 0x116E, 0x11A8, 0x110B, 0x1165, 0x20,
+             0x61, 0x6E, 0x67, 0x73, 0x74, 0x72, 0x6F, 0x6D, 0x20, 0x73])
+        // ǅ and ﬁ have compatibility (not canonical) decompositions: NFD keeps them.
+        #expect(tokenizer.normalize("Åland ǅ ﬁ").unicodeScalars.map(\.value) ==
+            [0x61, 0x6C, 0x61, 0x6E, 0x64, 0x20, 0x1C6, 0x20, 0xFB01])
+    }
+}

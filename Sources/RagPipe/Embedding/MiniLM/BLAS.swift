@@ -1,7 +1,37 @@
 import CBLAS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Row-major single-precision matrix products through the system BLAS (OpenBLAS).
+///
+/// The library is opened with `dlopen` on first use rather than linked, so tools that never
+/// run the encoder start without it (linking it costs every process ~2 ms and an idle thread
+/// pool). `OPENBLAS_NUM_THREADS=1` is set before loading unless the user set it: ragpipe
+/// parallelizes across sequences itself, and a second pool would only compete for the cores.
 enum BLAS {
+    typealias Sgemm = @convention(c) (CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, blasint, blasint, blasint,
+                                      Float, UnsafePointer<Float>?, blasint, UnsafePointer<Float>?, blasint,
+                                      Float, UnsafeMutablePointer<Float>?, blasint) -> Void
+
+    static let candidates = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", "libcblas.so.3", "libblas.so.3"]
+
+    /// `cblas_sgemm`, or why it could not be loaded.
+    static let sgemm: Result<Sgemm, RagPipeError> = {
+        setenv("OPENBLAS_NUM_THREADS", "1", 0)
+        for name in candidates {
+            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL), let symbol = dlsym(handle, "cblas_sgemm") else { continue }
+            return .success(unsafeBitCast(symbol, to: Sgemm.self))
+        }
+        return .failure(.unavailable("no BLAS library with cblas_sgemm found (tried \(candidates.joined(separator: ", "))): "
+            + "install OpenBLAS (apt-get install libopenblas-dev)"))
+    }()
+
+    /// Throws when no BLAS can be loaded; call before the first `gemm`.
+    static func ensureLoaded() throws { _ = try sgemm.get() }
+
     /// `C[m×n] = alpha · A[m×k] · op(B) + beta · C`, all row-major. With `transposeB`, B is stored
     /// as `[n×k]` (a PyTorch `Linear` weight is `[out × in]`, so `X · Wᵀ` is `transposeB`).
     @inline(__always)
@@ -9,11 +39,8 @@ enum BLAS {
                      a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        guard m > 0 && n > 0 else { return }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        guard m > 0 && n > 0, case .success(let f) = sgemm else { return }
+        f(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+          blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
-
-    /// Threads OpenBLAS may use inside one product.
-    static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 }

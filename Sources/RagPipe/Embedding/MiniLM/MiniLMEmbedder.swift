@@ -62,7 +62,7 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         guard pooling == .mean else { throw RagPipeError.unavailable("\(directory): CLS pooling is not implemented yet; mean pooling models only") }
         self.pooling = pooling
         self.threads = max(1, threads)
-        BLAS.setThreads(1)
+        try BLAS.ensureLoaded()
     }
 
     public func embed(_ texts: [String], into output: UnsafeMutableBufferPointer<Float>) throws -> Int {

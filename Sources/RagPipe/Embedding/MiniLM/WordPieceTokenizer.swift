@@ -1,5 +1,3 @@
-import Foundation
-
 /// The BERT uncased tokenizer, as Hugging Face `tokenizers` runs it for all-MiniLM-L6-v2
 /// (`BertNormalizer` + `BertPreTokenizer` + `WordPiece`):
 /// 1. clean: drop U+0000, U+FFFD and characters of category Cc, Cf, Cn, Co, Cs (except tab, LF,
@@ -167,10 +165,7 @@ public struct WordPieceTokenizer: Sendable {
         var result = String(cleaned)
         if stripAccents {
             var stripped = String.UnicodeScalarView()
-            for scalar in result.decomposedStringWithCanonicalMapping.unicodeScalars
-            where scalar.properties.generalCategory != .nonspacingMark {
-                stripped.append(scalar)
-            }
+            for scalar in result.unicodeScalars { AccentStripping.append(scalar, to: &stripped) }
             result = String(stripped)
         }
         if lowercase {
