@@ -62,9 +62,8 @@ public struct BertConfig: Sendable, Equatable {
 
 /// A BERT encoder with mean pooling, the architecture of sentence-transformers' MiniLM models.
 ///
-/// Sequences are not padded: the per-token layers (projections, feed-forward, layer norms) run
-/// on all tokens of a batch stacked into one matrix, and attention runs per sequence over its own
-/// length, so no work is spent on padding and a text's vector does not depend on its batch.
+/// Sequences are not padded: each runs through the layers at its own length, so no work is spent
+/// on padding and a text's vector does not depend on its batch, to the last bit.
 public final class BertEncoder: @unchecked Sendable {
     public let config: BertConfig
     let weights: SafetensorsFile
@@ -127,7 +126,21 @@ public final class BertEncoder: @unchecked Sendable {
 
     /// Mean-pooled, L2-normalized embeddings of `sequences` (token ids with special tokens,
     /// each at most `maxPositions` long) into consecutive rows of `output`.
+    ///
+    /// Each sequence runs through the encoder on its own: BLAS kernels take different paths for
+    /// different matrix heights, so stacking sequences would make a vector's last bits depend on
+    /// its batch. One at a time, a text's vector is bit-identical in any batch, which is what lets
+    /// an embedding cache rebuild an index byte for byte.
     public func embed(_ sequences: [[Int32]], into output: UnsafeMutableBufferPointer<Float>) {
+        let h = config.hiddenSize
+        precondition(output.count >= sequences.count * h)
+        for (s, ids) in sequences.enumerated() {
+            embedStacked([ids], into: UnsafeMutableBufferPointer(rebasing: output[(s * h)..<((s + 1) * h)]))
+        }
+    }
+
+    /// The forward pass over sequences stacked into one token matrix.
+    func embedStacked(_ sequences: [[Int32]], into output: UnsafeMutableBufferPointer<Float>) {
         let h = config.hiddenSize
         precondition(output.count >= sequences.count * h)
         var offsets: [Int] = [0]
