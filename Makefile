@@ -7,6 +7,7 @@ SWIFT       ?= swift
 RELEASE     := .build/release
 INDEX       ?= index/corpus.ragx
 CORPUS      ?= corpus
+EMBED_CACHE ?= index/.embed-cache
 K           ?= 5
 CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' \) 2>/dev/null | LC_ALL=C sort)
 TOOLS       := $(RELEASE)/chunk $(RELEASE)/embed $(RELEASE)/build-index $(RELEASE)/query
@@ -47,7 +48,7 @@ index: release model
 
 $(INDEX): $(CORPUS_FILES) $(TOOLS) $(MODEL_DIR)/model.safetensors
 	@mkdir -p $(dir $@)
-	$(RELEASE)/chunk --model $(MODEL_DIR) $(CORPUS) | $(RELEASE)/embed --model $(MODEL_DIR) | $(RELEASE)/build-index -o $@
+	$(RELEASE)/chunk --model $(MODEL_DIR) $(CORPUS) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@
 
 query: index
 	@test -n "$(Q)" || { echo "usage: make query Q='your question'" >&2; exit 64; }
@@ -62,4 +63,4 @@ bench: release model
 
 clean:
 	rm -rf .build
-	find index -type f ! -name .gitkeep -delete
+	find index -mindepth 1 ! -name .gitkeep -delete

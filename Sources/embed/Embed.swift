@@ -56,6 +56,9 @@ struct Embed: ParsableCommand {
     @Flag(help: "Read raw texts, one per line, instead of chunk records.")
     var lines = false
 
+    @Option(help: "Embedding cache folder: texts seen before (same model) are not embedded again.")
+    var cache: String?
+
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard dim >= 1 && dim <= 65_536 else { throw ValidationError("--dim must be in 1...65536") }
@@ -73,12 +76,14 @@ struct Embed: ParsableCommand {
                 model = try MiniLMEmbedder(directory: directory, threads: threads)
             }
             let progress = Progress(tool: "embed")
+            let store = try cache.map { try EmbeddingCache(directory: $0, modelID: model.modelID, dimension: model.dimension) }
             let s = try EmbedStage.run(inputs: inputs, embedder: model, batchSize: batchSize,
-                                       encoding: format == .stream ? .base64 : .array, lines: lines,
+                                       encoding: format == .stream ? .base64 : .array, lines: lines, cache: store,
                                        sink: OutputSink(), progress: progress)
             var summary = "\(grouped(s.records)) records, \(model.dimension)-d \(model.modelID), "
                 + "\(String(format1: s.seconds)) s (\(rate(Double(s.records), s.seconds)) records/s)"
             if s.truncated > 0 { summary += ", \(grouped(s.truncated)) inputs truncated to \(model.maxTokens) tokens" }
+            if store != nil { summary += ", cache: \(grouped(s.cacheHits)) hits, \(grouped(s.cacheMisses)) embedded" }
             progress.finish(summary)
         }
         if status != 0 { throw ExitCode(status) }

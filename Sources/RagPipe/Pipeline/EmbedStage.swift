@@ -4,11 +4,13 @@ public enum EmbedStage {
         public var records: Int
         public var truncated: Int
         public var seconds: Double
+        public var cacheHits = 0
+        public var cacheMisses = 0
     }
 
     /// `lines`: each input line is a raw text rather than a chunk record.
     public static func run(inputs: [String], embedder: any Embedder, batchSize: Int,
-                           encoding: RecordCodec.VectorEncoding, lines: Bool,
+                           encoding: RecordCodec.VectorEncoding, lines: Bool, cache: EmbeddingCache? = nil,
                            sink: OutputSink, progress: Progress) throws -> Summary {
         let dim = embedder.dimension
         var batch: [ChunkRecord] = []
@@ -20,7 +22,24 @@ public enum EmbedStage {
         func flush() throws {
             guard !batch.isEmpty else { return }
             try vectors.withUnsafeMutableBufferPointer { out in
-                truncated += try embedder.embed(batch.map(\.text), into: UnsafeMutableBufferPointer(rebasing: out[0..<(batch.count * dim)]))
+                func row(_ i: Int) -> UnsafeMutableBufferPointer<Float> {
+                    UnsafeMutableBufferPointer(rebasing: out[(i * dim)..<((i + 1) * dim)])
+                }
+                guard let cache else {
+                    truncated += try embedder.embed(batch.map(\.text), into: UnsafeMutableBufferPointer(rebasing: out[0..<(batch.count * dim)]))
+                    return
+                }
+                let missing = batch.indices.filter { !cache.lookup(batch[$0].text, into: row($0)) }
+                guard !missing.isEmpty else { return }
+                var computed = [Float](repeating: 0, count: missing.count * dim)
+                try computed.withUnsafeMutableBufferPointer { c in
+                    truncated += try embedder.embed(missing.map { batch[$0].text }, into: c)
+                    for (k, i) in missing.enumerated() {
+                        let v = UnsafeBufferPointer(rebasing: c[(k * dim)..<((k + 1) * dim)])
+                        _ = row(i).update(fromContentsOf: v)
+                        try cache.store(batch[i].text, vector: v)
+                    }
+                }
             }
             try vectors.withUnsafeBufferPointer { v in
                 try sink.append { out in
@@ -64,7 +83,8 @@ public enum EmbedStage {
         try flush()
         try sink.flush()
         guard records > 0 else { throw RagPipeError.emptyInput("no records to embed") }
-        return Summary(records: records, truncated: truncated, seconds: progress.elapsed)
+        return Summary(records: records, truncated: truncated, seconds: progress.elapsed,
+                       cacheHits: cache?.hits ?? 0, cacheMisses: cache?.misses ?? 0)
     }
 
     /// `--lines` output: the text, model, dim and vector.
