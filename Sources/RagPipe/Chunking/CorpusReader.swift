@@ -19,6 +19,8 @@ public struct CorpusReader {
         public var documents = 0
         public var skippedFiles = 0
         public var invalidFiles = 0
+        /// Files in a directory tree that could not be read (permissions, I/O): warned, skipped.
+        public var unreadableFiles = 0
         public var bytes = 0
     }
 
@@ -76,15 +78,27 @@ public struct CorpusReader {
             let rel = relative.isEmpty ? name : relative + "/" + name
             let full = root + "/" + rel
             var st = stat()
-            guard stat(full, &st) == 0 else {         // follows symbolic links
-                throw RagPipeError.unreadable(path: full, reason: errnoDescription(errno))
+            guard stat(full, &st) == 0 else {         // follows symbolic links (a dangling one fails here)
+                unreadable(full, errnoDescription(errno))
+                continue
             }
             if (st.st_mode & S_IFMT) == S_IFDIR {
+                guard access(full, R_OK | X_OK) == 0 else { unreadable(full, errnoDescription(errno)); continue }
                 try walk(root: root, relative: rel, body)
             } else if (st.st_mode & S_IFMT) == S_IFREG {
-                try readFile(path: full, relative: rel, explicit: false, body)
+                do {
+                    try readFile(path: full, relative: rel, explicit: false, body)
+                } catch RagPipeError.io(_, _, let code) {
+                    // Inside a tree, one unreadable file should not stop a nightly run.
+                    unreadable(full, errnoDescription(code))
+                }
             }
         }
+    }
+
+    private mutating func unreadable(_ path: String, _ reason: String) {
+        counts.unreadableFiles += 1
+        warn("\(path): cannot read: \(reason); skipped")
     }
 
     private mutating func readFile(path: String, relative: String, explicit: Bool,

@@ -124,8 +124,13 @@ public final class IndexReader: @unchecked Sendable {
             guard offset <= UInt64(textBlocks.range.count), compressed <= UInt64(textBlocks.range.count) - offset else {
                 throw corrupt("TXTI block \(b) points outside the TXTB section")
             }
-            guard first == nextRecord, n > 0, uncompressed >= 4 + 4 * (n + 1), uncompressed <= 1 << 30 else {
+            guard first == nextRecord, n > 0, n <= metadata.count - nextRecord, uncompressed >= 4 + 4 * (n + 1) else {
                 throw corrupt("TXTI block \(b) has inconsistent record ranges")
+            }
+            // deflate expands at most ~1032:1, so a larger claimed size is damage, and checking it
+            // here bounds what a damaged table can make a reader allocate.
+            guard UInt64(uncompressed) <= compressed * 1032 + 64 else {
+                throw corrupt("TXTI block \(b) claims \(uncompressed) bytes from \(compressed) compressed")
             }
             let start = textBlocks.range.lowerBound + Int(offset)
             blocks.append(Block(range: start..<(start + Int(compressed)), uncompressedSize: uncompressed,

@@ -6,6 +6,7 @@ public enum ChunkStage {
         public var bytes: Int
         public var skippedFiles: Int
         public var invalidFiles: Int
+        public var unreadableFiles: Int
         public var seconds: Double
     }
 
@@ -27,7 +28,7 @@ public enum ChunkStage {
                 + (c.skippedFiles > 0 ? " (\(c.skippedFiles) files skipped: only .md, .markdown, .txt and .jsonl are read)" : ""))
         }
         return Summary(documents: c.documents, chunks: chunks, bytes: c.bytes, skippedFiles: c.skippedFiles,
-                       invalidFiles: c.invalidFiles, seconds: progress.elapsed)
+                       invalidFiles: c.invalidFiles, unreadableFiles: c.unreadableFiles, seconds: progress.elapsed)
     }
 }
 

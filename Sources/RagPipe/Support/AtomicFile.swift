@@ -17,6 +17,7 @@ final class AtomicFile {
     init(target: String) throws {
         self.target = target
         temporary = target + ".tmp-\(getpid())"
+        Self.removeStaleTemporaries(of: target)
         fd = try Syscall.openFile(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         buffer.reserveCapacity(1 << 20)
     }
@@ -81,6 +82,23 @@ final class AtomicFile {
         let dir = slash.map { String(target[..<$0]) } ?? "."
         let dirFD = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirFD >= 0 { _ = fsync(dirFD); close(dirFD) }
+    }
+
+    /// Deletes `TARGET.tmp-PID` files left by writers that were killed (their PID no longer
+    /// runs); a live writer's file is left alone.
+    static func removeStaleTemporaries(of target: String) {
+        let slash = target.lastIndex(of: "/")
+        let dir = slash.map { String(target[..<$0]) } ?? "."
+        let prefix = lastComponent(target) + ".tmp-"
+        guard let handle = opendir(dir.isEmpty ? "/" : dir) else { return }
+        defer { closedir(handle) }
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink(dir + "/" + name) }
+        }
     }
 
     /// Removes the temporary file; the target is untouched.

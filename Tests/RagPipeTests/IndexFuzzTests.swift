@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+@testable import RagPipe
+
+/// Deterministic mutation fuzzing of real index files: every mutated file must give a clean
+/// `RagPipeError` or a valid answer, never a crash, hang or out-of-bounds read. Structural
+/// mutations re-compute the checksums so they reach the checks behind them.
+/// `make fuzz` runs it long (RAGPIPE_FUZZ_ITERATIONS, RAGPIPE_FUZZ_SEED).
+@Suite struct IndexFuzzTests {
+    static let iterations = Int(ProcessInfo.processInfo.environment["RAGPIPE_FUZZ_ITERATIONS"] ?? "") ?? 3_000
+    static let seed = UInt64(ProcessInfo.processInfo.environment["RAGPIPE_FUZZ_SEED"] ?? "") ?? 1
+
+    static func baseIndex(in dir: TempDir) throws -> [UInt8] {
+        let builder = IndexBuilder(blockSize: 1024)
+        let embedder = HashEmbedder(dimension: 16)
+        for i in 0..<200 {
+            let text = "Record \(i) is about topic \(i % 9) and its neighbours \(i % 4)."
+            let r = ChunkRecord(id: StableHash.hex(UInt64(i)), source: "doc\(i % 7).md", title: "T", headings: ["H\(i % 3)"],
+                                text: text, start: 0, end: text.utf8.count, tokens: 9, position: i % 5)
+            try builder.add(r, vector: try embedder.embed(text), model: HashEmbedder.modelName)
+        }
+        let path = dir.path + "/base.ragx"
+        _ = try builder.write(to: path)
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Recomputes section, table and header checksums wherever the (mutated) table points in bounds.
+    static func fixChecksums(_ b: inout [UInt8]) {
+        guard b.count >= 64 else { return }
+        func u32(_ o: Int) -> UInt32 { b.withUnsafeBytes { $0.u32(at: o) } }
+        func u64(_ o: Int) -> UInt64 { b.withUnsafeBytes { $0.u64(at: o) } }
+        func put32(_ v: UInt32, _ o: Int) { withUnsafeBytes(of: v.littleEndian) { for k in 0..<4 { b[o + k] = $0[k] } } }
+        func crc(_ r: Range<Int>) -> UInt32 { b.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[r])) } }
+        let tableOffset = u64(24), count = UInt64(u32(32))
+        if count <= 64, tableOffset <= UInt64(b.count), count * 32 <= UInt64(b.count) - tableOffset {
+            let t = Int(tableOffset)
+            for i in 0..<Int(count) {
+                let e = t + i * 32
+                let offset = u64(e + 8), length = u64(e + 16)
+                if offset <= UInt64(b.count), length <= UInt64(b.count) - offset {
+                    put32(crc(Int(offset)..<Int(offset + length)), e + 24)
+                }
+            }
+            put32(crc(t..<(t + Int(count) * 32)), 36)
+        }
+        put32(crc(0..<60), 60)
+    }
+
+    /// Opens, verifies, searches and reads every hit; returns whether it answered.
+    static func exercise(_ path: String) -> Bool {
+        do {
+            let index = try IndexReader(path: path)
+            let q = try HashEmbedder(dimension: index.dimension).embed("topic 3 neighbours")
+            let top = q.withUnsafeBufferPointer { FlatSearch.search(vectors: index.vectors, dimension: index.dimension, query: $0, k: 5) }
+            for hit in top { _ = try index.record(hit.id) }
+            try index.verify()
+            return true
+        } catch is RagPipeError {
+            return false
+        } catch {
+            Issue.record("unexpected error type: \(error)")
+            return false
+        }
+    }
+
+    @Test func mutatedIndexesFailCleanly() throws {
+        let dir = try TempDir()
+        let base = try Self.baseIndex(in: dir)
+        let path = dir.path + "/mutated.ragx"
+        var rng = SplitMix(seed: Self.seed)
+        func random(_ n: Int) -> Int { Int(rng.next() % UInt64(max(n, 1))) }
+        let tableOffset = base.withUnsafeBytes { Int($0.u64(at: 24)) }
+        let sections = base.withUnsafeBytes { Int($0.u32(at: 32)) }
+        var answered = 0, refused = 0
+        for iteration in 0..<Self.iterations {
+            var m = base
+            let kind = iteration % 8
+            switch kind {
+            case 0:                                   // bit flips anywhere, checksums left stale
+                for _ in 0...random(8) { m[random(m.count)] ^= UInt8(1 << random(8)) }
+            case 1:                                   // truncation
+                m.removeLast(1 + random(m.count))
+            case 2:                                   // trailing garbage
+                m.append(contentsOf: (0..<(1 + random(4096))).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+            case 3:                                   // a table offset or length set to an edge value, checksums fixed
+                let e = tableOffset + 32 * random(sections) + (random(2) == 0 ? 8 : 16)
+                let values: [UInt64] = [0, 1, 63, 64, UInt64(m.count), UInt64(m.count) + 1, UInt64.max, UInt64.max - 7, 1 << 40, rng.next()]
+                withUnsafeBytes(of: values[random(values.count)].littleEndian) { for k in 0..<8 { m[e + k] = $0[k] } }
+                Self.fixChecksums(&m)
+            case 4:                                   // two sections swapped, checksums fixed
+                let a = tableOffset + 32 * random(sections), c = tableOffset + 32 * random(sections)
+                for k in 0..<4 { m.swapAt(a + k, c + k) }
+                Self.fixChecksums(&m)
+            case 5:                                   // bytes inside a section changed, checksums fixed
+                let e = tableOffset + 32 * random(sections)
+                let (offset, length) = m.withUnsafeBytes { (Int($0.u64(at: e + 8)), Int($0.u64(at: e + 16))) }
+                for _ in 0...random(4) { m[offset + random(length)] = UInt8(truncatingIfNeeded: rng.next()) }
+                Self.fixChecksums(&m)
+            case 6:                                   // header fields (size, table offset, count), checksum fixed
+                let field = [16, 24, 32, 8][random(4)]
+                withUnsafeBytes(of: rng.next() % UInt64(m.count * 2)) { for k in 0..<4 { m[field + k] = $0[k] } }
+                Self.fixChecksums(&m)
+            default:                                  // a TXTI entry field set to an extreme, checksums fixed
+                let txti = m.withUnsafeBytes { raw -> Int in
+                    (0..<sections).map { tableOffset + 32 * $0 }.first { raw.u32(at: $0) == IndexFormat.SectionKind.textIndex.rawValue }
+                        .map { Int(raw.u64(at: $0 + 8)) } ?? 0
+                }
+                let blocks = m.withUnsafeBytes { Int($0.u32(at: txti)) }
+                let field = txti + 8 + 32 * random(blocks) + [0, 8, 12, 16, 20][random(5)]
+                let values: [UInt32] = [0, 1, 0xFFFF_FFFF, 1 << 30, UInt32(truncatingIfNeeded: rng.next())]
+                withUnsafeBytes(of: values[random(values.count)].littleEndian) { for k in 0..<4 { m[field + k] = $0[k] } }
+                Self.fixChecksums(&m)
+            }
+            try Data(m).write(to: URL(fileURLWithPath: path))
+            if Self.exercise(path) { answered += 1 } else { refused += 1 }
+        }
+        print("fuzz: \(Self.iterations) mutated indexes (seed \(Self.seed)): \(refused) refused with a clean error, \(answered) answered")
+        #expect(answered + refused == Self.iterations)
+        #expect(refused > Self.iterations / 2, "most mutations must be detected")
+    }
+}
