@@ -50,9 +50,12 @@ $(MODEL_DIR)/model.safetensors:
 index: release model
 	@$(MAKE) --no-print-directory $(INDEX)
 
+# build-index cannot tell a stream cut short by a dying upstream stage from a complete one, so
+# the index goes to $@.partial and replaces $@ only when every stage succeeded (pipefail).
 $(INDEX): $(CORPUS_FILES) $(TOOLS) $(MODEL_DIR)/model.safetensors
 	@mkdir -p $(dir $@)
-	$(RELEASE)/chunk --model $(MODEL_DIR) $(CORPUS) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@
+	$(RELEASE)/chunk --model $(MODEL_DIR) $(CORPUS) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
+	mv -f $@.partial $@
 
 query: index
 	@test -n "$(Q)" || { echo "usage: make query Q='your question'" >&2; exit 64; }
