@@ -25,13 +25,6 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress!), bytes.count) }
-
-    /// Asks the kernel to read a range ahead (vector scans).
-    public func willNeed(_ range: Range<Int>) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = range.lowerBound / page * page
-        _ = madvise(UnsafeMutableRawPointer(mutating: bytes.baseAddress! + start), range.upperBound - start, MADV_WILLNEED)
-    }
 }
 
 /// Little-endian integer reads at offsets already checked against the buffer's bounds.

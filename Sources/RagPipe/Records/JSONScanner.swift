@@ -26,8 +26,6 @@ public struct JSONScanner {
         count = bytes.count
     }
 
-    public var offset: Int { pos }
-
     func fail(_ reason: String) -> JSONScanError { JSONScanError(reason: reason, offset: pos) }
 
     @inline(__always) mutating func skipSpace() {

@@ -80,11 +80,6 @@ public final class OutputSink {
         buffer.reserveCapacity(bufferSize + 4096)
     }
 
-    @inline(__always) public func write(_ bytes: [UInt8]) throws {
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= limit { try flush() }
-    }
-
     public func write(_ text: String) throws {
         var text = text
         text.withUTF8 { buffer.append(contentsOf: $0) }
