@@ -1,0 +1,38 @@
+import Testing
+@testable import RagPipe
+
+@Suite struct AnalyzerTests {
+    /// Examples from Porter's paper and his published vocabulary/output lists.
+    @Test(arguments: [
+        ("caresses", "caress"), ("ponies", "poni"), ("ties", "ti"), ("caress", "caress"), ("cats", "cat"),
+        ("feed", "feed"), ("agreed", "agre"), ("plastered", "plaster"), ("bled", "bled"), ("motoring", "motor"),
+        ("sing", "sing"), ("conflated", "conflat"), ("troubled", "troubl"), ("sized", "size"), ("hopping", "hop"),
+        ("tanned", "tan"), ("falling", "fall"), ("hissing", "hiss"), ("fizzed", "fizz"), ("failing", "fail"),
+        ("filing", "file"), ("happy", "happi"), ("sky", "sky"), ("relational", "relat"), ("conditional", "condit"),
+        ("rational", "ration"), ("valenci", "valenc"), ("hesitanci", "hesit"), ("digitizer", "digit"),
+        ("conformabli", "conform"), ("radicalli", "radic"), ("differentli", "differ"), ("vileli", "vile"),
+        ("analogousli", "analog"), ("vietnamization", "vietnam"), ("predication", "predic"), ("operator", "oper"),
+        ("feudalism", "feudal"), ("decisiveness", "decis"), ("hopefulness", "hope"), ("callousness", "callous"),
+        ("formaliti", "formal"), ("sensitiviti", "sensit"), ("sensibiliti", "sensibl"), ("triplicate", "triplic"),
+        ("formative", "form"), ("formalize", "formal"), ("electriciti", "electr"), ("electrical", "electr"),
+        ("hopeful", "hope"), ("goodness", "good"), ("revival", "reviv"), ("allowance", "allow"),
+        ("inference", "infer"), ("airliner", "airlin"), ("gyroscopic", "gyroscop"), ("adjustable", "adjust"),
+        ("defensible", "defens"), ("irritant", "irrit"), ("replacement", "replac"), ("adjustment", "adjust"),
+        ("dependent", "depend"), ("adoption", "adopt"), ("homologou", "homolog"), ("communism", "commun"),
+        ("activate", "activ"), ("angulariti", "angular"), ("homologous", "homolog"), ("effective", "effect"),
+        ("bowdlerize", "bowdler"), ("probate", "probat"), ("rate", "rate"), ("cease", "ceas"),
+        ("controll", "control"), ("roll", "roll"), ("generalizations", "gener"), ("oscillators", "oscil"),
+        ("is", "is"), ("a", "a"), ("archaeology", "archaeolog"), ("indexes", "index"), ("running", "run"),
+    ])
+    func porterMatchesReference(word: String, stem: String) {
+        #expect(PorterStemmer.stem(word) == stem)
+    }
+
+    @Test func analyzerChain() {
+        let a = EnglishAnalyzer()
+        #expect(a.terms("The cat's toys aren't in the U.S. lab, IL-6 costs $1,000.50 and 3.14.")
+            == ["cat", "toi", "aren't", "u.", "lab", "il", "6", "cost", "1,000.50", "3.14"])   // Porter: "u.s" → "u."
+        #expect(a.terms("中文 indexing") == ["中", "文", "index"])
+        #expect(a.terms("") == [])
+    }
+}
