@@ -8,8 +8,8 @@ struct BuildIndex: ParsableCommand {
         abstract: "Build one compressed, checksummed index file from an `embed` stream.",
         discussion: """
         Reads embedded records (base64 `vector` or array `embedding`) from files or stdin and writes \
-        a single .ragx file (docs/FORMAT.md): metadata, fp32 vectors, and the chunk records in \
-        zlib-compressed blocks. The file is written beside the target and renamed into place only \
+        a single .ragx file (docs/FORMAT.md): metadata, fp32 vectors, a BM25 index over the chunk \
+        texts, and the chunk records in zlib-compressed blocks. The file is written beside the target and renamed into place only \
         when complete: on any error the target is left as it was.
 
         Example:
@@ -28,6 +28,15 @@ struct BuildIndex: ParsableCommand {
     @Option(help: "zlib level for text blocks (1 fastest … 9 smallest).")
     var compressionLevel: Int = 6
 
+    @Flag(help: "Leave out the BM25 sections (dense search only).")
+    var noBM25 = false
+
+    @Option(name: .customLong("bm25-k1"), help: "BM25 term-frequency saturation, stored as the index's default.")
+    var bm25K1: Float = 0.9
+
+    @Option(name: .customLong("bm25-b"), help: "BM25 length normalization, stored as the index's default.")
+    var bm25B: Float = 0.4
+
     func validate() throws {
         guard (1...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be in 1...9") }
         guard blockSize >= 1024 && blockSize <= 64 << 20 else { throw ValidationError("--block-size must be in 1024...67108864") }
@@ -37,7 +46,8 @@ struct BuildIndex: ParsableCommand {
         let status = ToolErrors.run("build-index") {
             let progress = Progress(tool: "build-index")
             let s = try BuildIndexStage.run(inputs: inputs, output: output, blockSize: blockSize,
-                                            compressionLevel: Int32(compressionLevel), progress: progress)
+                                            compressionLevel: Int32(compressionLevel),
+                                            bm25: noBM25 ? nil : BM25Parameters(k1: bm25K1, b: bm25B), progress: progress)
             var summary = "\(grouped(s.index.count)) records, \(s.index.dimension)-d \(s.index.modelID) → \(output) "
                 + "(\(String(format1: Double(s.index.fileSize) / 1e6)) MB; texts \(String(format1: Double(s.index.textBytes) / 1e6)) MB → "
                 + "\(String(format1: Double(s.index.compressedTextBytes) / 1e6)) MB in \(s.index.blocks) blocks); "

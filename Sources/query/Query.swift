@@ -37,6 +37,15 @@ struct Query: ParsableCommand {
     @Flag(help: "Check every section and block checksum before answering.")
     var verify = false
 
+    @Option(help: "Ranking: dense vectors, BM25, or both fused (default: hybrid when the index has BM25).")
+    var mode: RetrievalMode?
+
+    @Option(help: "How hybrid mode combines the two rankings.")
+    var fusion: Fusion = .rrf
+
+    @Option(help: "Dense weight of --fusion weighted (BM25 gets 1 − weight).")
+    var weight: Float = 0.5
+
     @Option(help: "Model folder, when the index's model is not in the default places (see README).")
     var model: String?
 
@@ -45,6 +54,7 @@ struct Query: ParsableCommand {
 
     func validate() throws {
         guard k >= 1 && k <= 10_000 else { throw ValidationError("-k must be in 1...10000") }
+        guard weight >= 0 && weight <= 1 else { throw ValidationError("--weight must be in 0...1") }
     }
 
     func run() throws {
@@ -53,7 +63,9 @@ struct Query: ParsableCommand {
             if verify { try reader.verify() }
             let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                          modelDirectory: model, threads: threads)
-            let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore)
+            let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, mode: mode)
+            engine.fusion = fusion
+            engine.denseWeight = weight
             let sink = OutputSink()
             func answer(_ q: String) throws {
                 let result = try engine.run(q)
@@ -89,3 +101,6 @@ extension String {
         return String(s)
     }
 }
+
+extension RetrievalMode: ExpressibleByArgument {}
+extension Fusion: ExpressibleByArgument {}

@@ -20,7 +20,10 @@ import Testing
             try builder.add(r, vector: try embedder.embed(text), model: HashEmbedder.modelName)
         }
         let path = dir.path + "/base.ragx"
-        _ = try builder.write(to: path)
+        let bm25 = BM25Builder.build(texts: (0..<200).map { "Record \($0) is about topic \($0 % 9) and its neighbours \($0 % 4)." })
+        _ = try builder.write(to: path, extraSections: [(.bm25Vocabulary, bm25.vocabulary), (.bm25Postings, bm25.postings),
+                                                         (.bm25Lengths, bm25.lengths)],
+                              bm25: .init(k1: 0.9, b: 0.4, averageLength: bm25.averageLength))
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
@@ -53,6 +56,9 @@ import Testing
             let q = try HashEmbedder(dimension: index.dimension).embed("topic 3 neighbours")
             let top = q.withUnsafeBufferPointer { FlatSearch.search(vectors: index.vectors, dimension: index.dimension, query: $0, k: 5) }
             for hit in top { _ = try index.record(hit.id) }
+            if let bm25 = try BM25Searcher(index: index) {
+                for hit in try bm25.search("topic 3 neighbours record", k: 5) { _ = try index.record(hit.id) }
+            }
             try index.verify()
             return true
         } catch is RagPipeError {

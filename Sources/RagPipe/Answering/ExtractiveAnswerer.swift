@@ -23,8 +23,8 @@ public struct Answer: Sendable {
 /// the query plus a tenth of their hit's score (so a sentence from a strong chunk wins ties).
 /// Embedding only a few sentences keeps a MiniLM answer to one small batch. The best are kept
 /// until `maxSentences` or `maxWords` is reached, then put back in reading order (hit rank, then
-/// position). Headings, fenced code and fragments under three words are skipped. If the best hit
-/// scores below `minScore`, the answer abstains.
+/// position). Headings, fenced code and fragments under three words are skipped. If no
+/// hit's cosine similarity to the query is below `minScore`, the answer abstains.
 public struct ExtractiveAnswerer {
     public var maxSentences = 3
     public var maxWords = 80
@@ -37,7 +37,8 @@ public struct ExtractiveAnswerer {
     public static let abstention = "I don't know: the index holds nothing close enough to answer this."
 
     public func answer(query: [Float], queryText: String, hits: [QueryHit], embedder: any Embedder) throws -> Answer {
-        guard let best = hits.first, best.score >= minScore else {
+        // Abstain on weak evidence: the best cosine similarity among the hits (in every mode).
+        guard let best = hits.first, let evidence = hits.map(\.similarity).max(), evidence >= minScore else {
             let closest = hits.prefix(2).map(Self.citation)
             return Answer(text: Self.abstention, citations: closest, abstained: true)
         }
@@ -63,7 +64,7 @@ public struct ExtractiveAnswerer {
                 q.withUnsafeBufferPointer { qp in
                     for i in candidates.indices {
                         candidates[i].score = FlatSearch.dot(vp.baseAddress! + i * 1024, qp.baseAddress!, 1024)
-                            + hits[candidates[i].hit].score
+                            + hits[candidates[i].hit].similarity
                     }
                 }
             }
@@ -81,7 +82,7 @@ public struct ExtractiveAnswerer {
             query.withUnsafeBufferPointer { q in
                 for i in candidates.indices {
                     let sim = FlatSearch.dot(v.baseAddress! + i * dim, q.baseAddress!, dim)
-                    candidates[i].score = sim + 0.1 * hits[candidates[i].hit].score
+                    candidates[i].score = sim + 0.1 * hits[candidates[i].hit].similarity
                 }
             }
         }

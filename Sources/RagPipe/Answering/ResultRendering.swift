@@ -14,6 +14,7 @@ extension QueryResult {
             JSONWriter.appendKey("rank", to: &out); JSONWriter.appendInt(h.rank, to: &out)
             out.append(0x2C); JSONWriter.appendKey("id", to: &out); JSONWriter.appendString(h.record.id, to: &out)
             out.append(0x2C); JSONWriter.appendKey("score", to: &out); JSONWriter.appendRounded(Double(h.score), decimals: 6, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("similarity", to: &out); JSONWriter.appendRounded(Double(h.similarity), decimals: 6, to: &out)
             out.append(0x2C); JSONWriter.appendKey("source", to: &out); JSONWriter.appendString(h.record.source, to: &out)
             out.append(0x2C); JSONWriter.appendKey("start", to: &out); JSONWriter.appendInt(h.record.start, to: &out)
             out.append(0x2C); JSONWriter.appendKey("end", to: &out); JSONWriter.appendInt(h.record.end, to: &out)

@@ -21,6 +21,9 @@ public final class IndexBuilder {
     var currentRecords: [UInt8] = []
     var currentOffsets: [UInt32] = [0]
     var scratchLine: [UInt8] = []
+    /// Chunk records kept for indexes built over them at write time (BM25), when enabled.
+    public var keepRecords = false
+    public private(set) var records: [ChunkRecord] = []
 
     public init(blockSize: Int = IndexFormat.defaultBlockSize) {
         self.blockSize = max(1024, blockSize)
@@ -85,6 +88,7 @@ public final class IndexBuilder {
             }
         }
         appendRecordBytes(record)
+        if keepRecords { records.append(record) }
         count += 1
     }
 
@@ -124,10 +128,14 @@ public final class IndexBuilder {
 
     /// Writes the index atomically: a temporary file beside `path`, fsynced, then renamed over
     /// it, so `path` holds either the old index or the complete new one.
-    public func write(to path: String, compressionLevel: Int32 = 6) throws -> Summary {
+    /// Extra sections (BM25) go after the required ones; `bm25` settings land in META.
+    public func write(to path: String, compressionLevel: Int32 = 6,
+                      extraSections: [(IndexFormat.SectionKind, [UInt8])] = [],
+                      bm25: IndexMetadata.BM25Settings? = nil) throws -> Summary {
         finishBlock()
         guard count > 0, let dimension, let modelID else { throw RagPipeError.emptyInput("no records to index") }
-        let metadata = IndexMetadata(modelID: modelID, dimension: dimension, count: count, blockSize: blockSize)
+        var metadata = IndexMetadata(modelID: modelID, dimension: dimension, count: count, blockSize: blockSize)
+        metadata.bm25 = bm25
 
         // Compress text blocks on all cores.
         let blockCount = blocks.count
@@ -186,6 +194,9 @@ public final class IndexBuilder {
                     }
                 }
                 return crc
+            }
+            for (kind, bytes) in extraSections {
+                try section(kind) { try file.write(bytes: bytes); return bytes.withUnsafeBytes { Zlib.crc32($0) } }
             }
             try file.pad(to: IndexFormat.align(file.position))
             let tableOffset = file.position

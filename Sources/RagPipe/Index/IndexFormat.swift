@@ -17,6 +17,9 @@ public enum IndexFormat {
         case vectorsF32 = 0x3233_4656    // "VF32"
         case textBlocks = 0x4254_5854    // "TXTB"
         case textIndex = 0x4954_5854     // "TXTI"
+        case bm25Vocabulary = 0x5654_4D42    // "BMTV"
+        case bm25Postings = 0x5350_4D42      // "BMPS"
+        case bm25Lengths = 0x4C44_4D42       // "BMDL"
 
         public var fourCC: String {
             withUnsafeBytes(of: rawValue.littleEndian) { String(decoding: $0, as: UTF8.self) }
@@ -37,6 +40,15 @@ public struct IndexMetadata: Equatable, Sendable {
     public var codes: String
     public var blockSize: Int
     public var toolVersion: String
+    /// Present when the index has BM25 sections.
+    public var bm25: BM25Settings?
+
+    public struct BM25Settings: Equatable, Sendable {
+        public var k1: Double
+        public var b: Double
+        public var averageLength: Double
+        public init(k1: Double, b: Double, averageLength: Double) { self.k1 = k1; self.b = b; self.averageLength = averageLength }
+    }
 
     public init(modelID: String, dimension: Int, metric: String = "cosine", count: Int, kind: String = "flat",
                 codes: String = "fp32", blockSize: Int = IndexFormat.defaultBlockSize,
@@ -56,6 +68,11 @@ public struct IndexMetadata: Equatable, Sendable {
         out.append(0x2C); JSONWriter.appendKey("kind", to: &out); JSONWriter.appendString(kind, to: &out)
         out.append(0x2C); JSONWriter.appendKey("codes", to: &out); JSONWriter.appendString(codes, to: &out)
         out.append(0x2C); JSONWriter.appendKey("block_size", to: &out); JSONWriter.appendInt(blockSize, to: &out)
+        if let bm25 {
+            out.append(0x2C); JSONWriter.appendKey("bm25_k1", to: &out); JSONWriter.appendDouble(bm25.k1, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("bm25_b", to: &out); JSONWriter.appendDouble(bm25.b, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("bm25_avgdl", to: &out); JSONWriter.appendDouble(bm25.averageLength, to: &out)
+        }
         out.append(0x7D)
         return out
     }
@@ -73,6 +90,9 @@ public struct IndexMetadata: Equatable, Sendable {
             else if key.equals("codes") { m.codes = try s.readString() }
             else if key.equals("block_size") { m.blockSize = try s.readInt() }
             else if key.equals("tool") { m.toolVersion = try s.readString() }
+            else if key.equals("bm25_k1") { m.bm25 = m.bm25 ?? BM25Settings(k1: 0, b: 0, averageLength: 0); m.bm25!.k1 = try s.readDouble() }
+            else if key.equals("bm25_b") { m.bm25 = m.bm25 ?? BM25Settings(k1: 0, b: 0, averageLength: 0); m.bm25!.b = try s.readDouble() }
+            else if key.equals("bm25_avgdl") { m.bm25 = m.bm25 ?? BM25Settings(k1: 0, b: 0, averageLength: 0); m.bm25!.averageLength = try s.readDouble() }
             else { try s.skipValue() }
         }
         try s.expectEnd()

@@ -144,6 +144,11 @@ public final class IndexReader: @unchecked Sendable {
         self.blocks = blocks
     }
 
+    /// An optional section's bytes (bounds were checked on open; its checksum by `verify()`).
+    public func section(_ kind: IndexFormat.SectionKind) -> UnsafeRawBufferPointer? {
+        sections[kind].map { UnsafeRawBufferPointer(rebasing: file.bytes[$0.range]) }
+    }
+
     /// Checks the checksum of every section and every text block.
     public func verify() throws {
         for section in sections.values.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {

@@ -8,9 +8,11 @@ public enum BuildIndexStage {
         public var renormalized: Int
     }
 
+    /// With `bm25`, also writes BM25 sections over the chunk texts (docs/FORMAT.md).
     public static func run(inputs: [String], output: String, blockSize: Int, compressionLevel: Int32,
-                           progress: Progress) throws -> Summary {
+                           bm25: BM25Parameters? = BM25Parameters(), progress: Progress) throws -> Summary {
         let builder = IndexBuilder(blockSize: blockSize)
+        builder.keepRecords = bm25 != nil
         var inputBytes = 0
         for input in inputs.isEmpty ? ["-"] : inputs {
             let reader = try LineReader(path: input)
@@ -29,7 +31,14 @@ public enum BuildIndexStage {
             throw RagPipeError.emptyInput("no records in \(inputs.isEmpty ? "stdin" : inputs.joined(separator: " ")); nothing written to \(output)")
         }
         progress.update("writing \(output)")
-        let summary = try builder.write(to: output, compressionLevel: compressionLevel)
+        var extra: [(IndexFormat.SectionKind, [UInt8])] = []
+        var settings: IndexMetadata.BM25Settings? = nil
+        if let bm25 {
+            let built = BM25Builder.build(texts: builder.records.map(bm25Text))
+            extra = [(.bm25Vocabulary, built.vocabulary), (.bm25Postings, built.postings), (.bm25Lengths, built.lengths)]
+            settings = .init(k1: Double(bm25.k1), b: Double(bm25.b), averageLength: built.averageLength)
+        }
+        let summary = try builder.write(to: output, compressionLevel: compressionLevel, extraSections: extra, bm25: settings)
         return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
                        inputBytes: inputBytes, renormalized: builder.renormalized)
     }

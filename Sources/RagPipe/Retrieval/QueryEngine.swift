@@ -4,7 +4,11 @@ public struct QueryHit: Sendable {
     public var rank: Int
     /// Row of the chunk in the index.
     public var row: Int
+    /// The ranking score of the mode: cosine (dense), BM25, or the fused score (hybrid).
     public var score: Float
+    /// Cosine similarity of the chunk's vector with the query's, whatever the mode: the
+    /// evidence abstention is judged on.
+    public var similarity: Float
     public var record: ChunkRecord
 }
 
@@ -29,9 +33,17 @@ public final class QueryEngine {
     public let embedder: any Embedder
     public var k: Int
     public var answerer: ExtractiveAnswerer
+    public var mode: RetrievalMode
+    public var fusion: Fusion = .rrf
+    /// Dense weight of `Fusion.weighted`.
+    public var denseWeight: Float = 0.5
+    /// Candidates taken from each list before fusion.
+    public var fusionDepth = 100
+    public let bm25: BM25Searcher?
 
     /// Uses the embedder the index names; a different `modelID` is refused.
-    public init(index: IndexReader, embedder: (any Embedder)? = nil, k: Int = 5, minScore: Float? = nil) throws {
+    public init(index: IndexReader, embedder: (any Embedder)? = nil, k: Int = 5, minScore: Float? = nil,
+                mode: RetrievalMode? = nil) throws {
         let resolved = try embedder ?? EmbedderRegistry.embedder(modelID: index.metadata.modelID, dimension: index.dimension)
         guard resolved.modelID == index.metadata.modelID else {
             throw RagPipeError.modelMismatch("\(index.path) was built with '\(index.metadata.modelID)', the query embedder is '\(resolved.modelID)'")
@@ -43,6 +55,30 @@ public final class QueryEngine {
         self.embedder = resolved
         self.k = k
         self.answerer = ExtractiveAnswerer(minScore: minScore ?? resolved.defaultMinScore)
+        bm25 = try BM25Searcher(index: index)
+        if (mode == .bm25 || mode == .hybrid) && bm25 == nil {
+            throw RagPipeError.usage("\(index.path) has no BM25 sections (built with --no-bm25): use --mode dense")
+        }
+        self.mode = mode ?? (bm25 == nil ? .dense : .hybrid)
+    }
+
+    /// The best `depth` chunk rows for `query` (vector `q`) in the current mode.
+    public func rank(_ query: String, vector q: [Float], depth: Int) throws -> [(id: Int, score: Float)] {
+        func dense(_ n: Int) -> [(id: Int, score: Float)] {
+            q.withUnsafeBufferPointer { FlatSearch.search(vectors: index.vectors, dimension: index.dimension, query: $0, k: n) }
+        }
+        switch mode {
+        case .dense: return dense(depth)
+        case .bm25: return try bm25!.search(query, k: depth)
+        case .hybrid:
+            let n = max(depth, fusionDepth)
+            return fusion.fuse(dense: dense(n), bm25: try bm25!.search(query, k: n), weight: denseWeight, k: depth)
+        }
+    }
+
+    /// Cosine similarity of row `row` with the query vector.
+    func similarity(_ row: Int, _ q: [Float]) -> Float {
+        q.withUnsafeBufferPointer { FlatSearch.dot(index.vectors.baseAddress! + row * index.dimension, $0.baseAddress!, index.dimension) }
     }
 
     public func run(_ query: String) throws -> QueryResult {
@@ -51,14 +87,12 @@ public final class QueryEngine {
         let q = try embedder.embed(query)
         timings.embedMs = clock.milliseconds
         clock.restart()
-        let top = q.withUnsafeBufferPointer {
-            FlatSearch.search(vectors: index.vectors, dimension: index.dimension, query: $0, k: k)
-        }
+        let top = try rank(query, vector: q, depth: k)
         timings.searchMs = clock.milliseconds
         clock.restart()
         var hits: [QueryHit] = []
         for (i, t) in top.enumerated() {
-            hits.append(QueryHit(rank: i + 1, row: t.id, score: t.score, record: try index.record(t.id)))
+            hits.append(QueryHit(rank: i + 1, row: t.id, score: t.score, similarity: similarity(t.id, q), record: try index.record(t.id)))
         }
         timings.fetchMs = clock.milliseconds
         clock.restart()
