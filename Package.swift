@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "embed", targets: ["embed"]),
         .executable(name: "build-index", targets: ["build-index"]),
         .executable(name: "query", targets: ["query"]),
+        .executable(name: "evaluate", targets: ["evaluate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,8 +27,9 @@ let package = Package(
         .executableTarget(name: "embed", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "build-index", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "query", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "evaluate", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // `make bench`: release benchmarks that print figures (never timed unit tests).
         .executableTarget(name: "ragpipe-bench", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "RagPipeTests", dependencies: ["RagPipe", "chunk", "embed", "build-index", "query"]),
+        .testTarget(name: "RagPipeTests", dependencies: ["RagPipe", "chunk", "embed", "build-index", "query", "evaluate"]),
     ]
 )

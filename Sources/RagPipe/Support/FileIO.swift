@@ -63,6 +63,11 @@ public func readFileBytes(_ path: String) throws -> [UInt8] {
     return bytes
 }
 
+/// Creates or truncates `path` for writing.
+public func openForWriting(_ path: String) throws -> Int32 {
+    try Syscall.openFile(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+}
+
 /// Whether a file descriptor is a terminal (progress lines are drawn only then).
 public func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 

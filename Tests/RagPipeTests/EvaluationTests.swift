@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+@testable import RagPipe
+
+@Suite struct EvaluationTests {
+    @Test func metricsMatchHandComputedValues() {
+        // Relevant: a and c. Ranking: b, a, d, c.
+        let m = RetrievalMetrics(ranking: ["b", "a", "d", "c"], relevant: ["a": 1, "c": 1])
+        let dcg = 1 / log2(3.0) + 1 / log2(5.0), ideal = 1 + 1 / log2(3.0)
+        #expect(abs(m.ndcg10 - dcg / ideal) < 1e-12)
+        #expect(m.recall10 == 1)
+        #expect(m.mrr10 == 0.5)
+        let miss = RetrievalMetrics(ranking: (0..<200).map { "x\($0)" } + ["a"], relevant: ["a": 1])
+        #expect(miss.ndcg10 == 0 && miss.recall100 == 0 && miss.mrr10 == 0)
+        let mean = RetrievalMetrics.mean([m, miss])
+        #expect(abs(mean.mrr10 - 0.25) < 1e-12)
+    }
+
+    @Test func evaluateRunsEveryConfigurationAndWritesTRECRuns() throws {
+        let dir = try TempDir()
+        dir.write("corpus.jsonl", """
+        {"_id": "d1", "title": "Zinc", "text": "Zinc lozenges shorten the common cold."}
+        {"_id": "d2", "title": "Vitamin D", "text": "Vitamin D reduces hip fractures in older adults."}
+        {"_id": "d3", "title": "Indexes", "text": "Inverted file indexes probe lists of vectors."}
+        """)
+        dir.write("queries.jsonl", """
+        {"_id": "q1", "text": "does zinc help with colds"}
+        {"_id": "q2", "text": "vitamin D and fractures"}
+        {"_id": "q3", "text": "not judged"}
+        """)
+        dir.write("qrels.tsv", "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq2\td2\t1\r\n")
+        let build = try shell("chunk --counter upper-bound corpus.jsonl | embed --embedder hash | build-index -o i.ragx", in: dir.path)
+        #expect(build.status == 0, "\(build.stderr)")
+        let r = try shell("evaluate i.ragx --queries queries.jsonl --qrels qrels.tsv --json --run run", in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let reports = r.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(reports.map { $0["configuration"] as! String } == ["dense", "bm25", "hybrid-rrf", "hybrid-weighted-0.5"])
+        for report in reports {
+            #expect(report["queries"] as? Int == 2)
+            #expect(report["ndcg@10"] as? Double == 1.0, "\(report)")
+        }
+        let run = try String(contentsOfFile: dir.path + "/run.bm25.trec", encoding: .utf8)
+        #expect(run.hasPrefix("q1 Q0 d1 1 "))
+        #expect(!run.contains("q3"))
+
+        let bad = try shell("evaluate i.ragx --queries queries.jsonl --qrels queries.jsonl", in: dir.path)
+        #expect(bad.status == 65)
+        #expect(bad.stderr.contains("queries.jsonl:1"))
+    }
+}
