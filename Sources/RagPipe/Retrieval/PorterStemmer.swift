@@ -15,6 +15,8 @@ public enum PorterStemmer {
     }
 
     struct Stemmer {
+        /// As in the C original, bytes past `k` stay in the buffer: step 5 measures the stem up
+        /// to the end it had before dropping a final "e".
         var b: [UInt8]
         var k: Int          // end of the word
         var j = 0           // end of the stem during suffix tests
@@ -87,13 +89,11 @@ public enum PorterStemmer {
                 if ends("sses") { k -= 2 }
                 else if ends("ies") { setTo("i") }
                 else if b[k - 1] != 0x73 { k -= 1 }
-                b.removeSubrange((k + 1)...)
             }
             if ends("eed") {
-                if m() > 0 { k -= 1; b.removeSubrange((k + 1)...) }
+                if m() > 0 { k -= 1 }
             } else if (ends("ed") || ends("ing")) && vowelInStem() {
                 k = j
-                b.removeSubrange((k + 1)...)
                 if ends("at") { setTo("ate") }
                 else if ends("bl") { setTo("ble") }
                 else if ends("iz") { setTo("ize") }
@@ -101,7 +101,6 @@ public enum PorterStemmer {
                     k -= 1
                     let c = b[k]
                     if c == 0x6C || c == 0x73 || c == 0x7A { k += 1 }   // l s z stay double
-                    b.removeSubrange((k + 1)...)
                 } else {
                     j = k
                     if m() == 1 && cvc(k) { setTo("e") }
@@ -162,16 +161,16 @@ public enum PorterStemmer {
             case 0x7A: matched = ends("ize")
             default: return
             }
-            if matched && m() > 1 { k = j; b.removeSubrange((k + 1)...) }
+            if matched && m() > 1 { k = j }
         }
 
         mutating func step5() {
             j = k
             if b[k] == 0x65 {
                 let a = m()
-                if a > 1 || (a == 1 && !cvc(k - 1)) { k -= 1; b.removeSubrange((k + 1)...) }
+                if a > 1 || (a == 1 && !cvc(k - 1)) { k -= 1 }
             }
-            if b[k] == 0x6C && doubleConsonant(k) && m() > 1 { k -= 1; b.removeSubrange((k + 1)...) }
+            if b[k] == 0x6C && doubleConsonant(k) && m() > 1 { k -= 1 }
         }
 
         mutating func run() {
