@@ -34,7 +34,8 @@ public final class QueryEngine {
     public var k: Int
     public var answerer: ExtractiveAnswerer
     public var mode: RetrievalMode
-    public var fusion: Fusion = .rrf
+    /// Weighted score fusion: on SciFact train it beat RRF (nDCG@10 0.7363 vs 0.7157, README).
+    public var fusion: Fusion = .weighted
     /// Dense weight of `Fusion.weighted`.
     public var denseWeight: Float = 0.5
     /// Candidates taken from each list before fusion.
