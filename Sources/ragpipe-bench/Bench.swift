@@ -24,7 +24,7 @@ struct RagpipeBench: ParsableCommand {
     @Option(help: "all-MiniLM-L6-v2 folder (make model); without it the MiniLM benchmarks are skipped.")
     var model: String?
 
-    @Option(help: "SciFact documents embedded in the MiniLM benchmark.")
+    @Option(help: "SciFact documents embedded in the MiniLM benchmark (0 skips it).")
     var embedDocuments = 2_000
 
     func run() throws {
@@ -32,7 +32,7 @@ struct RagpipeBench: ParsableCommand {
         try bench.chunking(repeats: chunkRepeats)
         if let model {
             try bench.wordPieceChunking(repeats: chunkRepeats, model: model)
-            try bench.embedding(model: model, documents: embedDocuments)
+            if embedDocuments > 0 { try bench.embedding(model: model, documents: embedDocuments) }
             try bench.minilmQuery(model: model)
         }
         try bench.ingest(records: ingestRecords)
@@ -204,7 +204,10 @@ final class Bench {
         // process wall time of one query.
         let path = work + "/index-minilm.ragx"
         if !FileManager.default.fileExists(atPath: path) {
-            try sh("chunk --model '\(model)' '\(scifact)' | head -n 3000 | embed --model '\(model)' | build-index -o '\(path)'")
+            // Chunk to a file first: `chunk | head` ends chunk with SIGPIPE, which pipefail reports.
+            let chunks = work + "/scifact-chunks.jsonl"
+            try sh("chunk --model '\(model)' '\(scifact)' > '\(chunks)'")
+            try sh("head -n 3000 '\(chunks)' | embed --model '\(model)' | build-index -o '\(path)'")
         }
         let question = "Does vitamin D supplementation reduce the risk of fractures?"
         var wall: [Double] = []

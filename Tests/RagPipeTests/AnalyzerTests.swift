@@ -41,6 +41,26 @@ import Testing
         }
     }
 
+    /// The ASCII fast path must give exactly the general path's terms.
+    @Test func asciiFastPathMatchesTheGeneralPath() {
+        let pieces = ["The", "cat's", "U.S.", "1,000.50", "3.14", "don't", "IL-6", "a.b", "x_y", "'s", "..", ",", ";",
+                      "Running", "indexes", "(e.g.", "x'", "'y", "9;9", "A;b", "THE", "\t", "\n", "  ", "gazelle"]
+        var rng = SplitMix(seed: 9)
+        let a = EnglishAnalyzer()
+        for _ in 0..<3000 {
+            var text = ""
+            for _ in 0..<(1 + Int(rng.next() % 12)) {
+                text += pieces[Int(rng.next() % UInt64(pieces.count))]
+                if rng.next() % 3 != 0 { text += " " }
+            }
+            var fast: [String] = [], general: [String] = []
+            a.forEachASCIITerm(text) { fast.append($0) }
+            a.forEachUnicodeTerm(text) { general.append($0) }
+            #expect(fast == general, "\(text)")
+            if fast != general { break }
+        }
+    }
+
     @Test func analyzerChain() {
         let a = EnglishAnalyzer()
         #expect(a.terms("The cat's toys aren't in the U.S. lab, IL-6 costs $1,000.50 and 3.14.")

@@ -24,6 +24,48 @@ public struct EnglishAnalyzer: Sendable {
     }
 
     public func forEachTerm(_ text: String, _ body: (String) -> Void) {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { forEachASCIITerm(text, body); return }
+        forEachUnicodeTerm(text, body)
+    }
+
+    static let asciiStopwords: Set<[UInt8]> = Set(stopwords.map { Array($0.utf8) })
+
+    /// The same rules over bytes, for ASCII text (most text; no Unicode tables needed).
+    func forEachASCIITerm(_ text: String, _ body: (String) -> Void) {
+        var text = text
+        text.withUTF8 { bytes in
+            let n = bytes.count
+            var token: [UInt8] = []
+            token.reserveCapacity(32)
+            @inline(__always) func word(_ c: UInt8) -> Bool {
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
+            }
+            @inline(__always) func digit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+            func finish() {
+                guard !token.isEmpty else { return }
+                if token.count >= 2 && token[token.count - 1] == 0x73 && token[token.count - 2] == 0x27 { token.removeLast(2) }
+                if !token.isEmpty && !Self.asciiStopwords.contains(token) {
+                    body(String(decoding: PorterStemmer.stem(token), as: UTF8.self))
+                }
+                token.removeAll(keepingCapacity: true)
+            }
+            for i in 0..<n {
+                let c = bytes[i]
+                if word(c) {
+                    token.append(c >= 0x41 && c <= 0x5A ? c | 0x20 : c)
+                } else if !token.isEmpty, i + 1 < n, word(bytes[i - 1]), word(bytes[i + 1]),
+                          ((c == 0x2E || c == 0x27) && digit(bytes[i - 1]) == digit(bytes[i + 1]))
+                            || ((c == 0x2C || c == 0x3B) && digit(bytes[i - 1]) && digit(bytes[i + 1])) {
+                    token.append(c)
+                } else {
+                    finish()
+                }
+            }
+            finish()
+        }
+    }
+
+    func forEachUnicodeTerm(_ text: String, _ body: (String) -> Void) {
         let scalars = Array(text.unicodeScalars)
         var i = 0
         let n = scalars.count

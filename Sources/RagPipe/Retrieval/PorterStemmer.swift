@@ -67,22 +67,23 @@ public enum PorterStemmer {
             return b[i] != 0x77 && b[i] != 0x78 && b[i] != 0x79
         }
 
-        mutating func ends(_ suffix: String) -> Bool {
-            let s = Array(suffix.utf8)
-            guard s.count <= k + 1 else { return false }
-            for (n, c) in s.enumerated() where b[k - s.count + 1 + n] != c { return false }
-            j = k - s.count
+        mutating func ends(_ suffix: StaticString) -> Bool {
+            let n = suffix.utf8CodeUnitCount
+            guard n <= k + 1 else { return false }
+            let s = suffix.utf8Start
+            for i in 0..<n where b[k - n + 1 + i] != s[i] { return false }
+            j = k - n
             return true
         }
 
         /// Replaces b[j+1...k] with `replacement`.
-        mutating func setTo(_ replacement: String) {
+        mutating func setTo(_ replacement: StaticString) {
             b.removeSubrange((j + 1)...)
-            b.append(contentsOf: replacement.utf8)
+            b.append(contentsOf: UnsafeBufferPointer(start: replacement.utf8Start, count: replacement.utf8CodeUnitCount))
             k = b.count - 1
         }
 
-        mutating func r(_ replacement: String) { if m() > 0 { setTo(replacement) } }
+        mutating func r(_ replacement: StaticString) { if m() > 0 { setTo(replacement) } }
 
         mutating func step1ab() {
             if b[k] == 0x73 {                                       // s
@@ -114,7 +115,7 @@ public enum PorterStemmer {
 
         mutating func step2() {
             guard k >= 1 else { return }
-            let rules: [(String, String)]
+            let rules: [(StaticString, StaticString)]
             switch b[k - 1] {
             case 0x61: rules = [("ational", "ate"), ("tional", "tion")]
             case 0x63: rules = [("enci", "ence"), ("anci", "ance")]
@@ -130,7 +131,7 @@ public enum PorterStemmer {
         }
 
         mutating func step3() {
-            let rules: [(String, String)]
+            let rules: [(StaticString, StaticString)]
             switch b[k] {
             case 0x65: rules = [("icate", "ic"), ("ative", ""), ("alize", "al")]
             case 0x69: rules = [("iciti", "ic")]
