@@ -46,6 +46,12 @@ struct Query: ParsableCommand {
     @Option(help: "Dense weight of --fusion weighted (BM25 gets 1 − weight).")
     var weight: Float = 0.5
 
+    @Option(name: .customLong("bm25-k1"), help: "BM25 k1 (default: the value stored in the index).")
+    var bm25K1: Float?
+
+    @Option(name: .customLong("bm25-b"), help: "BM25 b (default: the value stored in the index).")
+    var bm25B: Float?
+
     @Option(help: "Model folder, when the index's model is not in the default places (see README).")
     var model: String?
 
@@ -55,6 +61,8 @@ struct Query: ParsableCommand {
     func validate() throws {
         guard k >= 1 && k <= 10_000 else { throw ValidationError("-k must be in 1...10000") }
         guard weight >= 0 && weight <= 1 else { throw ValidationError("--weight must be in 0...1") }
+        if let bm25K1, !(bm25K1 >= 0 && bm25K1 <= 10) { throw ValidationError("--bm25-k1 must be in 0...10") }
+        if let bm25B, !(bm25B >= 0 && bm25B <= 1) { throw ValidationError("--bm25-b must be in 0...1") }
     }
 
     func run() throws {
@@ -66,6 +74,8 @@ struct Query: ParsableCommand {
             let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, mode: mode)
             engine.fusion = fusion
             engine.denseWeight = weight
+            if let bm25K1 { engine.bm25?.parameters.k1 = bm25K1 }
+            if let bm25B { engine.bm25?.parameters.b = bm25B }
             let sink = OutputSink()
             func answer(_ q: String) throws {
                 let result = try engine.run(q)

@@ -73,6 +73,17 @@ import Testing
             let o = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
             #expect((o["hits"] as! [[String: Any]]).first?["source"] as? String == "d1", "\(mode)")
         }
+        // Query-time parameters change BM25 scores.
+        func topScore(_ args: String) throws -> Double {
+            let r = try shell("query --json --mode bm25 \(args) i.ragx 'cold colds'", in: dir.path)
+            let o = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+            return (o["hits"] as! [[String: Any]])[0]["score"] as! Double
+        }
+        let stored = try topScore(""), tuned = try topScore("--bm25-k1 1.5 --bm25-b 0.9")
+        #expect(abs(stored - Double(Self.oracle("cold colds")[0].score)) < 1e-4)
+        #expect(abs(tuned - Double(Self.oracle("cold colds", k1: 1.5, b: 0.9)[0].score)) < 1e-4)
+        #expect(try shell("query --bm25-b 2 i.ragx 'x'", in: dir.path).status == 64)
+
         _ = try shell("build-index --no-bm25 -o plain.ragx in.jsonl", in: dir.path)
         let refused = try shell("query --mode bm25 plain.ragx 'zinc'", in: dir.path)
         #expect(refused.status == 64)

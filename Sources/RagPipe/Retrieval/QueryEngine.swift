@@ -40,7 +40,7 @@ public final class QueryEngine {
     public var denseWeight: Float = 0.5
     /// Candidates taken from each list before fusion.
     public var fusionDepth = 100
-    public let bm25: BM25Searcher?
+    public var bm25: BM25Searcher?
 
     /// Uses the embedder the index names; a different `modelID` is refused.
     public init(index: IndexReader, embedder: (any Embedder)? = nil, k: Int = 5, minScore: Float? = nil,
