@@ -28,6 +28,12 @@ struct BuildIndex: ParsableCommand {
     @Option(help: "zlib level for text blocks (1 fastest … 9 smallest).")
     var compressionLevel: Int = 6
 
+    @Option(help: "Build from a float32 N×d NumPy .npy matrix instead of a stream: row i gets id i, no text.")
+    var npy: String?
+
+    @Option(help: "Model id recorded for --npy vectors (a text query needs an embedder of that name).")
+    var modelID = "external"
+
     @Flag(help: "Leave out the BM25 sections (dense search only).")
     var noBM25 = false
 
@@ -45,9 +51,16 @@ struct BuildIndex: ParsableCommand {
     func run() throws {
         let status = ToolErrors.run("build-index") {
             let progress = Progress(tool: "build-index")
-            let s = try BuildIndexStage.run(inputs: inputs, output: output, blockSize: blockSize,
+            let s: BuildIndexStage.Summary
+            if let npy {
+                guard inputs.isEmpty else { throw RagPipeError.usage("--npy builds from the matrix alone; drop the stream inputs") }
+                s = try BuildIndexStage.runNumpy(path: npy, output: output, modelID: modelID, blockSize: blockSize,
+                                                 compressionLevel: Int32(compressionLevel), progress: progress)
+            } else {
+                s = try BuildIndexStage.run(inputs: inputs, output: output, blockSize: blockSize,
                                             compressionLevel: Int32(compressionLevel),
                                             bm25: noBM25 ? nil : BM25Parameters(k1: bm25K1, b: bm25B), progress: progress)
+            }
             var summary = "\(grouped(s.index.count)) records, \(s.index.dimension)-d \(s.index.modelID) → \(output) "
                 + "(\(String(format1: Double(s.index.fileSize) / 1e6)) MB; texts \(String(format1: Double(s.index.textBytes) / 1e6)) MB → "
                 + "\(String(format1: Double(s.index.compressedTextBytes) / 1e6)) MB in \(s.index.blocks) blocks); "

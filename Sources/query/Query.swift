@@ -46,6 +46,9 @@ struct Query: ParsableCommand {
     @Option(help: "Dense weight of --fusion weighted (BM25 gets 1 − weight).")
     var weight: Float = 0.5
 
+    @Option(help: "Run each row of a float32 N×d .npy matrix as a query vector (no embedder, no answer).")
+    var npy: String?
+
     @Option(name: .customLong("bm25-k1"), help: "BM25 k1 (default: the value stored in the index).")
     var bm25K1: Float?
 
@@ -69,6 +72,21 @@ struct Query: ParsableCommand {
         let status = ToolErrors.run("query") {
             let reader = try IndexReader(path: index)
             if verify { try reader.verify() }
+            if let npy {
+                // Vector queries: one line per row, hits as index rows (= ids of an --npy index).
+                let results = try VectorQueries.search(reader, queries: try NumpyMatrix(path: npy), k: k)
+                let sink = OutputSink()
+                for (i, hits) in results.enumerated() {
+                    if json {
+                        try sink.write("{\"query\":\(i),\"hits\":[" + hits.enumerated().map { r, h in
+                            "{\"rank\":\(r + 1),\"row\":\(h.row),\"score\":\(h.score)}" }.joined(separator: ",") + "]}\n")
+                    } else {
+                        try sink.write("\(i): " + hits.map { "\($0.row):\(formatScore($0.score))" }.joined(separator: " ") + "\n")
+                    }
+                }
+                try sink.flush()
+                return
+            }
             let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                          modelDirectory: model, threads: threads)
             let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, mode: mode)
@@ -114,3 +132,5 @@ extension String {
 
 extension RetrievalMode: ExpressibleByArgument {}
 extension Fusion: ExpressibleByArgument {}
+
+func formatScore(_ x: Float) -> String { String((Double(x) * 1e6).rounded() / 1e6) }

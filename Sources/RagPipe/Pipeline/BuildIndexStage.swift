@@ -43,3 +43,30 @@ public enum BuildIndexStage {
                        inputBytes: inputBytes, renormalized: builder.renormalized)
     }
 }
+
+extension BuildIndexStage {
+    /// Builds a vectors-only index from a float32 `.npy` matrix: row i becomes record id "i" with
+    /// no text (so no BM25), under `modelID`. Rows are normalized to unit length (cosine).
+    public static func runNumpy(path: String, output: String, modelID: String, blockSize: Int, compressionLevel: Int32,
+                                progress: Progress) throws -> Summary {
+        let matrix = try NumpyMatrix(path: path)
+        let builder = IndexBuilder(blockSize: blockSize)
+        try matrix.values.withUnsafeBufferPointer { all in
+            for i in 0..<matrix.rows {
+                let row = Array(all[(i * matrix.columns)..<((i + 1) * matrix.columns)])
+                let r = ChunkRecord(id: String(i), source: "", title: "", headings: [], text: "", start: 0, end: 0,
+                                    tokens: 0, position: i)
+                do {
+                    try builder.add(r, vector: row, model: modelID)
+                } catch RagPipeError.malformedRecord(_, let reason) {
+                    throw RagPipeError.malformedRecord(where: "\(path): row \(i)", reason: reason)
+                }
+                if i & 4095 == 0 { progress.update("\(grouped(i)) rows") }
+            }
+        }
+        let ingestSeconds = progress.elapsed
+        let summary = try builder.write(to: output, compressionLevel: compressionLevel)
+        return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
+                       inputBytes: matrix.values.count * 4, renormalized: builder.renormalized)
+    }
+}

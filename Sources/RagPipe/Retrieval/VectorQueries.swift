@@ -1,0 +1,22 @@
+/// Searches an index with query vectors given directly (`query --npy`): each row, normalized to
+/// unit length, against the fp32 vectors. Returns rows and cosine scores, best first.
+public enum VectorQueries {
+    public static func search(_ index: IndexReader, queries: NumpyMatrix, k: Int) throws -> [[(row: Int, score: Float)]] {
+        guard queries.columns == index.dimension else {
+            throw RagPipeError.dimensionMismatch("query vectors have \(queries.columns) columns, \(index.path) holds \(index.dimension)-d vectors")
+        }
+        var results: [[(row: Int, score: Float)]] = []
+        results.reserveCapacity(queries.rows)
+        var q = [Float](repeating: 0, count: queries.columns)
+        for i in 0..<queries.rows {
+            for j in 0..<queries.columns { q[j] = queries.values[i * queries.columns + j] }
+            guard q.allSatisfy(\.isFinite) else {
+                throw RagPipeError.malformedRecord(where: "query row \(i)", reason: "vector holds NaN or infinity")
+            }
+            q.withUnsafeMutableBufferPointer { normalize($0) }
+            let top = q.withUnsafeBufferPointer { FlatSearch.search(vectors: index.vectors, dimension: index.dimension, query: $0, k: k) }
+            results.append(top.map { (row: $0.id, score: $0.score) })
+        }
+        return results
+    }
+}
