@@ -28,7 +28,7 @@ struct Query: ParsableCommand {
     @Option(name: .short, help: "Hits to return.")
     var k: Int = 5
 
-    @Option(help: "Abstain when the best hit scores below this (default: the embedder's, see README).")
+    @Option(help: "Abstain when no hit's cosine similarity to the query reaches this (default: the embedder's, see README).")
     var minScore: Float?
 
     @Flag(help: "One JSON object per query (docs/FORMATS.md).")
