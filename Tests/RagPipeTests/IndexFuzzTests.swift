@@ -121,7 +121,7 @@ import Testing
             if Self.exercise(path) { answered += 1 } else { refused += 1 }
         }
         print("fuzz: \(Self.iterations) mutated indexes (seed \(Self.seed)): \(refused) refused with a clean error, \(answered) answered")
-        #expect(answered + refused == Self.iterations)
+        // The real assertion is that the process is still running; this one checks the mutations reach the checks.
         #expect(refused > Self.iterations / 2, "most mutations must be detected")
     }
 }

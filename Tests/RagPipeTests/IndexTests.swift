@@ -39,6 +39,12 @@ import Testing
             #expect(try index.record(i) == records[i])
             #expect(Array(index.vectors[(i * 24)..<((i + 1) * 24)]) == vectors[i])
         }
+        var rows: [Int] = []
+        try index.forEachRecord { row, record in
+            rows.append(row)
+            #expect(record == records[row])
+        }
+        #expect(rows == Array(0..<500))
         #expect(dir.contents("").filter { $0.contains(".tmp-") }.isEmpty, "no temporary file left behind")
     }
 

@@ -17,7 +17,6 @@ public final class EmbeddingCache {
     public let dimension: Int
     public private(set) var hits = 0
     public private(set) var misses = 0
-    public private(set) var rejected = 0
     private var createdDirectories = Set<String>()
 
     static let magic: [UInt8] = Array("RPCV".utf8)
@@ -60,7 +59,7 @@ public final class EmbeddingCache {
         defer { close(fd) }
         var entry = [UInt8](repeating: 0, count: entrySize + 1)
         let n = entry.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-        guard n == entrySize, valid(entry, key: k) else { rejected += 1; misses += 1; return false }
+        guard n == entrySize, valid(entry, key: k) else { misses += 1; return false }
         entry.withUnsafeBytes { raw in
             for j in 0..<dimension {
                 vector[j] = Float(bitPattern: raw.u32(at: 28 + 4 * j))

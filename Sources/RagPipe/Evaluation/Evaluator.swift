@@ -35,7 +35,7 @@ public final class Evaluator {
         self.engine = engine
         var documents: [String] = []
         documents.reserveCapacity(engine.index.count)
-        for row in 0..<engine.index.count { documents.append(try engine.index.record(row).source) }
+        try engine.index.forEachRecord { _, record in documents.append(record.source) }
         self.documents = documents
     }
 

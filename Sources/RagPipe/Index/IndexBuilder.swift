@@ -21,9 +21,10 @@ public final class IndexBuilder {
     var currentRecords: [UInt8] = []
     var currentOffsets: [UInt32] = [0]
     var scratchLine: [UInt8] = []
-    /// Chunk records kept for indexes built over them at write time (BM25), when enabled.
-    public var keepRecords = false
-    public private(set) var records: [ChunkRecord] = []
+    /// When set, the text an index over chunk texts (BM25) needs is kept per record, in order;
+    /// the records themselves are already serialized into blocks.
+    public var lexicalText: ((ChunkRecord) -> String)?
+    public private(set) var lexicalTexts: [String] = []
 
     public init(blockSize: Int = IndexFormat.defaultBlockSize) {
         self.blockSize = max(1024, blockSize)
@@ -88,7 +89,7 @@ public final class IndexBuilder {
             }
         }
         appendRecordBytes(record)
-        if keepRecords { records.append(record) }
+        if let lexicalText { lexicalTexts.append(lexicalText(record)) }
         count += 1
     }
 

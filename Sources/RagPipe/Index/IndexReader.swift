@@ -167,22 +167,35 @@ public final class IndexReader: @unchecked Sendable {
             let mid = (lo + hi + 1) / 2
             if blocks[mid].firstRecord <= i { lo = mid } else { hi = mid - 1 }
         }
-        let data = try block(lo)
-        let b = blocks[lo]
-        let local = i - b.firstRecord
+        return try record(i - blocks[lo].firstRecord, of: lo, in: try block(lo))
+    }
+
+    /// Every record in row order, inflating each block once (whole-index passes).
+    public func forEachRecord(_ body: (Int, ChunkRecord) throws -> Void) throws {
+        for b in blocks.indices {
+            let data = try block(b)
+            for local in 0..<blocks[b].recordCount {
+                try body(blocks[b].firstRecord + local, try record(local, of: b, in: data))
+            }
+        }
+    }
+
+    /// Record `local` of block `b`, whose inflated bytes (checked by `block(_:)`) are `data`.
+    func record(_ local: Int, of b: Int, in data: [UInt8]) throws -> ChunkRecord {
+        let i = blocks[b].firstRecord + local
         return try data.withUnsafeBytes { raw in
             let m = Int(raw.u32(at: 0))
             let dataStart = 4 + 4 * (m + 1)
             let start = Int(raw.u32(at: 4 + 4 * local)), end = Int(raw.u32(at: 8 + 4 * local))
             guard start <= end, dataStart + end <= raw.count else {
-                throw RagPipeError.corruptIndex(path: path, reason: "TXTB block \(lo): record \(i) out of bounds")
+                throw RagPipeError.corruptIndex(path: path, reason: "TXTB block \(b): record \(i) out of bounds")
             }
             var ignored: [Float] = []
             do {
                 return try RecordCodec.parseLine(UnsafeRawBufferPointer(rebasing: raw[(dataStart + start)..<(dataStart + end)]),
                                                  vectors: &ignored).0
             } catch {
-                throw RagPipeError.corruptIndex(path: path, reason: "TXTB block \(lo): record \(i): \(error)")
+                throw RagPipeError.corruptIndex(path: path, reason: "TXTB block \(b): record \(i): \(error)")
             }
         }
     }

@@ -12,7 +12,7 @@ public enum BuildIndexStage {
     public static func run(inputs: [String], output: String, blockSize: Int, compressionLevel: Int32,
                            bm25: BM25Parameters? = BM25Parameters(), progress: Progress) throws -> Summary {
         let builder = IndexBuilder(blockSize: blockSize)
-        builder.keepRecords = bm25 != nil
+        if bm25 != nil { builder.lexicalText = bm25Text }
         var inputBytes = 0
         for input in inputs.isEmpty ? ["-"] : inputs {
             let reader = try LineReader(path: input)
@@ -34,7 +34,7 @@ public enum BuildIndexStage {
         var extra: [(IndexFormat.SectionKind, [UInt8])] = []
         var settings: IndexMetadata.BM25Settings? = nil
         if let bm25 {
-            let built = BM25Builder.build(texts: builder.records.map(bm25Text))
+            let built = BM25Builder.build(texts: builder.lexicalTexts)
             extra = [(.bm25Vocabulary, built.vocabulary), (.bm25Postings, built.postings), (.bm25Lengths, built.lengths)]
             settings = .init(k1: Double(bm25.k1), b: Double(bm25.b), averageLength: built.averageLength)
         }

@@ -12,7 +12,6 @@ final class AtomicFile {
     private var fd: Int32
     private(set) var position = 0
     private var buffer: [UInt8] = []
-    private var bufferStart = 0
 
     init(target: String) throws {
         self.target = target
@@ -31,7 +30,6 @@ final class AtomicFile {
             try flush()
             try Syscall.writeAll(fd, raw, path: temporary)
             position += raw.count
-            bufferStart = position
             return
         }
         buffer.append(contentsOf: raw)
@@ -64,7 +62,6 @@ final class AtomicFile {
         guard !buffer.isEmpty else { return }
         try buffer.withUnsafeBytes { try Syscall.writeAll(fd, $0, path: temporary) }
         buffer.removeAll(keepingCapacity: true)
-        bufferStart = position
     }
 
     /// fsync, close, rename over the target, fsync the directory.

@@ -134,73 +134,64 @@ public final class BertEncoder: @unchecked Sendable {
     public func embed(_ sequences: [[Int32]], into output: UnsafeMutableBufferPointer<Float>) {
         let h = config.hiddenSize
         precondition(output.count >= sequences.count * h)
+        let longest = sequences.map(\.count).max() ?? 0
+        guard longest > 0 else { return }
+        let scratch = Scratch(tokens: longest, config: config)
         for (s, ids) in sequences.enumerated() {
-            embedStacked([ids], into: UnsafeMutableBufferPointer(rebasing: output[(s * h)..<((s + 1) * h)]))
+            forward(ids, scratch: scratch, into: UnsafeMutableBufferPointer(rebasing: output[(s * h)..<((s + 1) * h)]))
         }
     }
 
-    /// The forward pass over sequences stacked into one token matrix.
-    func embedStacked(_ sequences: [[Int32]], into output: UnsafeMutableBufferPointer<Float>) {
+    /// One sequence through the encoder, mean-pooled and normalized into `output` (H floats).
+    func forward(_ ids: [Int32], scratch: Scratch, into output: UnsafeMutableBufferPointer<Float>) {
         let h = config.hiddenSize
-        precondition(output.count >= sequences.count * h)
-        var offsets: [Int] = [0]
-        for s in sequences { offsets.append(offsets.last! + s.count) }
-        let total = offsets.last!
-        guard total > 0 else { return }
-        let maxLength = sequences.map(\.count).max() ?? 0
-        let scratch = Scratch(tokens: total, maxLength: maxLength, config: config)
+        let n = ids.count
+        for j in 0..<h { output[j] = 0 }
+        guard n > 0 else { return }
         let x = scratch.hidden
 
         // Embeddings: word + position + token type 0, then LayerNorm.
-        for (s, ids) in sequences.enumerated() {
-            for (p, id) in ids.enumerated() {
-                let row = x + (offsets[s] + p) * h
-                let word = wordEmbeddings.baseAddress! + Int(id) * h
-                let position = positionEmbeddings.baseAddress! + p * h
-                let type = tokenTypeEmbeddings.baseAddress!
-                for j in 0..<h { row[j] = word[j] + position[j] + type[j] }
-            }
+        for (p, id) in ids.enumerated() {
+            let row = x + p * h
+            let word = wordEmbeddings.baseAddress! + Int(id) * h
+            let position = positionEmbeddings.baseAddress! + p * h
+            let type = tokenTypeEmbeddings.baseAddress!
+            for j in 0..<h { row[j] = word[j] + position[j] + type[j] }
         }
-        layerNorm(x, rows: total, gain: embeddingNormGain, bias: embeddingNormBias)
+        layerNorm(x, rows: n, gain: embeddingNormGain, bias: embeddingNormBias)
 
         for layer in layers {
-            attention(layer, x: x, offsets: offsets, scratch: scratch)
-            feedForward(layer, x: x, rows: total, scratch: scratch)
+            attention(layer, x: x, length: n, scratch: scratch)
+            feedForward(layer, x: x, rows: n, scratch: scratch)
         }
 
-        // Mean pooling over every token of a sequence, then L2 normalization.
-        for s in sequences.indices {
-            let out = UnsafeMutableBufferPointer(rebasing: output[(s * h)..<((s + 1) * h)])
-            for j in 0..<h { out[j] = 0 }
-            let n = offsets[s + 1] - offsets[s]
-            guard n > 0 else { continue }
-            for t in offsets[s]..<offsets[s + 1] {
-                let row = x + t * h
-                for j in 0..<h { out[j] += row[j] }
-            }
-            let inv = 1 / Float(n)
-            for j in 0..<h { out[j] *= inv }
-            normalize(out)
+        // Mean pooling over every token, then L2 normalization.
+        for t in 0..<n {
+            let row = x + t * h
+            for j in 0..<h { output[j] += row[j] }
         }
+        let inv = 1 / Float(n)
+        for j in 0..<h { output[j] *= inv }
+        normalize(output)
     }
 
-    /// Buffers for one forward pass, sized for its batch.
+    /// Buffers for forward passes of sequences up to `tokens` (T) long, reused across a batch.
     final class Scratch {
         let hidden: UnsafeMutablePointer<Float>       // [T × H]
         let qkv: UnsafeMutablePointer<Float>          // [T × 3H]
         let context: UnsafeMutablePointer<Float>      // [T × H]
         let projected: UnsafeMutablePointer<Float>    // [T × H]
         let intermediate: UnsafeMutablePointer<Float> // [T × I]
-        let scores: UnsafeMutablePointer<Float>       // [L × L]
+        let scores: UnsafeMutablePointer<Float>       // [T × T]
 
-        init(tokens: Int, maxLength: Int, config: BertConfig) {
+        init(tokens: Int, config: BertConfig) {
             let h = config.hiddenSize
             hidden = .allocate(capacity: tokens * h)
             qkv = .allocate(capacity: tokens * 3 * h)
             context = .allocate(capacity: tokens * h)
             projected = .allocate(capacity: tokens * h)
             intermediate = .allocate(capacity: tokens * config.intermediateSize)
-            scores = .allocate(capacity: max(1, maxLength * maxLength))
+            scores = .allocate(capacity: max(1, tokens * tokens))
         }
 
         deinit {
@@ -209,9 +200,9 @@ public final class BertEncoder: @unchecked Sendable {
         }
     }
 
-    func attention(_ layer: Layer, x: UnsafeMutablePointer<Float>, offsets: [Int], scratch: Scratch) {
+    func attention(_ layer: Layer, x: UnsafeMutablePointer<Float>, length: Int, scratch: Scratch) {
         let h = config.hiddenSize, heads = config.heads, d = h / heads
-        let total = offsets.last!
+        let total = length
         let qkv = scratch.qkv
         layer.qkvWeight.withUnsafeBufferPointer { w in
             BLAS.gemm(m: total, n: 3 * h, k: h, a: x, lda: h, b: w.baseAddress!, ldb: h, transposeB: true, c: qkv, ldc: 3 * h)
@@ -219,18 +210,13 @@ public final class BertEncoder: @unchecked Sendable {
         layer.qkvBias.withUnsafeBufferPointer { b in addBias(qkv, rows: total, columns: 3 * h, bias: b.baseAddress!) }
         let scale = 1 / Float(d).squareRoot()
         let scores = scratch.scores
-        for s in 0..<(offsets.count - 1) {
-            let start = offsets[s], length = offsets[s + 1] - start
-            guard length > 0 else { continue }
-            let base = qkv + start * 3 * h
-            for head in 0..<heads {
-                let q = base + head * d, k = base + h + head * d, v = base + 2 * h + head * d
-                BLAS.gemm(m: length, n: length, k: d, alpha: scale, a: q, lda: 3 * h, b: k, ldb: 3 * h,
-                          transposeB: true, c: scores, ldc: length)
-                softmaxRows(scores, rows: length, columns: length)
-                BLAS.gemm(m: length, n: d, k: length, a: scores, lda: length, b: v, ldb: 3 * h,
-                          transposeB: false, c: scratch.context + start * h + head * d, ldc: h)
-            }
+        for head in 0..<heads {
+            let q = qkv + head * d, k = qkv + h + head * d, v = qkv + 2 * h + head * d
+            BLAS.gemm(m: length, n: length, k: d, alpha: scale, a: q, lda: 3 * h, b: k, ldb: 3 * h,
+                      transposeB: true, c: scores, ldc: length)
+            softmaxRows(scores, rows: length, columns: length)
+            BLAS.gemm(m: length, n: d, k: length, a: scores, lda: length, b: v, ldb: 3 * h,
+                      transposeB: false, c: scratch.context + head * d, ldc: h)
         }
         // Output projection, residual, LayerNorm.
         BLAS.gemm(m: total, n: h, k: h, a: scratch.context, lda: h, b: layer.outWeight.baseAddress!, ldb: h,
