@@ -22,7 +22,9 @@ let package = Package(
         // A real BLAS for the encoder's matrix products: OpenBLAS (libopenblas-dev) on Linux.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "RagPipe", dependencies: ["CZlib", "CBLAS"]),
+        // Distance kernels over fp16/sq8 codes, compiled per instruction set with run-time dispatch.
+        .target(name: "CKernels"),
+        .target(name: "RagPipe", dependencies: ["CZlib", "CBLAS", "CKernels"]),
         .executableTarget(name: "chunk", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "embed", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "build-index", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -49,6 +49,9 @@ struct Query: ParsableCommand {
     @Option(help: "Run each row of a float32 N×d .npy matrix as a query vector (no embedder, no answer).")
     var npy: String?
 
+    @Option(help: "IVF lists to probe per query (default: the value tuned at build time for recall@10 ≥ 0.95).")
+    var nprobe: Int?
+
     @Option(name: .customLong("bm25-k1"), help: "BM25 k1 (default: the value stored in the index).")
     var bm25K1: Float?
 
@@ -66,6 +69,7 @@ struct Query: ParsableCommand {
         guard weight >= 0 && weight <= 1 else { throw ValidationError("--weight must be in 0...1") }
         if let bm25K1, !(bm25K1 >= 0 && bm25K1 <= 10) { throw ValidationError("--bm25-k1 must be in 0...10") }
         if let bm25B, !(bm25B >= 0 && bm25B <= 1) { throw ValidationError("--bm25-b must be in 0...1") }
+        if let nprobe, nprobe < 1 { throw ValidationError("--nprobe must be at least 1") }
     }
 
     func run() throws {
@@ -74,7 +78,7 @@ struct Query: ParsableCommand {
             if verify { try reader.verify() }
             if let npy {
                 // Vector queries: one line per row, hits as index rows (= ids of an --npy index).
-                let results = try VectorQueries.search(reader, queries: try NumpyMatrix(path: npy), k: k)
+                let results = try VectorQueries.search(reader, queries: try NumpyMatrix(path: npy), k: k, nprobe: nprobe)
                 let sink = OutputSink()
                 for (i, hits) in results.enumerated() {
                     if json {
@@ -91,6 +95,7 @@ struct Query: ParsableCommand {
                                                          modelDirectory: model, threads: threads)
             let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, mode: mode)
             engine.fusion = fusion
+            engine.nprobe = nprobe
             engine.denseWeight = weight
             if let bm25K1 { engine.bm25?.parameters.k1 = bm25K1 }
             if let bm25B { engine.bm25?.parameters.b = bm25B }

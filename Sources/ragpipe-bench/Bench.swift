@@ -313,7 +313,7 @@ final class Bench {
 
     func flatScan() throws {
         let reader = try IndexReader(path: try index(of: 100_000))
-        let vectors = reader.vectors
+        let vectors = reader.dense.exact!
         let dim = reader.dimension
         let bytes = Double(vectors.count * 4)
         // Touch everything once so the page cache and mapping are warm.

@@ -10,7 +10,7 @@ import Testing
     static let iterations = Int(ProcessInfo.processInfo.environment["RAGPIPE_FUZZ_ITERATIONS"] ?? "") ?? 3_000
     static let seed = UInt64(ProcessInfo.processInfo.environment["RAGPIPE_FUZZ_SEED"] ?? "") ?? 1
 
-    static func baseIndex(in dir: TempDir) throws -> [UInt8] {
+    static func baseIndex(in dir: TempDir, ivf: Bool = false) throws -> [UInt8] {
         let builder = IndexBuilder(blockSize: 1024)
         let embedder = HashEmbedder(dimension: 16)
         for i in 0..<200 {
@@ -23,8 +23,14 @@ import Testing
         let bm25 = BM25Builder.build(texts: (0..<200).map { "Record \($0) is about topic \($0 % 9) and its neighbours \($0 % 4)." })
         _ = try builder.write(to: path, extraSections: [(.bm25Vocabulary, bm25.vocabulary), (.bm25Postings, bm25.postings),
                                                          (.bm25Lengths, bm25.lengths)],
-                              bm25: .init(k1: 0.9, b: 0.4, averageLength: bm25.averageLength))
+                              bm25: .init(k1: 0.9, b: 0.4, averageLength: bm25.averageLength), dense: ivf ? ivfOptions : DenseIndexOptions())
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    static var ivfOptions: DenseIndexOptions {
+        var o = DenseIndexOptions()
+        o.kind = .ivf; o.coding = .sq8; o.nlist = 5
+        return o
     }
 
     /// Recomputes section, table and header checksums wherever the (mutated) table points in bounds.
@@ -54,8 +60,8 @@ import Testing
         do {
             let index = try IndexReader(path: path)
             let q = try HashEmbedder(dimension: index.dimension).embed("topic 3 neighbours")
-            let top = q.withUnsafeBufferPointer { FlatSearch.search(vectors: index.vectors, dimension: index.dimension, query: $0, k: 5) }
-            for hit in top { _ = try index.record(hit.id) }
+            let top = try index.dense.search(q, k: 5, nprobe: max(1, index.dense.nlist))
+            for hit in top { _ = try index.record(hit.id); _ = try index.dense.similarity(row: hit.id, q) }
             if let bm25 = try BM25Searcher(index: index) {
                 for hit in try bm25.search("topic 3 neighbours record", k: 5) { _ = try index.record(hit.id) }
             }
@@ -69,9 +75,9 @@ import Testing
         }
     }
 
-    @Test func mutatedIndexesFailCleanly() throws {
+    @Test(arguments: [false, true]) func mutatedIndexesFailCleanly(ivf: Bool) throws {
         let dir = try TempDir()
-        let base = try Self.baseIndex(in: dir)
+        let base = try Self.baseIndex(in: dir, ivf: ivf)
         let path = dir.path + "/mutated.ragx"
         var rng = SplitMix(seed: Self.seed)
         func random(_ n: Int) -> Int { Int(rng.next() % UInt64(max(n, 1))) }
@@ -106,6 +112,15 @@ import Testing
                 let field = [16, 24, 32, 8][random(4)]
                 withUnsafeBytes(of: rng.next() % UInt64(m.count * 2)) { for k in 0..<4 { m[field + k] = $0[k] } }
                 Self.fixChecksums(&m)
+            case 7 where ivf && random(2) == 0:       // an IVFD list entry field set to an extreme, checksums fixed
+                let ivfd = m.withUnsafeBytes { raw -> Int in
+                    (0..<sections).map { tableOffset + 32 * $0 }.first { raw.u32(at: $0) == IndexFormat.SectionKind.ivfDirectory.rawValue }
+                        .map { Int(raw.u64(at: $0 + 8)) } ?? 0
+                }
+                let field = ivfd + 16 * random(5) + [0, 4, 8][random(3)]
+                let values: [UInt32] = [0, 1, 64, 0xFFFF_FFFF, 1 << 30, UInt32(truncatingIfNeeded: rng.next())]
+                withUnsafeBytes(of: values[random(values.count)].littleEndian) { for k in 0..<4 { m[field + k] = $0[k] } }
+                Self.fixChecksums(&m)
             default:                                  // a TXTI entry field set to an extreme, checksums fixed
                 let txti = m.withUnsafeBytes { raw -> Int in
                     (0..<sections).map { tableOffset + 32 * $0 }.first { raw.u32(at: $0) == IndexFormat.SectionKind.textIndex.rawValue }
@@ -120,7 +135,7 @@ import Testing
             try Data(m).write(to: URL(fileURLWithPath: path))
             if Self.exercise(path) { answered += 1 } else { refused += 1 }
         }
-        print("fuzz: \(Self.iterations) mutated indexes (seed \(Self.seed)): \(refused) refused with a clean error, \(answered) answered")
+        print("fuzz\(ivf ? " (ivf sq8)" : ""): \(Self.iterations) mutated indexes (seed \(Self.seed)): \(refused) refused with a clean error, \(answered) answered")
         // The real assertion is that the process is still running; this one checks the mutations reach the checks.
         #expect(refused > Self.iterations / 2, "most mutations must be detected")
     }

@@ -37,7 +37,7 @@ import Testing
         #expect(index.blocks.count > 10, "small blocks exercise the block table")
         for i in [0, 1, 77, 250, 499] {
             #expect(try index.record(i) == records[i])
-            #expect(Array(index.vectors[(i * 24)..<((i + 1) * 24)]) == vectors[i])
+            #expect(Array(index.dense.exact![(i * 24)..<((i + 1) * 24)]) == vectors[i])
         }
         var rows: [Int] = []
         try index.forEachRecord { row, record in
@@ -55,7 +55,7 @@ import Testing
         var rng = SplitMix(seed: 99)
         for _ in 0..<20 {
             let q = (0..<37).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
-            let got = q.withUnsafeBufferPointer { FlatSearch.search(vectors: index.vectors, dimension: 37, query: $0, k: 10) }
+            let got = q.withUnsafeBufferPointer { FlatSearch.search(vectors: index.dense.exact!, dimension: 37, query: $0, k: 10) }
             var scored: [(id: Int, score: Float)] = []
             for (i, v) in vectors.enumerated() {
                 let score = q.withUnsafeBufferPointer { qp in

@@ -125,18 +125,30 @@ public final class IndexBuilder {
         public var textBytes: Int
         public var compressedTextBytes: Int
         public var blocks: Int
+        public var kind: IndexKind
+        public var coding: VectorCoding
+        public var dense: DenseReport
     }
 
     /// Writes the index atomically: a temporary file beside `path`, fsynced, then renamed over
     /// it, so `path` holds either the old index or the complete new one.
     /// Extra sections (BM25) go after the required ones; `bm25` settings land in META.
+    /// `dense` chooses flat or IVF and the codes; `status` hears about long steps (k-means).
     public func write(to path: String, compressionLevel: Int32 = 6,
                       extraSections: [(IndexFormat.SectionKind, [UInt8])] = [],
-                      bm25: IndexMetadata.BM25Settings? = nil) throws -> Summary {
+                      bm25: IndexMetadata.BM25Settings? = nil,
+                      dense: DenseIndexOptions = DenseIndexOptions(),
+                      status: (String) -> Void = { _ in }) throws -> Summary {
         finishBlock()
         guard count > 0, let dimension, let modelID else { throw RagPipeError.emptyInput("no records to index") }
-        var metadata = IndexMetadata(modelID: modelID, dimension: dimension, count: count, blockSize: blockSize)
+        let layout = try vectors.withUnsafeBufferPointer {
+            try DenseIndexBuilder.build(vectors: $0, dimension: dimension, options: dense, status: status)
+        }
+        var metadata = IndexMetadata(modelID: modelID, dimension: dimension, count: count, kind: layout.kind.rawValue,
+                                     codes: layout.coding.rawValue, blockSize: blockSize)
         metadata.bm25 = bm25
+        metadata.dense = layout.report
+        let version = metadata.formatVersion
 
         // Compress text blocks on all cores.
         let blockCount = blocks.count
@@ -180,11 +192,16 @@ public final class IndexBuilder {
             let meta = metadata.jsonBytes()
             try section(.metadata) { try file.write(bytes: meta); return meta.withUnsafeBytes { Zlib.crc32($0) } }
             try section(.textIndex) { try file.write(bytes: textIndex); return textIndex.withUnsafeBytes { Zlib.crc32($0) } }
-            try section(.vectorsF32) {
-                try vectors.withUnsafeBytes { raw in
-                    try file.write(raw)
-                    return Zlib.crc32(raw)
+            if layout.writesExactVectors {
+                try section(.vectorsF32) {
+                    try vectors.withUnsafeBytes { raw in
+                        try file.write(raw)
+                        return Zlib.crc32(raw)
+                    }
                 }
+            }
+            for (kind, bytes) in layout.sections {
+                try section(kind) { try file.write(bytes.buffer); return Zlib.crc32(bytes.buffer) }
             }
             try section(.textBlocks) {
                 var crc: UInt32 = 0
@@ -214,7 +231,7 @@ public final class IndexBuilder {
             let fileSize = file.position
 
             var header = IndexFormat.magic
-            appendLE(IndexFormat.version, to: &header)
+            appendLE(version, to: &header)
             appendLE(UInt32(IndexFormat.headerSize), to: &header)
             appendLE(UInt64(fileSize), to: &header)
             appendLE(UInt64(tableOffset), to: &header)
@@ -225,7 +242,8 @@ public final class IndexBuilder {
             try file.write(bytes: header, at: 0)
             try file.commit()
             return Summary(count: count, dimension: dimension, modelID: modelID, fileSize: fileSize,
-                           textBytes: textBytes, compressedTextBytes: blockOffset, blocks: blockCount)
+                           textBytes: textBytes, compressedTextBytes: blockOffset, blocks: blockCount,
+                           kind: layout.kind, coding: layout.coding, dense: layout.report)
         } catch {
             file.abandon()
             throw error

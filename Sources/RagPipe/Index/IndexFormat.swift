@@ -3,10 +3,14 @@
 public enum IndexFormat {
     /// `\x89 R A G X \r \n \x1a`: the high byte and CR LF / SUB catch text-mode transfers.
     public static let magic: [UInt8] = [0x89, 0x52, 0x41, 0x47, 0x58, 0x0D, 0x0A, 0x1A]
-    public static let version: UInt32 = 1
+    /// The newest version this build reads and writes. Version 1 files hold flat fp32 vectors
+    /// only; version 2 added IVF lists and fp16/sq8 codes. A writer stamps the lowest version
+    /// that can describe the file, so flat fp32 indexes stay readable by version-1 readers.
+    public static let version: UInt32 = 2
     public static let headerSize = 64
     public static let sectionEntrySize = 32
     public static let blockEntrySize = 32
+    public static let listEntrySize = 16
     public static let alignment = 64
     /// Target uncompressed size of a text block.
     public static let defaultBlockSize = 64 * 1024
@@ -20,6 +24,13 @@ public enum IndexFormat {
         case bm25Vocabulary = 0x5654_4D42    // "BMTV"
         case bm25Postings = 0x5350_4D42      // "BMPS"
         case bm25Lengths = 0x4C44_4D42       // "BMDL"
+        case vectorsF16 = 0x3631_4656        // "VF16"  flat fp16 codes
+        case vectorsSQ8 = 0x3851_5356        // "VSQ8"  flat sq8 codes
+        case sq8Parameters = 0x5038_5153     // "SQ8P"  per-dimension minimum and step
+        case ivfCentroids = 0x4346_5649      // "IVFC"
+        case ivfDirectory = 0x4446_5649      // "IVFD"  per list: offset, count
+        case ivfLists = 0x4C46_5649          // "IVFL"  per list: ids, then codes
+        case ivfRowPositions = 0x5246_5649   // "IVFR"  row → position in list order
 
         public var fourCC: String {
             withUnsafeBytes(of: rawValue.littleEndian) { String(decoding: $0, as: UTF8.self) }
@@ -42,6 +53,8 @@ public struct IndexMetadata: Equatable, Sendable {
     public var toolVersion: String
     /// Present when the index has BM25 sections.
     public var bm25: BM25Settings?
+    /// IVF parameters and the build's measured quality (zeros and nils for exact flat indexes).
+    public var dense = DenseReport()
 
     public struct BM25Settings: Equatable, Sendable {
         public var k1: Double
@@ -57,9 +70,12 @@ public struct IndexMetadata: Equatable, Sendable {
         self.kind = kind; self.codes = codes; self.blockSize = blockSize; self.toolVersion = toolVersion
     }
 
+    /// The lowest format version that can describe this index.
+    public var formatVersion: UInt32 { kind == "flat" && codes == "fp32" ? 1 : 2 }
+
     func jsonBytes() -> [UInt8] {
         var out: [UInt8] = [0x7B]
-        JSONWriter.appendKey("format", to: &out); JSONWriter.appendInt(Int(IndexFormat.version), to: &out)
+        JSONWriter.appendKey("format", to: &out); JSONWriter.appendInt(Int(formatVersion), to: &out)
         out.append(0x2C); JSONWriter.appendKey("tool", to: &out); JSONWriter.appendString(toolVersion, to: &out)
         out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(modelID, to: &out)
         out.append(0x2C); JSONWriter.appendKey("dim", to: &out); JSONWriter.appendInt(dimension, to: &out)
@@ -68,6 +84,26 @@ public struct IndexMetadata: Equatable, Sendable {
         out.append(0x2C); JSONWriter.appendKey("kind", to: &out); JSONWriter.appendString(kind, to: &out)
         out.append(0x2C); JSONWriter.appendKey("codes", to: &out); JSONWriter.appendString(codes, to: &out)
         out.append(0x2C); JSONWriter.appendKey("block_size", to: &out); JSONWriter.appendInt(blockSize, to: &out)
+        if kind != "flat" || codes != "fp32" {
+            out.append(0x2C); JSONWriter.appendKey("rerank", to: &out); JSONWriter.appendBool(dense.rerank, to: &out)
+        }
+        if kind == "ivf" {
+            out.append(0x2C); JSONWriter.appendKey("nlist", to: &out); JSONWriter.appendInt(dense.nlist, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("nprobe", to: &out); JSONWriter.appendInt(dense.nprobe, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("train_points", to: &out); JSONWriter.appendInt(dense.trainingPoints, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("train_iterations", to: &out); JSONWriter.appendInt(dense.trainingIterations, to: &out)
+            if let t = dense.trainingSeconds {
+                out.append(0x2C); JSONWriter.appendKey("train_seconds", to: &out); JSONWriter.appendRounded(t, decimals: 3, to: &out)
+            }
+            if let b = dense.listBalance {
+                out.append(0x2C); JSONWriter.appendKey("list_balance", to: &out); JSONWriter.appendRounded(b, decimals: 3, to: &out)
+            }
+        }
+        if let r = dense.recallAt10 {
+            out.append(0x2C); JSONWriter.appendKey("recall_at_10", to: &out); JSONWriter.appendRounded(r, decimals: 4, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("target_recall", to: &out); JSONWriter.appendDouble(dense.targetRecall ?? 0, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("tuning_queries", to: &out); JSONWriter.appendInt(dense.tuningQueries, to: &out)
+        }
         if let bm25 {
             out.append(0x2C); JSONWriter.appendKey("bm25_k1", to: &out); JSONWriter.appendDouble(bm25.k1, to: &out)
             out.append(0x2C); JSONWriter.appendKey("bm25_b", to: &out); JSONWriter.appendDouble(bm25.b, to: &out)
@@ -93,6 +129,16 @@ public struct IndexMetadata: Equatable, Sendable {
             else if key.equals("bm25_k1") { m.bm25 = m.bm25 ?? BM25Settings(k1: 0, b: 0, averageLength: 0); m.bm25!.k1 = try s.readDouble() }
             else if key.equals("bm25_b") { m.bm25 = m.bm25 ?? BM25Settings(k1: 0, b: 0, averageLength: 0); m.bm25!.b = try s.readDouble() }
             else if key.equals("bm25_avgdl") { m.bm25 = m.bm25 ?? BM25Settings(k1: 0, b: 0, averageLength: 0); m.bm25!.averageLength = try s.readDouble() }
+            else if key.equals("rerank") { m.dense.rerank = try s.readBool() }
+            else if key.equals("nlist") { m.dense.nlist = try s.readInt() }
+            else if key.equals("nprobe") { m.dense.nprobe = try s.readInt() }
+            else if key.equals("train_points") { m.dense.trainingPoints = try s.readInt() }
+            else if key.equals("train_iterations") { m.dense.trainingIterations = try s.readInt() }
+            else if key.equals("train_seconds") { m.dense.trainingSeconds = try s.readDouble() }
+            else if key.equals("list_balance") { m.dense.listBalance = try s.readDouble() }
+            else if key.equals("recall_at_10") { m.dense.recallAt10 = try s.readDouble() }
+            else if key.equals("target_recall") { m.dense.targetRecall = try s.readDouble() }
+            else if key.equals("tuning_queries") { m.dense.tuningQueries = try s.readInt() }
             else { try s.skipValue() }
         }
         try s.expectEnd()

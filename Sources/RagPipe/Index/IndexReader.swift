@@ -25,8 +25,8 @@ public final class IndexReader: @unchecked Sendable {
 
     let sections: [IndexFormat.SectionKind: Section]
     let blocks: [Block]
-    /// The fp32 vectors: `count × dimension`, row-major, 64-byte aligned in the map.
-    public let vectors: UnsafeBufferPointer<Float>
+    /// The searchable vectors (flat or IVF, fp32/fp16/sq8 codes).
+    public let dense: DenseIndex
 
     public init(path: String) throws {
         file = try MappedFile(path: path)
@@ -91,19 +91,13 @@ public final class IndexReader: @unchecked Sendable {
         guard metadata.dimension > 0 && metadata.dimension <= 65_536 else { throw corrupt("META: dimension \(metadata.dimension) out of range") }
         guard metadata.count > 0 else { throw corrupt("META: count \(metadata.count) out of range") }
         guard metadata.metric == "cosine" else { throw corrupt("META: unknown metric '\(metadata.metric)'") }
-        guard metadata.kind == "flat" && metadata.codes == "fp32" else {
+        guard let kind = IndexKind(rawValue: metadata.kind), let coding = VectorCoding(rawValue: metadata.codes),
+              version >= 2 || (kind == .flat && coding == .fp32) else {
             throw corrupt("META: index kind '\(metadata.kind)' with '\(metadata.codes)' codes is not readable by this version")
         }
         self.metadata = metadata
-
-        let vectorSection = try require(.vectorsF32)
-        let (expectedBytes, overflow) = metadata.count.multipliedReportingOverflow(by: metadata.dimension * 4)
-        guard !overflow, vectorSection.range.count == expectedBytes else {
-            throw corrupt("VF32 section is \(vectorSection.range.count) bytes, expected \(metadata.count) × \(metadata.dimension) floats")
-        }
-        guard vectorSection.range.lowerBound % IndexFormat.alignment == 0 else { throw corrupt("VF32 section is not 64-byte aligned") }
-        vectors = UnsafeBufferPointer(start: (bytes.baseAddress! + vectorSection.range.lowerBound).assumingMemoryBound(to: Float.self),
-                                      count: metadata.count * metadata.dimension)
+        dense = try IndexReader.openDense(bytes: bytes, sections: sections, metadata: metadata, kind: kind, coding: coding,
+                                          path: path, owner: file)
 
         let textBlocks = try require(.textBlocks)
         let indexView = try checked(try require(.textIndex))
@@ -142,6 +136,84 @@ public final class IndexReader: @unchecked Sendable {
         }
         self.sections = sections
         self.blocks = blocks
+    }
+
+    /// Checks the dense sections' sizes, alignment and list directory (O(nlist), never O(N))
+    /// and returns the view that searches them. Row ids inside lists are checked as they are used.
+    static func openDense(bytes: UnsafeRawBufferPointer, sections: [IndexFormat.SectionKind: Section], metadata: IndexMetadata,
+                          kind: IndexKind, coding: VectorCoding, path: String, owner: AnyObject) throws -> DenseIndex {
+        func corrupt(_ reason: String) -> RagPipeError { .corruptIndex(path: path, reason: reason) }
+        let n = metadata.count, d = metadata.dimension
+        let codeSize = d * coding.bytesPerComponent
+        func view(_ kind: IndexFormat.SectionKind, bytes expected: Int) throws -> UnsafeRawPointer? {
+            guard let s = sections[kind] else { return nil }
+            guard s.range.count == expected else {
+                throw corrupt("\(kind.fourCC) section is \(s.range.count) bytes, expected \(expected)")
+            }
+            guard s.range.lowerBound % IndexFormat.alignment == 0 else { throw corrupt("\(kind.fourCC) section is not 64-byte aligned") }
+            return UnsafeRawPointer(bytes.baseAddress! + s.range.lowerBound)
+        }
+        let (vectorBytes, overflow) = n.multipliedReportingOverflow(by: d * 4)
+        guard !overflow else { throw corrupt("META: \(n) × \(d) vectors overflow") }
+        let exact = try view(.vectorsF32, bytes: vectorBytes).map {
+            UnsafeBufferPointer(start: $0.assumingMemoryBound(to: Float.self), count: n * d)
+        }
+        var quantizer: SQ8Quantizer? = nil
+        if coding == .sq8 {
+            guard let s = sections[.sq8Parameters] else { throw corrupt("missing SQ8P section") }
+            guard let q = SQ8Quantizer.parse(UnsafeRawBufferPointer(rebasing: bytes[s.range]), dimension: d) else {
+                throw corrupt("SQ8P section is not \(d) finite minimums and \(d) non-negative steps")
+            }
+            quantizer = q
+        }
+        switch kind {
+        case .flat:
+            if coding == .fp32 {
+                guard let exact else { throw corrupt("missing VF32 section") }
+                return DenseIndex(name: path, count: n, dimension: d, kind: .flat, coding: .fp32, quantizer: nil, exact: exact,
+                                  flatCodes: UnsafeRawPointer(exact.baseAddress!), ivf: nil, defaultNProbe: 0, owner: owner)
+            }
+            guard let codes = try view(coding.flatSection, bytes: n * codeSize) else { throw corrupt("missing \(coding.flatSection.fourCC) section") }
+            return DenseIndex(name: path, count: n, dimension: d, kind: .flat, coding: coding, quantizer: quantizer, exact: exact,
+                              flatCodes: codes, ivf: nil, defaultNProbe: 0, owner: owner)
+        case .ivf:
+            let nlist = metadata.dense.nlist
+            guard nlist >= 1 && nlist <= n else { throw corrupt("META: nlist \(nlist) out of range 1...\(n)") }
+            guard metadata.dense.nprobe >= 1 && metadata.dense.nprobe <= nlist else {
+                throw corrupt("META: nprobe \(metadata.dense.nprobe) out of range 1...\(nlist)")
+            }
+            guard let centroids = try view(.ivfCentroids, bytes: nlist * d * 4) else { throw corrupt("missing IVFC section") }
+            guard let directory = try view(.ivfDirectory, bytes: nlist * IndexFormat.listEntrySize) else { throw corrupt("missing IVFD section") }
+            guard let listSection = sections[.ivfLists] else { throw corrupt("missing IVFL section") }
+            guard listSection.range.lowerBound % IndexFormat.alignment == 0 else { throw corrupt("IVFL section is not 64-byte aligned") }
+            let listBase = bytes.baseAddress! + listSection.range.lowerBound
+            let dir = UnsafeRawBufferPointer(start: directory, count: nlist * IndexFormat.listEntrySize)
+            var lists: [DenseIndex.IVFLists.List] = []
+            lists.reserveCapacity(nlist)
+            var position = 0, largest = 0
+            for l in 0..<nlist {
+                let offset = dir.u64(at: l * IndexFormat.listEntrySize)
+                let size = Int(dir.u32(at: l * IndexFormat.listEntrySize + 8))
+                guard size <= n - position else { throw corrupt("IVFD: list \(l) holds \(size) rows, more than the \(n - position) left") }
+                let needed = UInt64(IndexFormat.align(4 * size) + size * codeSize)
+                guard offset % UInt64(IndexFormat.alignment) == 0, offset <= UInt64(listSection.range.count),
+                      needed <= UInt64(listSection.range.count) - offset else {
+                    throw corrupt("IVFD: list \(l) points outside the IVFL section")
+                }
+                let start = listBase + Int(offset)
+                lists.append(.init(ids: start.assumingMemoryBound(to: UInt32.self), codes: UnsafeRawPointer(start + IndexFormat.align(4 * size)),
+                                   count: size, firstPosition: position))
+                position += size
+                largest = max(largest, size)
+            }
+            guard position == n else { throw corrupt("IVFD lists hold \(position) rows, META says \(n)") }
+            let positions = try view(.ivfRowPositions, bytes: 4 * n)?.assumingMemoryBound(to: UInt32.self)
+            guard exact != nil || positions != nil else { throw corrupt("missing IVFR section (needed without VF32)") }
+            let ivf = DenseIndex.IVFLists(centroids: centroids.assumingMemoryBound(to: Float.self), lists: lists,
+                                          rowPositions: positions, largestList: largest)
+            return DenseIndex(name: path, count: n, dimension: d, kind: .ivf, coding: coding, quantizer: quantizer, exact: exact,
+                              flatCodes: nil, ivf: ivf, defaultNProbe: metadata.dense.nprobe, owner: owner)
+        }
     }
 
     /// An optional section's bytes (bounds were checked on open; its checksum by `verify()`).

@@ -10,7 +10,8 @@ public enum BuildIndexStage {
 
     /// With `bm25`, also writes BM25 sections over the chunk texts (docs/FORMAT.md).
     public static func run(inputs: [String], output: String, blockSize: Int, compressionLevel: Int32,
-                           bm25: BM25Parameters? = BM25Parameters(), progress: Progress) throws -> Summary {
+                           bm25: BM25Parameters? = BM25Parameters(), dense: DenseIndexOptions = DenseIndexOptions(),
+                           progress: Progress) throws -> Summary {
         let builder = IndexBuilder(blockSize: blockSize)
         if bm25 != nil { builder.lexicalText = bm25Text }
         var inputBytes = 0
@@ -38,7 +39,8 @@ public enum BuildIndexStage {
             extra = [(.bm25Vocabulary, built.vocabulary), (.bm25Postings, built.postings), (.bm25Lengths, built.lengths)]
             settings = .init(k1: Double(bm25.k1), b: Double(bm25.b), averageLength: built.averageLength)
         }
-        let summary = try builder.write(to: output, compressionLevel: compressionLevel, extraSections: extra, bm25: settings)
+        let summary = try builder.write(to: output, compressionLevel: compressionLevel, extraSections: extra, bm25: settings,
+                                        dense: dense, status: { progress.update($0) })
         return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
                        inputBytes: inputBytes, renormalized: builder.renormalized)
     }
@@ -48,7 +50,7 @@ extension BuildIndexStage {
     /// Builds a vectors-only index from a float32 `.npy` matrix: row i becomes record id "i" with
     /// no text (so no BM25), under `modelID`. Rows are normalized to unit length (cosine).
     public static func runNumpy(path: String, output: String, modelID: String, blockSize: Int, compressionLevel: Int32,
-                                progress: Progress) throws -> Summary {
+                                dense: DenseIndexOptions = DenseIndexOptions(), progress: Progress) throws -> Summary {
         let matrix = try NumpyMatrix(path: path)
         let builder = IndexBuilder(blockSize: blockSize)
         try matrix.values.withUnsafeBufferPointer { all in
@@ -65,7 +67,7 @@ extension BuildIndexStage {
             }
         }
         let ingestSeconds = progress.elapsed
-        let summary = try builder.write(to: output, compressionLevel: compressionLevel)
+        let summary = try builder.write(to: output, compressionLevel: compressionLevel, dense: dense, status: { progress.update($0) })
         return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
                        inputBytes: matrix.values.count * 4, renormalized: builder.renormalized)
     }

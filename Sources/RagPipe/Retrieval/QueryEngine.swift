@@ -41,6 +41,8 @@ public final class QueryEngine {
     /// Candidates taken from each list before fusion.
     public var fusionDepth = 100
     public var bm25: BM25Searcher?
+    /// IVF lists probed per query; nil: the index's tuned default.
+    public var nprobe: Int?
 
     /// Uses the embedder the index names; a different `modelID` is refused.
     public init(index: IndexReader, embedder: (any Embedder)? = nil, k: Int = 5, minScore: Float? = nil,
@@ -65,21 +67,21 @@ public final class QueryEngine {
 
     /// The best `depth` chunk rows for `query` (vector `q`) in the current mode.
     public func rank(_ query: String, vector q: [Float], depth: Int) throws -> [(id: Int, score: Float)] {
-        func dense(_ n: Int) -> [(id: Int, score: Float)] {
-            q.withUnsafeBufferPointer { FlatSearch.search(vectors: index.vectors, dimension: index.dimension, query: $0, k: n) }
+        func dense(_ n: Int) throws -> [(id: Int, score: Float)] {
+            try index.dense.search(q, k: n, nprobe: nprobe)
         }
         switch mode {
-        case .dense: return dense(depth)
+        case .dense: return try dense(depth)
         case .bm25: return try bm25!.search(query, k: depth)
         case .hybrid:
             let n = max(depth, fusionDepth)
-            return fusion.fuse(dense: dense(n), bm25: try bm25!.search(query, k: n), weight: denseWeight, k: depth)
+            return fusion.fuse(dense: try dense(n), bm25: try bm25!.search(query, k: n), weight: denseWeight, k: depth)
         }
     }
 
     /// Cosine similarity of row `row` with the query vector.
-    func similarity(_ row: Int, _ q: [Float]) -> Float {
-        q.withUnsafeBufferPointer { FlatSearch.dot(index.vectors.baseAddress! + row * index.dimension, $0.baseAddress!, index.dimension) }
+    func similarity(_ row: Int, _ q: [Float]) throws -> Float {
+        try index.dense.similarity(row: row, q)
     }
 
     public func run(_ query: String) throws -> QueryResult {
@@ -93,7 +95,7 @@ public final class QueryEngine {
         clock.restart()
         var hits: [QueryHit] = []
         for (i, t) in top.enumerated() {
-            hits.append(QueryHit(rank: i + 1, row: t.id, score: t.score, similarity: similarity(t.id, q), record: try index.record(t.id)))
+            hits.append(QueryHit(rank: i + 1, row: t.id, score: t.score, similarity: try similarity(t.id, q), record: try index.record(t.id)))
         }
         timings.fetchMs = clock.milliseconds
         clock.restart()

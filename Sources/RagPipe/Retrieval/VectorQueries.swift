@@ -1,7 +1,7 @@
 /// Searches an index with query vectors given directly (`query --npy`): each row, normalized to
-/// unit length, against the fp32 vectors. Returns rows and cosine scores, best first.
+/// unit length, against the index's dense vectors (flat or IVF). Returns rows and cosine scores, best first.
 public enum VectorQueries {
-    public static func search(_ index: IndexReader, queries: NumpyMatrix, k: Int) throws -> [[(row: Int, score: Float)]] {
+    public static func search(_ index: IndexReader, queries: NumpyMatrix, k: Int, nprobe: Int? = nil) throws -> [[(row: Int, score: Float)]] {
         guard queries.columns == index.dimension else {
             throw RagPipeError.dimensionMismatch("query vectors have \(queries.columns) columns, \(index.path) holds \(index.dimension)-d vectors")
         }
@@ -14,7 +14,7 @@ public enum VectorQueries {
                 throw RagPipeError.malformedRecord(where: "query row \(i)", reason: "vector holds NaN or infinity")
             }
             q.withUnsafeMutableBufferPointer { normalize($0) }
-            let top = q.withUnsafeBufferPointer { FlatSearch.search(vectors: index.vectors, dimension: index.dimension, query: $0, k: k) }
+            let top = try index.dense.search(q, k: k, nprobe: nprobe)
             results.append(top.map { (row: $0.id, score: $0.score) })
         }
         return results

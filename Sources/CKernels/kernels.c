@@ -1,0 +1,168 @@
+#include "ragpipe_kernels.h"
+#include <string.h>
+
+// Every kernel body is written once, as a plain loop over 16 independent lanes: integer sums
+// vectorize as they stand, and float sums need the explicit lanes because the compiler may not
+// reassociate a single float accumulator. The bodies are instantiated per target below.
+
+static inline float half_bits_to_float(uint32_t h) {
+    // Exponent and mantissa shifted into float position and rescaled by 2^112 turn every
+    // normal and subnormal half into the exact float; Inf/NaN get the float's all-ones exponent.
+    uint32_t em = h & 0x7fffu;
+    uint32_t bits = em << 13;
+    float f;
+    memcpy(&f, &bits, 4);
+    f *= 0x1p112f;
+    uint32_t out;
+    memcpy(&out, &f, 4);
+    if (em >= 0x7c00u) out |= 0x7f800000u;
+    out |= (h & 0x8000u) << 16;
+    memcpy(&f, &out, 4);
+    return f;
+}
+
+#define RP_SQ8_BODY                                                                     \
+    for (size_t i = 0; i < count; i++) {                                                \
+        const uint8_t *c = codes + i * dimension;                                       \
+        int32_t sum = 0;                                                                \
+        for (size_t j = 0; j < dimension; j++) sum += (int32_t)c[j] * (int32_t)query[j]; \
+        scores[i] = sum;                                                                \
+    }
+
+#define RP_F16_BODY                                                                     \
+    for (size_t i = 0; i < count; i++) {                                                \
+        const uint16_t *c = codes + i * dimension;                                      \
+        float lanes[16] = {0};                                                          \
+        size_t j = 0;                                                                   \
+        for (; j + 16 <= dimension; j += 16)                                            \
+            for (int l = 0; l < 16; l++) lanes[l] += query[j + l] * half_bits_to_float(c[j + l]); \
+        float sum = 0;                                                                  \
+        for (int l = 0; l < 16; l++) sum += lanes[l];                                   \
+        for (; j < dimension; j++) sum += query[j] * half_bits_to_float(c[j]);          \
+        scores[i] = sum;                                                                \
+    }
+
+static void sq8_portable(const int16_t *query, const uint8_t *codes, size_t count, size_t dimension, int32_t *scores) { RP_SQ8_BODY }
+static void f16_portable(const float *query, const uint16_t *codes, size_t count, size_t dimension, float *scores) { RP_F16_BODY }
+
+#if defined(__x86_64__) || defined(__i386__)
+#define RP_X86 1
+#include <immintrin.h>
+
+__attribute__((target("avx2,fma,f16c")))
+static void sq8_avx2(const int16_t *query, const uint8_t *codes, size_t count, size_t dimension, int32_t *scores) { RP_SQ8_BODY }
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static void sq8_avx512(const int16_t *query, const uint8_t *codes, size_t count, size_t dimension, int32_t *scores) { RP_SQ8_BODY }
+
+// Half to float is one instruction with F16C (AVX2 level) or AVX-512F.
+__attribute__((target("avx2,fma,f16c")))
+static void f16_avx2(const float *query, const uint16_t *codes, size_t count, size_t dimension, float *scores) {
+    for (size_t i = 0; i < count; i++) {
+        const uint16_t *c = codes + i * dimension;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        size_t j = 0;
+        for (; j + 16 <= dimension; j += 16) {
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(query + j), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(c + j))), a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(query + j + 8), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(c + j + 8))), a1);
+        }
+        __m256 a = _mm256_add_ps(a0, a1);
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+        float sum = _mm_cvtss_f32(s);
+        for (; j < dimension; j++) sum += query[j] * half_bits_to_float(c[j]);
+        scores[i] = sum;
+    }
+}
+
+__attribute__((target("avx512f")))
+static void f16_avx512(const float *query, const uint16_t *codes, size_t count, size_t dimension, float *scores) {
+    for (size_t i = 0; i < count; i++) {
+        const uint16_t *c = codes + i * dimension;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        size_t j = 0;
+        for (; j + 32 <= dimension; j += 32) {
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(query + j), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(c + j))), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(query + j + 16), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(c + j + 16))), a1);
+        }
+        for (; j + 16 <= dimension; j += 16)
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(query + j), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(c + j))), a0);
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+        for (; j < dimension; j++) sum += query[j] * half_bits_to_float(c[j]);
+        scores[i] = sum;
+    }
+}
+#endif
+
+rp_level rp_cpu_level(void) {
+    static int cached = -1;
+    int level = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (level >= 0) return (rp_level)level;
+    level = RP_LEVEL_PORTABLE;
+#ifdef RP_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        level = RP_LEVEL_AVX2;
+    if (level == RP_LEVEL_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vl"))
+        level = RP_LEVEL_AVX512;
+#endif
+    __atomic_store_n(&cached, level, __ATOMIC_RELAXED);
+    return (rp_level)level;
+}
+
+void rp_sq8_scores_at(rp_level level, const int16_t *query, const uint8_t *codes, size_t count, size_t dimension, int32_t *scores) {
+#ifdef RP_X86
+    if (level >= RP_LEVEL_AVX512) { sq8_avx512(query, codes, count, dimension, scores); return; }
+    if (level >= RP_LEVEL_AVX2) { sq8_avx2(query, codes, count, dimension, scores); return; }
+#endif
+    (void)level;
+    sq8_portable(query, codes, count, dimension, scores);
+}
+
+void rp_f16_scores_at(rp_level level, const float *query, const uint16_t *codes, size_t count, size_t dimension, float *scores) {
+#ifdef RP_X86
+    if (level >= RP_LEVEL_AVX512) { f16_avx512(query, codes, count, dimension, scores); return; }
+    if (level >= RP_LEVEL_AVX2) { f16_avx2(query, codes, count, dimension, scores); return; }
+#endif
+    (void)level;
+    f16_portable(query, codes, count, dimension, scores);
+}
+
+void rp_sq8_scores(const int16_t *query, const uint8_t *codes, size_t count, size_t dimension, int32_t *scores) {
+    rp_sq8_scores_at(rp_cpu_level(), query, codes, count, dimension, scores);
+}
+
+void rp_f16_scores(const float *query, const uint16_t *codes, size_t count, size_t dimension, float *scores) {
+    rp_f16_scores_at(rp_cpu_level(), query, codes, count, dimension, scores);
+}
+
+void rp_f16_to_f32(const uint16_t *input, float *output, size_t count) {
+    for (size_t i = 0; i < count; i++) output[i] = half_bits_to_float(input[i]);
+}
+
+void rp_f32_to_f16(const float *input, uint16_t *output, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        uint32_t f;
+        memcpy(&f, &input[i], 4);
+        uint32_t sign = f & 0x80000000u;
+        f ^= sign;
+        uint16_t h;
+        if (f >= 0x47800000u) {                 // ≥ 65520 rounds to infinity; NaN stays quiet NaN
+            h = f > 0x7f800000u ? 0x7e00u : 0x7c00u;
+        } else if (f < 0x38800000u) {           // below the smallest normal half: add 0.5 so the
+            float v;                            // FPU rounds the mantissa at the subnormal position
+            memcpy(&v, &f, 4);
+            v += 0.5f;
+            uint32_t b;
+            memcpy(&b, &v, 4);
+            h = (uint16_t)(b - 0x3f000000u);
+        } else {                                // normal: rebias, round half to even on bit 13
+            uint32_t odd = (f >> 13) & 1u;
+            f += ((uint32_t)(15 - 127) << 23) + 0xfffu + odd;
+            h = (uint16_t)(f >> 13);
+        }
+        output[i] = h | (uint16_t)(sign >> 16);
+    }
+}

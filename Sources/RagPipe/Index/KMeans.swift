@@ -1,0 +1,137 @@
+import Dispatch
+
+/// Spherical k-means over unit vectors: a point belongs to the centroid with the highest dot
+/// product (for unit vectors, the nearest one), and a centroid is the normalized mean of its
+/// points. Assignment is one matrix product per block of points (BLAS), on every core.
+public enum KMeans {
+    public struct Training: Sendable {
+        public var centroids: [Float]
+        public var iterations: Int
+        /// Empty clusters re-seeded by splitting a large one, over all iterations.
+        public var splits: Int
+    }
+
+    /// Trains `k` centroids on `n` points (`points` is n × d, row-major, unit rows). Seeds are
+    /// k distinct points drawn with `seed`; stops after `iterations`, or earlier once fewer than
+    /// 0.1% of points change cluster.
+    public static func train(points: UnsafeBufferPointer<Float>, dimension d: Int, clusters k: Int,
+                             iterations: Int = 20, seed: UInt64 = 1,
+                             progress: (Int) -> Void = { _ in }) -> Training {
+        let n = points.count / d
+        precondition(k > 0 && k <= n, "need at least as many points as clusters")
+        var rng = SplitMix64(seed: seed)
+        var order = Array(0..<n)
+        for i in 0..<k { order.swapAt(i, Int.random(in: i..<n, using: &rng)) }
+        var centroids = [Float](repeating: 0, count: k * d)
+        for c in 0..<k {
+            for j in 0..<d { centroids[c * d + j] = points[order[c] * d + j] }
+        }
+
+        var labels = [Int32](repeating: -1, count: n)
+        var sums = [Double](repeating: 0, count: k * d)
+        var sizes = [Int](repeating: 0, count: k)
+        var splits = 0
+        var done = 0
+        for iteration in 0..<iterations {
+            progress(iteration)
+            let (assigned, _) = assign(points: points, dimension: d, centroids: centroids)
+            var changed = 0
+            for i in 0..<n where labels[i] != assigned[i] { changed += 1 }
+            labels = assigned
+
+            for i in sums.indices { sums[i] = 0 }
+            for c in 0..<k { sizes[c] = 0 }
+            sums.withUnsafeMutableBufferPointer { s in
+                for i in 0..<n {
+                    let c = Int(labels[i])
+                    sizes[c] += 1
+                    let row = points.baseAddress! + i * d, sum = s.baseAddress! + c * d
+                    for j in 0..<d { sum[j] += Double(row[j]) }
+                }
+            }
+            for c in 0..<k where sizes[c] > 0 {
+                var norm: Double = 0
+                for j in 0..<d { norm += sums[c * d + j] * sums[c * d + j] }
+                guard norm > 0 else { continue }
+                let scale = 1 / norm.squareRoot()
+                for j in 0..<d { centroids[c * d + j] = Float(sums[c * d + j] * scale) }
+            }
+            splits += splitEmptyClusters(&centroids, sizes: &sizes, dimension: d)
+            done = iteration + 1
+            if iteration > 0 && changed * 1000 < n { break }
+        }
+        return Training(centroids: centroids, iterations: done, splits: splits)
+    }
+
+    /// An empty cluster takes half of the largest one: the large centroid is copied and the two
+    /// copies nudged apart in opposite directions (as FAISS does), so the next assignment
+    /// divides its points between them.
+    static func splitEmptyClusters(_ centroids: inout [Float], sizes: inout [Int], dimension d: Int) -> Int {
+        let epsilon: Float = 1.0 / 1024
+        var splits = 0
+        for empty in sizes.indices where sizes[empty] == 0 {
+            let big = sizes.indices.max { sizes[$0] < sizes[$1] || (sizes[$0] == sizes[$1] && $0 > $1) }!
+            guard sizes[big] > 1 else { break }
+            for j in 0..<d {
+                let x = centroids[big * d + j]
+                let sign: Float = j % 2 == 0 ? 1 : -1
+                centroids[empty * d + j] = x * (1 + sign * epsilon)
+                centroids[big * d + j] = x * (1 - sign * epsilon)
+            }
+            centroids.withUnsafeMutableBufferPointer { all in
+                normalize(UnsafeMutableBufferPointer(rebasing: all[(empty * d)..<((empty + 1) * d)]))
+                normalize(UnsafeMutableBufferPointer(rebasing: all[(big * d)..<((big + 1) * d)]))
+            }
+            sizes[empty] = sizes[big] / 2
+            sizes[big] -= sizes[empty]
+            splits += 1
+        }
+        return splits
+    }
+
+    /// For every point, the centroid with the highest dot product (ties: the lower index) and
+    /// that product.
+    public static func assign(points: UnsafeBufferPointer<Float>, dimension d: Int, centroids: [Float]) -> (labels: [Int32], scores: [Float]) {
+        let n = points.count / d, k = centroids.count / d
+        var labels = [Int32](repeating: 0, count: n)
+        var best = [Float](repeating: 0, count: n)
+        let blockRows = 256
+        let blocks = (n + blockRows - 1) / blockRows
+        let workers = min(Cores.available, max(1, blocks))
+        let useBLAS = (try? BLAS.ensureLoaded()) != nil
+        labels.withUnsafeMutableBufferPointer { labelBuffer in
+            best.withUnsafeMutableBufferPointer { bestBuffer in
+                centroids.withUnsafeBufferPointer { cent in
+                    let out = UncheckedSendable((labelBuffer, bestBuffer, cent, points))
+                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                        let (labelBuffer, bestBuffer, cent, points) = out.value
+                        let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * k)
+                        defer { scores.deallocate() }
+                        var b = w
+                        while b < blocks {
+                            let first = b * blockRows, rows = min(blockRows, n - first)
+                            let x = points.baseAddress! + first * d
+                            if useBLAS {
+                                BLAS.gemm(m: rows, n: k, k: d, a: x, lda: d, b: cent.baseAddress!, ldb: d, transposeB: true,
+                                          c: scores, ldc: k)
+                            } else {
+                                for r in 0..<rows {
+                                    for c in 0..<k { scores[r * k + c] = FlatSearch.dot(x + r * d, cent.baseAddress! + c * d, d) }
+                                }
+                            }
+                            for r in 0..<rows {
+                                let row = scores + r * k
+                                var arg = 0, top = row[0]
+                                for c in 1..<k where row[c] > top { top = row[c]; arg = c }
+                                labelBuffer[first + r] = Int32(arg)
+                                bestBuffer[first + r] = top
+                            }
+                            b += workers
+                        }
+                    }
+                }
+            }
+        }
+        return (labels, best)
+    }
+}

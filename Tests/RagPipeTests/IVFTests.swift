@@ -1,0 +1,229 @@
+import Foundation
+import Testing
+@testable import RagPipe
+
+@Suite struct IVFTests {
+    static let dim = 32
+
+    /// An index over clustered vectors; records carry their row in the text.
+    func build(_ dir: TempDir, n: Int = 3000, options: DenseIndexOptions, name: String = "ivf.ragx", seed: UInt64 = 11) throws -> (String, [Float], IndexBuilder.Summary) {
+        let d = Self.dim
+        let vectors = SyntheticVectors.clustered(count: n, dimension: d, clusters: 40, noise: 0.35, seed: seed)
+        let builder = IndexBuilder(blockSize: 4096)
+        for i in 0..<n {
+            let r = ChunkRecord(id: String(i), source: "s.md", title: "", headings: [], text: "row \(i)", start: 0, end: 0, tokens: 2, position: i)
+            try builder.add(r, vector: Array(vectors[(i * d)..<((i + 1) * d)]), model: "test/clustered")
+        }
+        let path = dir.path + "/" + name
+        let summary = try builder.write(to: path, dense: options)
+        return (path, vectors, summary)
+    }
+
+    func exactTop(_ vectors: [Float], _ q: [Float], k: Int) -> [(id: Int, score: Float)] {
+        vectors.withUnsafeBufferPointer { v in q.withUnsafeBufferPointer { FlatSearch.search(vectors: v, dimension: Self.dim, query: $0, k: k) } }
+    }
+
+    func options(_ kind: IndexKind, _ coding: VectorCoding, rerank: Bool = false, nlist: Int? = nil) -> DenseIndexOptions {
+        var o = DenseIndexOptions()
+        o.kind = kind; o.coding = coding; o.rerank = rerank; o.nlist = nlist
+        return o
+    }
+
+    @Test func probingEveryListIsExactSearch() throws {
+        let dir = try TempDir()
+        let (path, vectors, summary) = try build(dir, options: options(.ivf, .fp32, nlist: 50))
+        #expect(summary.kind == .ivf && summary.dense.nlist == 50)
+        let index = try IndexReader(path: path)
+        try index.verify()
+        #expect(index.dense.kind == .ivf && index.dense.exact == nil, "IVF fp32 keeps its vectors in the lists only")
+        let queries = SyntheticVectors.clustered(count: 30, dimension: Self.dim, clusters: 40, noise: 0.35, seed: 11)
+        for i in 0..<30 {
+            let q = Array(queries[(i * Self.dim)..<((i + 1) * Self.dim)])
+            let got = try index.dense.search(q, k: 10, nprobe: 50)
+            let want = exactTop(vectors, q, k: 10)
+            #expect(got.map(\.id) == want.map(\.id))
+            for (g, w) in zip(got, want) { #expect(g.score == w.score) }
+            for hit in got { #expect(abs(try index.dense.similarity(row: hit.id, q) - hit.score) < 1e-6) }
+        }
+        // Asking for every row returns every row once, with its exact score.
+        let q = Array(queries[0..<Self.dim])
+        let all = try index.dense.search(q, k: 3000, nprobe: 50)
+        #expect(all.count == 3000 && Set(all.map(\.id)).count == 3000)
+        let sameOrder = all.map(\.id) == exactTop(vectors, q, k: 3000).map(\.id)
+        #expect(sameOrder)
+    }
+
+    @Test func sq8WithRerankReturnsTheExactOrderAndScores() throws {
+        let dir = try TempDir()
+        let (path, vectors, _) = try build(dir, options: options(.ivf, .sq8, rerank: true, nlist: 40))
+        let index = try IndexReader(path: path)
+        #expect(index.dense.reranks)
+        var matches = 0
+        for i in stride(from: 0, to: 3000, by: 97) {
+            let q = Array(vectors[(i * Self.dim)..<((i + 1) * Self.dim)])
+            let got = try index.dense.search(q, k: 10, nprobe: 40)
+            let want = exactTop(vectors, q, k: 10)
+            if got.map(\.id) == want.map(\.id) { matches += 1 }
+            for hit in got { #expect(abs(hit.score - (try index.dense.similarity(row: hit.id, q))) < 1e-6, "re-ranked scores are exact") }
+        }
+        #expect(matches == 31, "every query's top 10 equals exact search when every list is probed")
+    }
+
+    @Test func tunedNProbeReachesTheTargetOnHeldOutQueries() throws {
+        let dir = try TempDir()
+        var o = options(.ivf, .sq8, nlist: 60)
+        o.targetRecall = 0.95
+        let (path, vectors, summary) = try build(dir, n: 6000, options: o)
+        let r = summary.dense
+        #expect(r.recallAt10! >= 0.95 && r.nprobe >= 1 && r.nprobe < 60, "tuned: nprobe \(r.nprobe), recall \(r.recallAt10!)")
+        #expect(r.listBalance! >= 1 && r.trainingPoints == min(6000, 60 * 64) && r.trainingIterations >= 1)
+        let index = try IndexReader(path: path)
+        #expect(index.metadata.dense.nprobe == r.nprobe && index.metadata.dense.recallAt10 == (r.recallAt10! * 10_000).rounded() / 10_000)
+        // Fresh queries from the same distribution: recall at the stored default stays near the target.
+        let queries = SyntheticVectors.clustered(count: 200, dimension: Self.dim, clusters: 40, noise: 0.35, seed: 11 &+ 1000)
+        var found = 0
+        for i in 0..<200 {
+            let q = Array(queries[(i * Self.dim)..<((i + 1) * Self.dim)])
+            let want = Set(exactTop(vectors, q, k: 10).map(\.id))
+            found += try index.dense.search(q, k: 10).filter { want.contains($0.id) }.count
+        }
+        #expect(Double(found) / 2000 >= 0.9, "held-out recall \(Double(found) / 2000)")
+        // Fewer lists probed finds less: the tuning had something to choose.
+        if r.nprobe > 1 {
+            var fewer = 0
+            for i in 0..<200 {
+                let q = Array(queries[(i * Self.dim)..<((i + 1) * Self.dim)])
+                let want = Set(exactTop(vectors, q, k: 10).map(\.id))
+                fewer += try index.dense.search(q, k: 10, nprobe: 1).filter { want.contains($0.id) }.count
+            }
+            #expect(fewer < found)
+        }
+    }
+
+    @Test func buildsAreDeterministic() throws {
+        let dir = try TempDir()
+        let (a, _, _) = try build(dir, options: options(.ivf, .fp16, nlist: 30), name: "a.ragx")
+        let (b, _, _) = try build(dir, options: options(.ivf, .fp16, nlist: 30), name: "b.ragx")
+        let bytesA = try Data(contentsOf: URL(fileURLWithPath: a)), bytesB = try Data(contentsOf: URL(fileURLWithPath: b))
+        // META records the training time; everything else must be identical.
+        let ra = try IndexReader(path: a), rb = try IndexReader(path: b)
+        #expect(bytesA.count == bytesB.count)
+        for kind in [IndexFormat.SectionKind.ivfCentroids, .ivfDirectory, .ivfLists, .ivfRowPositions] {
+            #expect(Array(ra.section(kind)!) == Array(rb.section(kind)!), "\(kind.fourCC)")
+        }
+    }
+
+    @Test func everyKindAndCodingRoundTripsThroughTheFile() throws {
+        let dir = try TempDir()
+        for kind in IndexKind.allCases {
+            for coding in VectorCoding.allCases {
+                for rerank in coding == .fp32 ? [false] : [false, true] {
+                    let name = "\(kind)-\(coding)-\(rerank).ragx"
+                    let (path, vectors, summary) = try build(dir, n: 1500, options: options(kind, coding, rerank: rerank, nlist: kind == .ivf ? 20 : nil), name: name)
+                    let index = try IndexReader(path: path)
+                    try index.verify()
+                    #expect(index.metadata.kind == kind.rawValue && index.metadata.codes == coding.rawValue && index.dense.reranks == rerank)
+                    let version = try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { $0.load(fromByteOffset: 8, as: UInt32.self) }
+                    #expect(version == (kind == .flat && coding == .fp32 ? 1 : 2), "\(name): lowest version that describes it")
+                    if kind == .flat && coding == .fp32 { #expect(summary.dense.recallAt10 == nil) }
+                    else { #expect(summary.dense.recallAt10! >= 0.9, "\(name): recall \(summary.dense.recallAt10!)") }
+                    // A row's reconstruction is its vector up to the coding's precision.
+                    let tolerance: Float = coding == .fp32 || rerank ? 0 : (coding == .fp16 ? 1e-3 : 2e-2)
+                    for row in [0, 7, 1499] {
+                        let back = try index.dense.reconstruct(row: row)
+                        for j in 0..<Self.dim { #expect(abs(back[j] - vectors[row * Self.dim + j]) <= tolerance, "\(name) row \(row)") }
+                    }
+                    let q = Array(vectors[0..<Self.dim])
+                    #expect(try index.dense.search(q, k: 1)[0].id == 0, "\(name): a stored vector finds itself")
+                }
+            }
+        }
+    }
+
+    @Test func damagedListsAreRefusedCleanly() throws {
+        let dir = try TempDir()
+        let (path, vectors, _) = try build(dir, n: 1200, options: options(.ivf, .sq8, nlist: 12))
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        let index = try IndexReader(path: path)
+        let directory = index.sections[.ivfDirectory]!.range, lists = index.sections[.ivfLists]!.range
+        let positions = index.sections[.ivfRowPositions]!.range
+        func patched(_ edit: (inout [UInt8]) -> Void) throws -> String {
+            var bytes = [UInt8](original)
+            edit(&bytes)
+            IndexFuzzTests.fixChecksums(&bytes)
+            let p = dir.path + "/damaged.ragx"
+            try Data(bytes).write(to: URL(fileURLWithPath: p))
+            return p
+        }
+        func put32(_ bytes: inout [UInt8], _ value: UInt32, at offset: Int) {
+            withUnsafeBytes(of: value.littleEndian) { for k in 0..<4 { bytes[offset + k] = $0[k] } }
+        }
+        // A list offset beyond the section.
+        var p = try patched { put32(&$0, UInt32(lists.count + 64), at: directory.lowerBound) }
+        #expect(throws: RagPipeError.self) { try IndexReader(path: p) }
+        // A list claiming more rows than the index holds.
+        p = try patched { put32(&$0, 5000, at: directory.lowerBound + 8) }
+        #expect(throws: RagPipeError.self) { try IndexReader(path: p) }
+        // A row id inside a list beyond the row count: found when the list is scanned.
+        p = try patched { for l in 0..<12 { put32(&$0, 99_999, at: lists.lowerBound + Int(index.dense.ivf!.lists[l].ids - index.dense.ivf!.lists[0].ids) * 4) } }
+        let damaged = try IndexReader(path: p)
+        let q = Array(vectors[0..<Self.dim])
+        #expect(throws: RagPipeError.self) { try damaged.dense.search(q, k: 5, nprobe: 12) }
+        // A row position pointing at another row's entry.
+        p = try patched { put32(&$0, 3, at: positions.lowerBound) ; put32(&$0, 3, at: positions.lowerBound + 4) }
+        let swapped = try IndexReader(path: p)
+        var refused = 0
+        for row in 0..<2 { do { _ = try swapped.dense.reconstruct(row: row) } catch is RagPipeError { refused += 1 } }
+        #expect(refused >= 1)
+        // The stored nprobe beyond nlist.
+        #expect(try IndexReader(path: path).metadata.dense.nprobe <= 12)
+    }
+
+    @Test func commandLineBuildsAndQueriesIVF() throws {
+        let dir = try TempDir()
+        let d = Self.dim
+        let vectors = SyntheticVectors.clustered(count: 2000, dimension: d, clusters: 40, noise: 0.35, seed: 21)
+        dir.write("v.npy", bytes: NumpyTests.npy(rows: 2000, columns: d, values: vectors))
+        let build = try shell("build-index --npy v.npy --kind ivf --codes sq8 --rerank --nlist 20 -o ivf.ragx", in: dir.path)
+        #expect(build.status == 0, "\(build.stderr)")
+        #expect(build.stderr.contains("ivf sq8 + fp32 re-rank, 20 lists") && build.stderr.contains("default nprobe")
+                && build.stderr.contains("recall@10"), "\(build.stderr)")
+        let r = try shell("query --npy v.npy --json -k 3 --nprobe 20 ivf.ragx", in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 2000)
+        var selfFirst = 0
+        for line in lines {
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let hits = o["hits"] as! [[String: Any]]
+            if hits.count == 3, abs((hits[0]["score"] as! Double) - 1) < 1e-5 { selfFirst += 1 }
+        }
+        #expect(selfFirst == 2000, "every row finds itself with cosine 1 (re-ranked)")
+
+        let bad = try shell("build-index --npy v.npy --codes fp32 --rerank -o x.ragx; echo \"status $?\"", in: dir.path)
+        #expect(bad.stdout.contains("status 64") && bad.stderr.contains("--rerank needs"), "\(bad.stderr)")
+        #expect(!dir.exists("x.ragx"))
+        let badProbe = try shell("query --npy v.npy --nprobe 0 ivf.ragx", in: dir.path)
+        #expect(badProbe.status == 64)
+        let tooMany = try shell("build-index --npy v.npy --kind ivf --nlist 5000 -o x.ragx", in: dir.path)
+        #expect(tooMany.status == 64 && tooMany.stderr.contains("--nlist 5000"), "\(tooMany.stderr)")
+
+        // Text through the whole pipeline: an IVF fp32 index probed fully answers as the flat one does.
+        for i in 0..<40 {
+            dir.write("corpus/doc\(i).md", "# Topic \(i)\n\nThe secret word of document \(i) is zebra\(i)quartz. " + String(repeating: "Filler sentence \(i % 7). ", count: 5))
+        }
+        let text = try shell("""
+            chunk --counter upper-bound corpus | embed --embedder hash > e.jsonl && build-index --kind ivf --nlist 4 -o t.ragx e.jsonl \
+            && build-index -o f.ragx e.jsonl && query --json --mode hybrid --nprobe 4 t.ragx 'zebra17quartz' > ivf.json \
+            && query --json --mode hybrid f.ragx 'zebra17quartz' > flat.json
+            """, in: dir.path)
+        #expect(text.status == 0, "\(text.stderr)")
+        func hits(_ name: String) throws -> [String] {
+            let o = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path + "/" + name))) as! [String: Any]
+            return (o["hits"] as! [[String: Any]]).map { $0["source"] as! String }
+        }
+        #expect(try hits("ivf.json") == hits("flat.json"))
+        let top = try hits("ivf.json")[0]
+        #expect(top.hasSuffix("doc17.md"), "\(top)")
+    }
+}

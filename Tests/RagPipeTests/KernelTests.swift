@@ -1,0 +1,106 @@
+import CKernels
+import Testing
+@testable import RagPipe
+
+/// The fp16 and sq8 kernels at every instruction-set level this CPU has, against scalar oracles.
+@Suite struct KernelTests {
+    var levels: [rp_level] { (0...Int(rp_cpu_level().rawValue)).map { rp_level(UInt32($0)) } }
+
+    @Test func sq8ScoresAreExactIntegerSumsAtEveryLevel() {
+        var rng = SplitMix64(seed: 5)
+        for d in [1, 15, 16, 17, 63, 64, 384, 385] {
+            let n = 37
+            let codes = (0..<(n * d)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let query: [Int16] = (0..<d).map { _ in
+                let r = Int(rng.next() % 65_535) - 32_767
+                return Int16(r / 4)
+            }
+            var oracle = [Int64](repeating: 0, count: n)
+            for i in 0..<n {
+                for j in 0..<d { oracle[i] += Int64(codes[i * d + j]) * Int64(query[j]) }
+            }
+            for level in levels {
+                var scores = [Int32](repeating: 0, count: n)
+                rp_sq8_scores_at(level, query, codes, n, d, &scores)
+                #expect(scores.map(Int64.init) == oracle, "level \(level.rawValue), d \(d)")
+            }
+        }
+    }
+
+    @Test func f16ScoresMatchAFloatOracleAtEveryLevel() {
+        var rng = SplitMix64(seed: 6)
+        for d in [1, 15, 16, 33, 384, 385] {
+            let n = 29
+            let values = (0..<(n * d)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+            var codes = [UInt16](repeating: 0, count: values.count)
+            rp_f32_to_f16(values, &codes, values.count)
+            var decoded = [Float](repeating: 0, count: values.count)
+            rp_f16_to_f32(codes, &decoded, codes.count)
+            let query = (0..<d).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+            var oracle = [Double](repeating: 0, count: n)
+            for i in 0..<n {
+                for j in 0..<d { oracle[i] += Double(decoded[i * d + j]) * Double(query[j]) }
+            }
+            for level in levels {
+                var scores = [Float](repeating: 0, count: n)
+                rp_f16_scores_at(level, query, codes, n, d, &scores)
+                for i in 0..<n { #expect(abs(Double(scores[i]) - oracle[i]) < 1e-4 * Double(d), "level \(level.rawValue), d \(d)") }
+            }
+        }
+    }
+
+    #if !(os(macOS) && arch(x86_64))
+    @Test func halfConversionsAgreeWithSwiftFloat16() {
+        // Every half bit pattern decodes to what Swift's Float16 says (NaNs stay NaN).
+        var all = (0...UInt16.max).map { $0 }
+        var decoded = [Float](repeating: 0, count: all.count)
+        rp_f16_to_f32(all, &decoded, all.count)
+        for (bits, value) in zip(all, decoded) {
+            let reference = Float(Float16(bitPattern: bits))
+            #expect(reference.isNaN ? value.isNaN : value.bitPattern == reference.bitPattern, "half \(bits)")
+        }
+        // Encoding rounds to nearest even, including subnormals, overflow and halfway cases.
+        var rng = SplitMix64(seed: 7)
+        var inputs: [Float] = [0, -0, 1, -1, 65504, 65519, 65520, 1e9, -1e9, .infinity, -.infinity, 5.96e-8, 2.98e-8, 2.99e-8,
+                               6.1e-5, 1.0009766, 1.00048828125, 1.00146484375]
+        for _ in 0..<100_000 { inputs.append(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0x7fff_ffff) * (rng.next() & 1 == 0 ? 1 : -1)) }
+        inputs = inputs.filter { !$0.isNaN }
+        all = [UInt16](repeating: 0, count: inputs.count)
+        rp_f32_to_f16(inputs, &all, inputs.count)
+        for (x, h) in zip(inputs, all) { #expect(h == Float16(x).bitPattern, "float \(x)") }
+        rp_f32_to_f16([Float.nan], &all, 1)
+        #expect(Float16(bitPattern: all[0]).isNaN)
+    }
+    #endif
+
+    @Test func sq8QuantizerErrorIsAtMostHalfAStep() {
+        let d = 48
+        let vectors = SyntheticVectors.clustered(count: 500, dimension: d, clusters: 7, noise: 0.2, seed: 3)
+        let quantizer = vectors.withUnsafeBufferPointer { SQ8Quantizer.train($0, dimension: d) }
+        var code = [UInt8](repeating: 0, count: d), back = [Float](repeating: 0, count: d)
+        for i in 0..<500 {
+            vectors.withUnsafeBufferPointer { quantizer.encode($0.baseAddress! + i * d, into: &code) }
+            quantizer.decode(code, into: &back)
+            for j in 0..<d { #expect(abs(back[j] - vectors[i * d + j]) <= quantizer.step[j] / 2 * 1.0001 + 1e-7) }
+        }
+    }
+
+    @Test func preparedSQ8QueryScoresMatchDecodedDotProducts() {
+        let d = 384, n = 300
+        let vectors = SyntheticVectors.clustered(count: n, dimension: d, clusters: 5, noise: 0.05, seed: 4)
+        let quantizer = vectors.withUnsafeBufferPointer { SQ8Quantizer.train($0, dimension: d) }
+        var codes = [UInt8](repeating: 0, count: n * d)
+        vectors.withUnsafeBufferPointer { v in
+            codes.withUnsafeMutableBytes { CodeScanner.encode(v.baseAddress!, count: n, dimension: d, coding: .sq8, quantizer: quantizer, into: $0.baseAddress!) }
+        }
+        let q = Array(vectors[0..<d])
+        let prepared = PreparedQuery(q, coding: .sq8, quantizer: quantizer)
+        var scores = [Float](repeating: 0, count: n), scratch = [Int32](repeating: 0, count: n)
+        codes.withUnsafeBytes { CodeScanner.scores(prepared, coding: .sq8, codes: $0.baseAddress!, count: n, dimension: d, into: &scores, scratch: &scratch) }
+        for i in 0..<n {
+            let decoded = codes.withUnsafeBytes { CodeScanner.decode($0.baseAddress! + i * d, dimension: d, coding: .sq8, quantizer: quantizer) }
+            let oracle = zip(q, decoded).reduce(Double(0)) { $0 + Double($1.0) * Double($1.1) }
+            #expect(abs(Double(scores[i]) - oracle) < 2e-4, "row \(i): \(scores[i]) vs \(oracle)")
+        }
+    }
+}
