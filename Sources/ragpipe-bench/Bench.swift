@@ -27,8 +27,30 @@ struct RagpipeBench: ParsableCommand {
     @Option(help: "SciFact documents embedded in the MiniLM benchmark (0 skips it).")
     var embedDocuments = 2_000
 
+    @Option(help: "Synthetic clustered vectors in the IVF benchmark (0 skips it).")
+    var ivfSynthetic = 1_000_000
+
+    @Option(help: "Python with faiss-cpu: also run FAISS on the IVF benchmark's vectors (make bench-faiss).")
+    var faissPython: String?
+
+    @Flag(help: "Run only the IVF benchmarks.")
+    var onlyIVF = false
+
     func run() throws {
         let bench = try Bench(shared: shared, work: work)
+        defer { bench.printTable() }
+        let nprobes = [1, 2, 4, 8, 16, 32, 64, 128]
+        let configurations = [["--kind", "ivf", "--codes", "sq8"], ["--kind", "ivf", "--codes", "sq8", "--rerank"],
+                              ["--kind", "ivf", "--codes", "fp16"], ["--kind", "ivf", "--codes", "fp32"], ["--kind", "flat", "--codes", "sq8"]]
+        if let model {
+            try bench.ivfBenchmark(try bench.realMiniLMVectors(model: model), configurations: configurations, nprobes: nprobes,
+                                   faissPython: faissPython)
+        }
+        if ivfSynthetic > 0 {
+            try bench.ivfBenchmark(try bench.syntheticVectors(count: ivfSynthetic), configurations: [configurations[0], configurations[1]],
+                                   nprobes: nprobes, faissPython: faissPython)
+        }
+        if onlyIVF { return }
         try bench.chunking(repeats: chunkRepeats)
         if let model {
             try bench.wordPieceChunking(repeats: chunkRepeats, model: model)
@@ -38,7 +60,6 @@ struct RagpipeBench: ParsableCommand {
         try bench.ingest(records: ingestRecords)
         try bench.openAndQuery(sizes: [10_000, 100_000])
         try bench.flatScan()
-        bench.printTable()
     }
 }
 

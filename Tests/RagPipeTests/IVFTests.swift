@@ -175,8 +175,11 @@ import Testing
         var refused = 0
         for row in 0..<2 { do { _ = try swapped.dense.reconstruct(row: row) } catch is RagPipeError { refused += 1 } }
         #expect(refused >= 1)
-        // The stored nprobe beyond nlist.
-        #expect(try IndexReader(path: path).metadata.dense.nprobe <= 12)
+        // A file stamped version 1 cannot hold lists: version-1 readers would misread it.
+        p = try patched { $0[8] = 1 }
+        #expect(throws: RagPipeError.corruptIndex(path: p, reason: "META: index kind 'ivf' with 'sq8' codes is not readable by this version")) {
+            try IndexReader(path: p)
+        }
     }
 
     @Test func commandLineBuildsAndQueriesIVF() throws {

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Layout of an index's dense vectors, as META records it.
 public enum IndexKind: String, CaseIterable, Sendable {
     case flat, ivf
@@ -29,7 +31,8 @@ public struct DenseIndex: @unchecked Sendable {
     public var reranks: Bool { coding != .fp32 && exact != nil }
 
     struct IVFLists {
-        let centroids: UnsafePointer<Float>
+        /// nlist × d IEEE half: half the bytes of fp32, so a probe's centroid scan stays in L2.
+        let centroids: UnsafePointer<UInt16>
         let lists: [List]
         /// Row → position in list order; needed to find a row's code without exact vectors.
         let rowPositions: UnsafePointer<UInt32>?
@@ -111,9 +114,17 @@ public struct DenseIndex: @unchecked Sendable {
     /// The `nprobe` lists whose centroids are closest to `q`, closest first.
     func probeOrder(_ q: [Float], nprobe: Int) -> [Int] {
         let ivf = ivf!
-        let n = max(1, min(nprobe, ivf.lists.count))
-        let centroids = UnsafeBufferPointer(start: ivf.centroids, count: ivf.lists.count * dimension)
-        return q.withUnsafeBufferPointer { FlatSearch.search(vectors: centroids, dimension: dimension, query: $0, k: n) }.map(\.id)
+        let nlist = ivf.lists.count
+        var top = TopK(k: max(1, min(nprobe, nlist)))
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: nlist)
+        defer { scores.deallocate() }
+        q.withUnsafeBufferPointer { rp_f16_scores($0.baseAddress!, ivf.centroids, nlist, dimension, scores) }
+        var threshold = top.threshold
+        for l in 0..<nlist where scores[l] > threshold || top.scores.count < top.k {
+            top.push(scores[l], l)
+            threshold = top.threshold
+        }
+        return top.sorted().map(\.id)
     }
 
     private func withScratch(_ n: Int, _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>) throws -> Void) rethrows {

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// How `build-index` lays out the dense vectors.
@@ -157,8 +158,13 @@ public enum DenseIndexBuilder {
                 status("k-means: \(nlist) lists on \(sampleSize) points, iteration \(i + 1)")
             }
         }
+        // Stored centroids are halves; rows are assigned with exactly the values queries will see.
+        var halfCentroids = [UInt16](repeating: 0, count: nlist * d)
+        rp_f32_to_f16(training.centroids, &halfCentroids, nlist * d)
+        var storedCentroids = [Float](repeating: 0, count: nlist * d)
+        rp_f16_to_f32(halfCentroids, &storedCentroids, nlist * d)
         status("assigning \(n) vectors to \(nlist) lists")
-        let labels = KMeans.assign(points: vectors, dimension: d, centroids: training.centroids).labels
+        let labels = KMeans.assign(points: vectors, dimension: d, centroids: storedCentroids).labels
         report.trainingPoints = sampleSize
         report.trainingIterations = training.iterations
         report.trainingSeconds = clock.seconds
@@ -197,8 +203,8 @@ public enum DenseIndexBuilder {
             appendLE(UInt32(0), to: &directory)
             lists.append(.init(ids: UnsafePointer(ids), codes: UnsafeRawPointer(codes), count: sizes[l], firstPosition: firstPosition[l]))
         }
-        let centroids = OwnedBytes(count: nlist * d * 4)
-        training.centroids.withUnsafeBytes { centroids.base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let centroids = OwnedBytes(count: nlist * d * 2)
+        halfCentroids.withUnsafeBytes { centroids.base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         var sections: [(IndexFormat.SectionKind, OwnedBytes)] = [(.ivfCentroids, centroids), (.ivfDirectory, OwnedBytes(directory)), (.ivfLists, listBytes)]
         var positions: UnsafePointer<UInt32>? = nil
         if keepPositions {
@@ -208,7 +214,7 @@ public enum DenseIndexBuilder {
             positions = UnsafePointer(p)
             sections.append((.ivfRowPositions, map))
         }
-        return (DenseIndex.IVFLists(centroids: UnsafePointer(centroids.base.assumingMemoryBound(to: Float.self)), lists: lists,
+        return (DenseIndex.IVFLists(centroids: UnsafePointer(centroids.base.assumingMemoryBound(to: UInt16.self)), lists: lists,
                                     rowPositions: positions, largestList: sizes.max()!), sections)
     }
 

@@ -182,7 +182,7 @@ public final class IndexReader: @unchecked Sendable {
             guard metadata.dense.nprobe >= 1 && metadata.dense.nprobe <= nlist else {
                 throw corrupt("META: nprobe \(metadata.dense.nprobe) out of range 1...\(nlist)")
             }
-            guard let centroids = try view(.ivfCentroids, bytes: nlist * d * 4) else { throw corrupt("missing IVFC section") }
+            guard let centroids = try view(.ivfCentroids, bytes: nlist * d * 2) else { throw corrupt("missing IVFC section") }
             guard let directory = try view(.ivfDirectory, bytes: nlist * IndexFormat.listEntrySize) else { throw corrupt("missing IVFD section") }
             guard let listSection = sections[.ivfLists] else { throw corrupt("missing IVFL section") }
             guard listSection.range.lowerBound % IndexFormat.alignment == 0 else { throw corrupt("IVFL section is not 64-byte aligned") }
@@ -209,7 +209,7 @@ public final class IndexReader: @unchecked Sendable {
             guard position == n else { throw corrupt("IVFD lists hold \(position) rows, META says \(n)") }
             let positions = try view(.ivfRowPositions, bytes: 4 * n)?.assumingMemoryBound(to: UInt32.self)
             guard exact != nil || positions != nil else { throw corrupt("missing IVFR section (needed without VF32)") }
-            let ivf = DenseIndex.IVFLists(centroids: centroids.assumingMemoryBound(to: Float.self), lists: lists,
+            let ivf = DenseIndex.IVFLists(centroids: centroids.assumingMemoryBound(to: UInt16.self), lists: lists,
                                           rowPositions: positions, largestList: largest)
             return DenseIndex(name: path, count: n, dimension: d, kind: .ivf, coding: coding, quantizer: quantizer, exact: exact,
                               flatCodes: nil, ivf: ivf, defaultNProbe: metadata.dense.nprobe, owner: owner)
