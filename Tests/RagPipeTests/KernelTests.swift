@@ -49,6 +49,19 @@ import Testing
         }
     }
 
+    @Test func argmaxFindsTheFirstLargest() {
+        var rng = SplitMix64(seed: 8)
+        for n in [1, 2, 15, 16, 17, 100, 4000] {
+            for _ in 0..<20 {
+                var v = (0..<n).map { _ in Float(Int(rng.next() % 1000)) / 7 }
+                if n > 3 && rng.next() % 2 == 0 { v[n - 1] = v.max()!; v[n / 2] = v.max()! }   // ties: the first wins
+                var best: Float = 0
+                let i = rp_argmax(v, n, &best)
+                #expect(best == v.max()! && i == v.firstIndex(of: v.max()!)!, "n \(n)")
+            }
+        }
+    }
+
     #if !(os(macOS) && arch(x86_64))
     @Test func halfConversionsAgreeWithSwiftFloat16() {
         // Every half bit pattern decodes to what Swift's Float16 says (NaNs stay NaN).

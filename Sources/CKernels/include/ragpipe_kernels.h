@@ -38,6 +38,10 @@ void rp_sq8_scores_at(rp_level level, const int16_t *query, const uint8_t *codes
 void rp_f16_scores_at(rp_level level, const float *query, const uint16_t *codes, size_t count,
                       size_t dimension, float *scores);
 
+/// The first index of the largest of `count` values (k-means assignment scans a score row per
+/// point); `*best` receives the value. NaNs are never the largest.
+size_t rp_argmax(const float *values, size_t count, float *best);
+
 /// IEEE binary16 conversions, round to nearest even; NaN stays NaN, overflow becomes infinity.
 void rp_f32_to_f16(const float *input, uint16_t *output, size_t count);
 void rp_f16_to_f32(const uint16_t *input, float *output, size_t count);

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// Spherical k-means over unit vectors: a point belongs to the centroid with the highest dot
@@ -95,7 +96,8 @@ public enum KMeans {
         let n = points.count / d, k = centroids.count / d
         var labels = [Int32](repeating: 0, count: n)
         var best = [Float](repeating: 0, count: n)
-        let blockRows = 256
+        // Large blocks: OpenBLAS re-packs the centroid matrix on every call.
+        let blockRows = 1024
         let blocks = (n + blockRows - 1) / blockRows
         let workers = min(Cores.available, max(1, blocks))
         let useBLAS = (try? BLAS.ensureLoaded()) != nil
@@ -120,10 +122,8 @@ public enum KMeans {
                                 }
                             }
                             for r in 0..<rows {
-                                let row = scores + r * k
-                                var arg = 0, top = row[0]
-                                for c in 1..<k where row[c] > top { top = row[c]; arg = c }
-                                labelBuffer[first + r] = Int32(arg)
+                                var top: Float = 0
+                                labelBuffer[first + r] = Int32(rp_argmax(scores + r * k, k, &top))
                                 bestBuffer[first + r] = top
                             }
                             b += workers
