@@ -12,6 +12,7 @@ K           ?= 5
 CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' \) 2>/dev/null | LC_ALL=C sort)
 TOOLS       := $(RELEASE)/chunk $(RELEASE)/embed $(RELEASE)/build-index $(RELEASE)/query $(RELEASE)/evaluate
 SCIFACT     ?= ../shared/data/scifact
+SQUAD       ?= ../shared/data/squad/dev-v1.1.even-articles.json.gz
 EVAL_DIR    := index/eval
 
 MODEL_DIR   := models/all-MiniLM-L6-v2
@@ -23,7 +24,7 @@ FUZZ_SEED       ?= 1
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all release index query test bench bench-faiss fuzz eval clean help model
+.PHONY: all release index query test bench bench-faiss fuzz eval clean help model llm-server
 
 all: index
 
@@ -35,7 +36,8 @@ help:
 	@echo "make bench            release benchmarks (chunk MB/s, ingest records/s, open+query ms, scan GB/s, IVF recall/QPS)"
 	@echo "make bench-faiss      the same, plus FAISS (faiss-cpu from PyPI, in $(BENCH_VENV)) on the IVF benchmark's vectors"
 	@echo "make fuzz             long mutation fuzzing of the index reader (FUZZ_ITERATIONS, FUZZ_SEED)"
-	@echo "make eval             nDCG@10 etc. on BEIR SciFact train queries: dense, bm25, hybrid"
+	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
+	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
 	@echo "make clean            remove build products and generated indexes"
 
 release:
@@ -94,12 +96,27 @@ $(EVAL_DIR)/scifact.ragx: $(EVAL_DIR)/scifact-corpus.jsonl $(TOOLS) $(MODEL_DIR)
 	$(RELEASE)/chunk --model $(MODEL_DIR) $< | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
 	mv -f $@.partial $@
 
+# SQuAD v1.1 dev (24 articles): each paragraph one document.
+$(EVAL_DIR)/squad.json: $(SQUAD)
+	@mkdir -p $(EVAL_DIR)
+	gunzip -c $< > $@
+
+$(EVAL_DIR)/squad.ragx: $(EVAL_DIR)/squad.json $(TOOLS) $(MODEL_DIR)/model.safetensors
+	$(RELEASE)/evaluate --export-squad $< | $(RELEASE)/chunk --no-split --model $(MODEL_DIR) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
+	mv -f $@.partial $@
+
 eval: release model
-	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact-nosplit.ragx $(EVAL_DIR)/scifact.ragx
-	@echo "== SciFact train, one chunk per document (--no-split)"
-	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact-nosplit.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv
+	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact-nosplit.ragx $(EVAL_DIR)/scifact.ragx $(EVAL_DIR)/squad.ragx
+	@echo "== SciFact train, one chunk per document (--no-split); abstention with the relevant documents removed"
+	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact-nosplit.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv --abstention
 	@echo "== SciFact train, chunked (256 tokens, 20% overlap)"
 	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv
+	@echo "== SQuAD v1.1 dev, 24 articles: paragraph retrieval, extractive answers, abstention"
+	@$(RELEASE)/evaluate $(EVAL_DIR)/squad.ragx --squad $(EVAL_DIR)/squad.json
+
+LLM_PORT ?= 8080
+llm-server:
+	scripts/llama-server.sh start $(LLM_PORT)
 
 fuzz:
 	RAGPIPE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) RAGPIPE_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter IndexFuzzTests 2>&1 | grep -E "^fuzz|passed|failed|error"

@@ -26,12 +26,15 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "RagPipe", dependencies: ["CZlib", "CBLAS", "CKernels"]),
         .executableTarget(name: "chunk", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "embed", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "embed", dependencies: ["RagPipe", "RagPipeHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "build-index", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "query", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // OpenAI-compatible HTTP clients (chat, embeddings) on URLSession: Foundation stays out of
+        // the core library.
+        .target(name: "RagPipeHTTP", dependencies: ["RagPipe"]),
+        .executableTarget(name: "query", dependencies: ["RagPipe", "RagPipeHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "evaluate", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // `make bench`: release benchmarks that print figures (never timed unit tests).
         .executableTarget(name: "ragpipe-bench", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "RagPipeTests", dependencies: ["RagPipe", "chunk", "embed", "build-index", "query", "evaluate"]),
+        .testTarget(name: "RagPipeTests", dependencies: ["RagPipe", "RagPipeHTTP", "chunk", "embed", "build-index", "query", "evaluate"]),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RagPipe
+import RagPipeHTTP
 
 @main
 struct Embed: ParsableCommand {
@@ -30,6 +31,8 @@ struct Embed: ParsableCommand {
         case minilm
         /// Feature hashing: no model needed.
         case hash
+        /// An OpenAI-compatible `/v1/embeddings` server (`--url`).
+        case openai
     }
 
     @Argument(help: "Chunk record files (default: stdin).")
@@ -53,6 +56,24 @@ struct Embed: ParsableCommand {
     @Option(help: "Output form.")
     var format: OutputFormat = .stream
 
+    @Option(help: "openai: the server's base URL (http://host:port, …/v1, or the full /v1/embeddings URL).")
+    var url: String?
+
+    @Option(help: "openai: model name sent to the server and recorded in the stream (name it as the native embedder does to mix the two).")
+    var modelName = "all-MiniLM-L6-v2"
+
+    @Option(help: "openai: requests in flight at once.")
+    var concurrency = 4
+
+    @Option(help: "openai: environment variable holding the API key (bearer token; never printed).")
+    var apiKeyEnv = "OPENAI_API_KEY"
+
+    @Option(help: "openai: retries on connection errors, 429 and 5xx (exponential backoff from 0.5 s).")
+    var retries = 3
+
+    @Option(help: "openai: seconds without progress before a request fails.")
+    var timeout: Double = 120
+
     @Flag(help: "Read raw texts, one per line, instead of chunk records.")
     var lines = false
 
@@ -63,6 +84,9 @@ struct Embed: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard dim >= 1 && dim <= 65_536 else { throw ValidationError("--dim must be in 1...65536") }
         guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be in 1...256") }
+        guard (1...64).contains(concurrency), retries >= 0, timeout > 0 else {
+            throw ValidationError("--concurrency must be in 1...64, --retries ≥ 0, --timeout > 0")
+        }
     }
 
     func run() throws {
@@ -71,6 +95,16 @@ struct Embed: ParsableCommand {
             switch embedder {
             case .hash:
                 model = HashEmbedder(dimension: dim)
+            case .openai:
+                guard let url else { throw RagPipeError.usage("--embedder openai needs --url") }
+                var settings = OpenAIEmbedder.Settings()
+                settings.model = modelName
+                settings.batchSize = batchSize
+                settings.concurrency = concurrency
+                settings.http.retries = retries
+                settings.http.timeout = timeout
+                settings.http.apiKey = ProcessEnvironment.value(apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
+                model = try OpenAIEmbedder(url: url, settings: settings)
             case .minilm:
                 guard let directory = self.model ?? ModelLocator.find() else { throw ModelLocator.missing() }
                 model = try MiniLMEmbedder(directory: directory, threads: threads)

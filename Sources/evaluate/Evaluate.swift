@@ -17,13 +17,25 @@ struct Evaluate: ParsableCommand {
         """)
 
     @Argument(help: "Index file (built from BEIR JSONL, so that sources are document ids).")
-    var index: String
+    var index: String?
 
     @Option(help: "BEIR queries.jsonl.")
-    var queries: String
+    var queries: String?
 
     @Option(help: "qrels TSV (query-id, corpus-id, score).")
-    var qrels: String
+    var qrels: String?
+
+    @Option(help: "SQuAD v1.1 JSON: paragraph recall, answer quality and abstention on its questions (index built from --export-squad).")
+    var squad: String?
+
+    @Option(help: "Write the paragraphs of this SQuAD v1.1 JSON file as a BEIR corpus (JSONL) to stdout, for `chunk --no-split`.")
+    var exportSquad: String?
+
+    @Option(help: "SQuAD: evaluate the first N questions only (0: all).")
+    var limit = 0
+
+    @Flag(help: "BEIR: also measure abstention: best-hit similarity with the relevant documents present and removed.")
+    var abstention = false
 
     @Option(parsing: .upToNextOption, help: "Configurations: dense, bm25, hybrid-rrf, hybrid-weighted (default: all).")
     var configurations: [String] = ["dense", "bm25", "hybrid-rrf", "hybrid-weighted"]
@@ -43,8 +55,30 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "One JSON object per configuration.")
     var json = false
 
+    func validate() throws {
+        if exportSquad != nil {
+            guard index == nil, squad == nil, queries == nil else { throw ValidationError("--export-squad takes no index, --squad or --queries") }
+            return
+        }
+        guard index != nil else { throw ValidationError("an index is required") }
+        guard squad != nil || (queries != nil && qrels != nil) else {
+            throw ValidationError("give --queries and --qrels (BEIR) or --squad (SQuAD)")
+        }
+    }
+
     func run() throws {
         let status = ToolErrors.run("evaluate") {
+            if let exportSquad {
+                let data = try SQuADData(path: exportSquad)
+                let sink = OutputSink()
+                try sink.append { $0.append(contentsOf: data.corpusJSONL()) }
+                try sink.flush()
+                Log.line("evaluate: \(data.paragraphs.count) paragraphs, \(data.questions.count) questions in \(exportSquad)")
+                return
+            }
+            let index = self.index!
+            if let squad { try runSQuAD(index: index, squad: squad); return }
+            let queries = self.queries!, qrels = self.qrels!
             let reader = try IndexReader(path: index)
             let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                          modelDirectory: model)
@@ -88,8 +122,45 @@ struct Evaluate: ParsableCommand {
                 }
                 try sink.flush()
             }
+            if abstention {
+                engine.mode = .hybrid
+                engine.fusion = .weighted
+                let (present, removed) = try evaluator.abstentionEvidence(queries: queryList, qrels: judgments, k: engine.k)
+                try writeAbstention(sink, label: "queries", present: present, removed: removed, minScore: engine.answerer.minScore)
+            }
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    func writeAbstention(_ sink: OutputSink, label: String, present: [Float], removed: [Float], minScore: Float) throws {
+        let current = AbstentionCalibration(threshold: minScore, answerable: present, unanswerable: removed)
+        let calibrated = AbstentionCalibration(answerable: present, unanswerable: removed)
+        func pct(_ x: Double) -> String { String(format1: x * 100) + "%" }
+        try sink.write("abstention (best-hit cosine < threshold; \(present.count) \(label), each with its relevant documents present and removed):\n")
+        try sink.write("  at --min-score \(String(format3: Double(minScore))) (default): abstains on \(pct(current.abstainAnswerable)) of answerable, \(pct(current.abstainUnanswerable)) of unanswerable\n")
+        try sink.write("  at \(String(format3: Double(calibrated.threshold))) (≤ 5% of answerable): abstains on \(pct(calibrated.abstainAnswerable)) of answerable, \(pct(calibrated.abstainUnanswerable)) of unanswerable\n")
+        try sink.flush()
+    }
+
+    func runSQuAD(index: String, squad: String) throws {
+        let data = try SQuADData(path: squad)
+        let reader = try IndexReader(path: index)
+        let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension, modelDirectory: model)
+        let engine = try QueryEngine(index: reader, embedder: embedder)
+        let progress = Progress(tool: "evaluate")
+        let r = try SQuADEvaluator(engine: engine).run(data, limit: limit) { n, total in progress.update("\(n) of \(total) questions") }
+        progress.finish("\(r.questions) SQuAD questions in \(String(format1: r.seconds)) s")
+        let sink = OutputSink()
+        func f(_ x: Double) -> String { String(format3: x) }
+        try sink.write("\(index): \(reader.count) paragraphs, \(reader.metadata.modelID), \(r.questions) questions\n")
+        try sink.write("paragraph retrieval    R@1    R@5\n")
+        for mode in ["dense", "bm25", "hybrid"] {
+            try sink.write(mode.padding(21) + f(r.recallAt1[mode] ?? 0) + "  " + f(r.recallAt5[mode] ?? 0) + "\n")
+        }
+        try sink.write("answer (hybrid hits)   contains an accepted answer   mean words\n")
+        try sink.write("default (≤ 3 sentences, ≤ 80 words)   " + f(r.containsDefault) + "   " + String(format1: r.meanWordsDefault) + "\n")
+        try sink.write("one sentence                          " + f(r.containsOneSentence) + "   " + String(format1: r.meanWordsOneSentence) + "\n")
+        try writeAbstention(sink, label: "questions", present: r.evidenceAnswerable, removed: r.evidenceRemoved, minScore: engine.answerer.minScore)
     }
 }
 

@@ -13,6 +13,14 @@ public struct Answer: Sendable {
     public var text: String
     public var citations: [Citation]
     public var abstained: Bool
+    /// `extractive` or `llm`.
+    public var backend = "extractive"
+    /// The generation's details, for an LLM answer.
+    public var generation: GeneratedAnswer?
+    /// The guardrail's verdict (absent for abstentions, which claim nothing).
+    public var groundedness: GroundednessCheck.Report?
+    /// With `--strict`: the answer was not grounded and was replaced by "I don't know".
+    public var escalated = false
 }
 
 /// Picks the sentences of the top hits that best match the query, within a budget.
@@ -36,12 +44,19 @@ public struct ExtractiveAnswerer {
 
     public static let abstention = "I don't know: the index holds nothing close enough to answer this."
 
+    /// Whether the hits are strong enough to answer from: some hit's cosine similarity to the
+    /// query (in every mode) reaches `minScore`.
+    public func hasEvidence(_ hits: [QueryHit]) -> Bool {
+        guard let evidence = hits.map(\.similarity).max() else { return false }
+        return evidence >= minScore
+    }
+
+    public func abstention(_ hits: [QueryHit]) -> Answer {
+        Answer(text: Self.abstention, citations: hits.prefix(2).map(Self.citation), abstained: true)
+    }
+
     public func answer(query: [Float], queryText: String, hits: [QueryHit], embedder: any Embedder) throws -> Answer {
-        // Abstain on weak evidence: the best cosine similarity among the hits (in every mode).
-        guard let best = hits.first, let evidence = hits.map(\.similarity).max(), evidence >= minScore else {
-            let closest = hits.prefix(2).map(Self.citation)
-            return Answer(text: Self.abstention, citations: closest, abstained: true)
-        }
+        guard let best = hits.first, hasEvidence(hits) else { return abstention(hits) }
         struct Candidate { var hit: Int; var sentence: SentenceSplitter.Sentence; var score: Float }
         var candidates: [Candidate] = []
         for (h, hit) in hits.prefix(hitsConsidered).enumerated() {

@@ -26,6 +26,34 @@ extension QueryResult {
         out.append(0x5D)
         out.append(0x2C); JSONWriter.appendKey("answer", to: &out); JSONWriter.appendString(answer.text, to: &out)
         out.append(0x2C); JSONWriter.appendKey("abstained", to: &out); JSONWriter.appendBool(answer.abstained, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("backend", to: &out); JSONWriter.appendString(answer.backend, to: &out)
+        if let g = answer.groundedness {
+            out.append(0x2C); JSONWriter.appendKey("grounded", to: &out); JSONWriter.appendBool(g.grounded, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("groundedness", to: &out); JSONWriter.appendRounded(Double(g.groundedness), decimals: 4, to: &out)
+            out.append(0x2C); JSONWriter.appendKey("answer_sentences", to: &out); out.append(0x5B)
+            for (i, s) in g.sentences.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                out.append(0x7B)
+                JSONWriter.appendKey("text", to: &out); JSONWriter.appendString(s.text, to: &out)
+                out.append(0x2C); JSONWriter.appendKey("cites", to: &out); out.append(0x5B)
+                out.append(contentsOf: s.citations.map(String.init).joined(separator: ",").utf8); out.append(0x5D)
+                out.append(0x2C); JSONWriter.appendKey("support", to: &out); JSONWriter.appendRounded(Double(s.support), decimals: 4, to: &out)
+                out.append(0x2C); JSONWriter.appendKey("citations_valid", to: &out); JSONWriter.appendBool(s.citationsValid, to: &out)
+                out.append(0x2C); JSONWriter.appendKey("supported", to: &out); JSONWriter.appendBool(s.supported, to: &out)
+                out.append(0x7D)
+            }
+            out.append(0x5D)
+        }
+        out.append(0x2C); JSONWriter.appendKey("escalated", to: &out); JSONWriter.appendBool(answer.escalated, to: &out)
+        if let gen = answer.generation {
+            out.append(0x2C); JSONWriter.appendKey("llm", to: &out); out.append(0x7B)
+            JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(gen.model, to: &out)
+            if let r = gen.finishReason { out.append(0x2C); JSONWriter.appendKey("finish_reason", to: &out); JSONWriter.appendString(r, to: &out) }
+            if let t = gen.promptTokens { out.append(0x2C); JSONWriter.appendKey("prompt_tokens", to: &out); JSONWriter.appendInt(t, to: &out) }
+            if let t = gen.completionTokens { out.append(0x2C); JSONWriter.appendKey("completion_tokens", to: &out); JSONWriter.appendInt(t, to: &out) }
+            out.append(0x2C); JSONWriter.appendKey("raw", to: &out); JSONWriter.appendString(gen.text, to: &out)
+            out.append(0x7D)
+        }
         out.append(0x2C); JSONWriter.appendKey("citations", to: &out); out.append(0x5B)
         for (i, c) in answer.citations.enumerated() {
             if i > 0 { out.append(0x2C) }
@@ -50,11 +78,22 @@ extension QueryResult {
     }
 
     /// Readable form: the answer with its sources, then the hits.
-    public func renderText(snippetLength: Int = 160) -> String {
+    /// `answerShown`: the answer was already streamed to the terminal.
+    public func renderText(snippetLength: Int = 160, answerShown: Bool = false) -> String {
         var lines: [String] = []
-        lines.append("Q: \(query)")
-        lines.append("")
-        lines.append(answer.text)
+        if !answerShown {
+            lines.append("Q: \(query)")
+            lines.append("")
+            lines.append(answer.text)
+        } else if answer.escalated {
+            lines.append(answer.text)
+        }
+        if let g = answer.groundedness {
+            let supported = g.sentences.filter(\.supported).count
+            lines.append("")
+            lines.append("Grounded: \(g.grounded ? "yes" : "NO") (\(supported) of \(g.sentences.count) sentences supported by the cited sources, "
+                         + "groundedness \(formatScore(g.groundedness)))" + (answer.escalated ? "; escalate to a person" : ""))
+        }
         if !answer.citations.isEmpty {
             lines.append("")
             lines.append(answer.abstained ? "Closest sources:" : "Sources:")

@@ -75,4 +75,22 @@ public final class Evaluator {
         return Report(configuration: configuration, metrics: .mean(perQuery), queries: perQuery.count,
                       latencyP50: percentile(0.5), latencyP95: percentile(0.95), latencyP99: percentile(0.99))
     }
+
+    /// Best-hit cosine similarity of each judged query's top `k` chunks, with its relevant
+    /// documents present and with them removed from the ranking (as if not indexed).
+    public func abstentionEvidence(queries: [(id: String, text: String)], qrels: [String: [String: Int]], k: Int) throws -> ([Float], [Float]) {
+        var present: [Float] = [], removed: [Float] = []
+        for q in queries {
+            guard let relevant = qrels[q.id] else { continue }
+            let vector = try vectors[q.text]?.vector ?? engine.embedder.embed(q.text)
+            let ranked = try engine.rank(q.text, vector: vector, depth: 200)
+            func best(_ rows: ArraySlice<(id: Int, score: Float)>) throws -> Float {
+                try rows.map { try engine.index.dense.similarity(row: $0.id, vector) }.max() ?? -1
+            }
+            present.append(try best(ranked.prefix(k)))
+            let kept = ranked.filter { (relevant[documents[$0.id]] ?? 0) <= 0 }
+            removed.append(try best(kept.prefix(k)))
+        }
+        return (present, removed)
+    }
 }

@@ -43,6 +43,16 @@ public final class QueryEngine {
     public var bm25: BM25Searcher?
     /// IVF lists probed per query; nil: the index's tuned default.
     public var nprobe: Int?
+    /// Generates answers instead of extracting them (`query --llm`).
+    public var generator: (any AnswerGenerator)?
+    /// Token budget of the generator's context.
+    public var contextTokens = 4000
+    /// Receives generated text as it streams in.
+    public var onGeneratedText: ((String) -> Void)?
+    /// The guardrail run on every answer; nil turns it off.
+    public var groundedness: GroundednessCheck? = GroundednessCheck()
+    /// Replace answers that are not grounded by "I don't know" (and flag them for escalation).
+    public var strict = false
 
     /// Uses the embedder the index names; a different `modelID` is refused.
     public init(index: IndexReader, embedder: (any Embedder)? = nil, k: Int = 5, minScore: Float? = nil,
@@ -84,6 +94,40 @@ public final class QueryEngine {
         try index.dense.similarity(row: row, q)
     }
 
+    /// Extractive or generated, then checked. Weak evidence abstains before any generation.
+    func answer(_ query: String, vector q: [Float], hits: [QueryHit]) throws -> Answer {
+        var answer: Answer
+        let shown: Set<Int>
+        if let generator {
+            guard answerer.hasEvidence(hits) else { return answerer.abstention(hits) }
+            let prompt = GroundedPrompt(question: query, hits: hits, tokenBudget: contextTokens)
+            let generated = try generator.generate(prompt, onText: onGeneratedText)
+            shown = Set(prompt.shown)
+            let text = generated.text.trimmingCharacters()
+            let declined = text.lowercased().hasPrefix("i don't know") || text.lowercased().hasPrefix("i do not know") || text.isEmpty
+            let cited = Set(SentenceSplitter.sentences(in: text, markdown: false).flatMap { GroundednessCheck.stripCitations($0.text).1 })
+            answer = Answer(text: text.isEmpty ? "I don't know." : text,
+                            citations: hits.filter { cited.contains($0.rank) && shown.contains($0.rank) }.map(ExtractiveAnswerer.citation),
+                            abstained: declined)
+            if declined { answer.citations = hits.prefix(2).map(ExtractiveAnswerer.citation) }
+            answer.backend = "llm"
+            answer.generation = generated
+        } else {
+            answer = try answerer.answer(query: q, queryText: query, hits: hits, embedder: embedder)
+            shown = Set(hits.prefix(answerer.hitsConsidered).map(\.rank))
+        }
+        guard let check = groundedness, !answer.abstained else { return answer }
+        let report = try check.check(answer: answer.text, hits: hits, shown: shown, embedder: embedder)
+        answer.groundedness = report
+        if strict && !report.grounded {
+            answer.escalated = true
+            answer.abstained = true
+            answer.text = "I don't know: the answer could not be verified against the sources (groundedness "
+                + "\(String(format3: Double(report.groundedness))) < \(String(format3: Double(check.answerThreshold)))); escalate to a person."
+        }
+        return answer
+    }
+
     public func run(_ query: String) throws -> QueryResult {
         var timings = QueryResult.Timings()
         var clock = Stopwatch()
@@ -99,7 +143,7 @@ public final class QueryEngine {
         }
         timings.fetchMs = clock.milliseconds
         clock.restart()
-        let answer = try answerer.answer(query: q, queryText: query, hits: hits, embedder: embedder)
+        let answer = try answer(query, vector: q, hits: hits)
         timings.answerMs = clock.milliseconds
         return QueryResult(query: query, hits: hits, answer: answer, timings: timings)
     }

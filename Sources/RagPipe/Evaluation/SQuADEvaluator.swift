@@ -1,0 +1,123 @@
+/// Extractive answer quality on SQuAD (each paragraph a document, built into an index with
+/// `chunk --no-split`): does the gold paragraph come first, does the answer contain an accepted
+/// answer string, and would `query` abstain once the gold paragraph is gone?
+public final class SQuADEvaluator {
+    public struct Report: Sendable {
+        public var questions = 0
+        /// Gold paragraph at rank 1 / in the top 5, per retrieval mode evaluated.
+        public var recallAt1: [String: Double] = [:]
+        public var recallAt5: [String: Double] = [:]
+        /// Share of questions whose answer contains an accepted answer (case and white space aside).
+        public var containsDefault = 0.0
+        public var containsOneSentence = 0.0
+        public var meanWordsDefault = 0.0
+        public var meanWordsOneSentence = 0.0
+        /// Abstention evidence (best hit similarity) with the gold paragraph present, and with it removed.
+        public var evidenceAnswerable: [Float] = []
+        public var evidenceRemoved: [Float] = []
+        public var seconds = 0.0
+    }
+
+    let engine: QueryEngine
+    public init(engine: QueryEngine) { self.engine = engine }
+
+    /// `limit`: the first questions only (0: all). Retrieval in `modes`; answers from the engine's mode.
+    public func run(_ data: SQuADData, modes: [RetrievalMode] = [.dense, .bm25, .hybrid], limit: Int = 0,
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
+        var report = Report()
+        let questions = limit > 0 ? Array(data.questions.prefix(limit)) : data.questions
+        let answerMode = engine.mode
+        var oneSentence = engine.answerer
+        oneSentence.maxSentences = 1
+        var found1: [String: Int] = [:], found5: [String: Int] = [:]
+        var contains = 0, containsOne = 0, words = 0, wordsOne = 0
+        let clock = Stopwatch()
+        for (n, question) in questions.enumerated() {
+            if n % 50 == 0 { progress(n, questions.count) }
+            let q = try engine.embedder.embed(question.text)
+            for mode in modes {
+                engine.mode = mode
+                let top = try engine.rank(question.text, vector: q, depth: 5)
+                let sources = try top.map { try engine.index.record($0.id).source }
+                if sources.first == question.paragraph { found1[mode.rawValue, default: 0] += 1 }
+                if sources.contains(question.paragraph) { found5[mode.rawValue, default: 0] += 1 }
+            }
+            engine.mode = answerMode
+            // Depth 6: with the gold paragraph removed, 5 hits remain.
+            let ranked = try engine.rank(question.text, vector: q, depth: engine.k + 1)
+            var hits: [QueryHit] = []
+            for (i, t) in ranked.enumerated() {
+                hits.append(QueryHit(rank: i + 1, row: t.id, score: t.score, similarity: try engine.index.dense.similarity(row: t.id, q),
+                                     record: try engine.index.record(t.id)))
+            }
+            let present = Array(hits.prefix(engine.k))
+            var removed = hits.filter { $0.record.source != question.paragraph }.prefix(engine.k).map { $0 }
+            for i in removed.indices { removed[i].rank = i + 1 }
+            report.evidenceAnswerable.append(present.map(\.similarity).max() ?? -1)
+            report.evidenceRemoved.append(removed.map(\.similarity).max() ?? -1)
+
+            var full = engine.answerer
+            full.minScore = -1          // answer quality is measured on every question
+            oneSentence.minScore = -1
+            let a = try full.answer(query: q, queryText: question.text, hits: present, embedder: engine.embedder)
+            let b = try oneSentence.answer(query: q, queryText: question.text, hits: present, embedder: engine.embedder)
+            let (textA, countA) = Self.plain(a.text), (textB, countB) = Self.plain(b.text)
+            words += countA; wordsOne += countB
+            if question.answers.contains(where: { textA.contains(Self.normalized($0)) }) { contains += 1 }
+            if question.answers.contains(where: { textB.contains(Self.normalized($0)) }) { containsOne += 1 }
+        }
+        let count = Double(questions.count)
+        report.questions = questions.count
+        for mode in modes {
+            report.recallAt1[mode.rawValue] = Double(found1[mode.rawValue, default: 0]) / count
+            report.recallAt5[mode.rawValue] = Double(found5[mode.rawValue, default: 0]) / count
+        }
+        report.containsDefault = Double(contains) / count
+        report.containsOneSentence = Double(containsOne) / count
+        report.meanWordsDefault = Double(words) / count
+        report.meanWordsOneSentence = Double(wordsOne) / count
+        report.seconds = clock.seconds
+        return report
+    }
+
+    /// The answer without citation markers, normalized, and its word count.
+    static func plain(_ answer: String) -> (String, Int) {
+        var text = ""
+        for s in SentenceSplitter.sentences(in: answer, markdown: false) { text += GroundednessCheck.stripCitations(s.text).0 + " " }
+        let words = text.split(whereSeparator: \.isWhitespace)
+        return (normalized(text), words.count)
+    }
+
+    /// Lowercased, runs of white space as one space (the "case- and whitespace-insensitive").
+    static func normalized(_ s: String) -> String {
+        s.lowercased().split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+}
+
+/// Chooses an abstention threshold from evidence scores of answerable questions and of questions
+/// whose gold document was removed: the highest threshold that abstains on at most
+/// `maxFalseAbstention` of the answerable ones.
+public struct AbstentionCalibration: Sendable {
+    public var threshold: Float
+    public var abstainAnswerable: Double
+    public var abstainUnanswerable: Double
+
+    public init(answerable: [Float], unanswerable: [Float], maxFalseAbstention: Double = 0.05) {
+        let sorted = answerable.sorted()
+        let allowed = Int((Double(sorted.count) * maxFalseAbstention).rounded(.down))
+        threshold = sorted.isEmpty ? 0 : sorted[min(allowed, sorted.count - 1)]
+        let t = threshold
+        abstainAnswerable = Self.rate(answerable, below: t)
+        abstainUnanswerable = Self.rate(unanswerable, below: t)
+    }
+
+    public init(threshold: Float, answerable: [Float], unanswerable: [Float]) {
+        self.threshold = threshold
+        abstainAnswerable = Self.rate(answerable, below: threshold)
+        abstainUnanswerable = Self.rate(unanswerable, below: threshold)
+    }
+
+    static func rate(_ xs: [Float], below t: Float) -> Double {
+        xs.isEmpty ? 0 : Double(xs.filter { $0 < t }.count) / Double(xs.count)
+    }
+}
