@@ -69,7 +69,10 @@ query: index
 	@test -n "$(Q)" || { echo "usage: make query Q='your question'" >&2; exit 64; }
 	$(RELEASE)/query -k $(K) $(INDEX) "$(Q)"
 
+# The LLM tests run against a real llama-server, built once per machine (cached outside the repo);
+# without cmake/ninja the build is skipped and so are those tests (they say so).
 test: model
+	scripts/llama-server.sh build >/dev/null || echo "make: warning: llama-server not built; the LLM server tests will be skipped" >&2
 	$(SWIFT) build
 	$(SWIFT) test
 

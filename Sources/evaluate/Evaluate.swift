@@ -31,8 +31,20 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Write the paragraphs of this SQuAD v1.1 JSON file as a BEIR corpus (JSONL) to stdout, for `chunk --no-split`.")
     var exportSquad: String?
 
-    @Option(help: "SQuAD: evaluate the first N questions only (0: all).")
+    @Option(help: "SQuAD: evaluate N evenly spaced questions only (0: all).")
     var limit = 0
+
+    @Option(help: "SQuAD: candidate sentences re-scored with the embedder (default: the answerer's).")
+    var answerCandidates: Int?
+
+    @Option(help: "SQuAD: hits whose sentences the answer draws on (default: the answerer's).")
+    var answerHits: Int?
+
+    @Option(help: "SQuAD: weight of the hit's similarity in sentence scores (default: the answerer's).")
+    var hitWeight: Float?
+
+    @Option(help: "SQuAD: weight of word overlap with the question in sentence scores (default: the answerer's).")
+    var lexicalWeight: Float?
 
     @Flag(help: "BEIR: also measure abstention: best-hit similarity with the relevant documents present and removed.")
     var abstention = false
@@ -145,8 +157,13 @@ struct Evaluate: ParsableCommand {
     func runSQuAD(index: String, squad: String) throws {
         let data = try SQuADData(path: squad)
         let reader = try IndexReader(path: index)
-        let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension, modelDirectory: model)
+        let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension, modelDirectory: model,
+                                                     threads: Cores.available)
         let engine = try QueryEngine(index: reader, embedder: embedder)
+        if let answerCandidates { engine.answerer.rescored = answerCandidates }
+        if let lexicalWeight { engine.answerer.lexicalWeight = lexicalWeight }
+        if let hitWeight { engine.answerer.hitWeight = hitWeight }
+        if let answerHits { engine.answerer.hitsConsidered = answerHits }
         let progress = Progress(tool: "evaluate")
         let r = try SQuADEvaluator(engine: engine).run(data, limit: limit) { n, total in progress.update("\(n) of \(total) questions") }
         progress.finish("\(r.questions) SQuAD questions in \(String(format1: r.seconds)) s")

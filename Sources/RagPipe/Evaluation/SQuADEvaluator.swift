@@ -21,11 +21,13 @@ public final class SQuADEvaluator {
     let engine: QueryEngine
     public init(engine: QueryEngine) { self.engine = engine }
 
-    /// `limit`: the first questions only (0: all). Retrieval in `modes`; answers from the engine's mode.
+    /// `limit`: that many evenly spaced questions (0: all). Retrieval in `modes`; answers from the engine's mode.
     public func run(_ data: SQuADData, modes: [RetrievalMode] = [.dense, .bm25, .hybrid], limit: Int = 0,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
         var report = Report()
-        let questions = limit > 0 ? Array(data.questions.prefix(limit)) : data.questions
+        // A limit takes evenly spaced questions, so every article is represented.
+        let questions = limit > 0 && limit < data.questions.count
+            ? (0..<limit).map { data.questions[$0 * data.questions.count / limit] } : data.questions
         let answerMode = engine.mode
         var oneSentence = engine.answerer
         oneSentence.maxSentences = 1
