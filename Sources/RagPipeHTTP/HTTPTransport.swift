@@ -17,6 +17,13 @@ public final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked S
         /// Sent as `Authorization: Bearer …`; never printed or logged.
         public var apiKey: String?
         public init() {}
+
+        /// The tools' common flags; the key is read from `apiKeyEnvironment` (empty means none).
+        public init(timeout: Double, retries: Int, apiKeyEnvironment: String) {
+            self.timeout = timeout
+            self.retries = retries
+            apiKey = ProcessEnvironment.value(apiKeyEnvironment).flatMap { $0.isEmpty ? nil : $0 }
+        }
     }
 
     public let settings: Settings

@@ -101,9 +101,7 @@ struct Embed: ParsableCommand {
                 settings.model = modelName
                 settings.batchSize = batchSize
                 settings.concurrency = concurrency
-                settings.http.retries = retries
-                settings.http.timeout = timeout
-                settings.http.apiKey = ProcessEnvironment.value(apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
+                settings.http = .init(timeout: timeout, retries: retries, apiKeyEnvironment: apiKeyEnv)
                 model = try OpenAIEmbedder(url: url, settings: settings)
             case .minilm:
                 guard let directory = self.model ?? ModelLocator.find() else { throw ModelLocator.missing() }

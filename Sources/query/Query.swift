@@ -148,9 +148,7 @@ struct Query: ParsableCommand {
             if let embedURL {
                 var settings = OpenAIEmbedder.Settings()
                 settings.model = reader.metadata.modelID
-                settings.http.timeout = timeout
-                settings.http.retries = retries
-                settings.http.apiKey = ProcessEnvironment.value(apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
+                settings.http = .init(timeout: timeout, retries: retries, apiKeyEnvironment: apiKeyEnv)
                 embedder = try OpenAIEmbedder(url: embedURL, settings: settings)
             } else {
                 embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
@@ -172,9 +170,7 @@ struct Query: ParsableCommand {
                 settings.temperature = temperature
                 settings.maxTokens = maxTokens
                 settings.stream = stream
-                settings.http.timeout = timeout
-                settings.http.retries = retries
-                settings.http.apiKey = ProcessEnvironment.value(apiKeyEnv).flatMap { $0.isEmpty ? nil : $0 }
+                settings.http = .init(timeout: timeout, retries: retries, apiKeyEnvironment: apiKeyEnv)
                 let client = try ChatClient(url: llm, settings: settings)
                 engine.generator = client
                 engine.contextTokens = contextTokens

@@ -18,6 +18,15 @@ import Testing
         #expect(GroundednessCheck.stripCitations("An array [x] stays [ 4 ].") == ("An array [x] stays.", [4]))
     }
 
+    @Test func markersCiteTheSentenceTheyFollow() {
+        let extractive = GroundednessCheck.claims(in: "Vitamin D helps. [1] It is cheap, e.g. 2 cents. [1][3] Nobody knows why. [2]")
+        #expect(extractive.map(\.text) == ["Vitamin D helps.", "It is cheap, e.g. 2 cents.", "Nobody knows why."])
+        #expect(extractive.map(\.citations) == [[1], [1, 3], [2]])
+        let generated = GroundednessCheck.claims(in: "The code is ZQX-4471 [1]. It changes monthly [1, 2]. Trust me.")
+        #expect(generated.map(\.text) == ["The code is ZQX-4471.", "It changes monthly.", "Trust me."])
+        #expect(generated.map(\.citations) == [[1], [1, 2], []])
+    }
+
     @Test func verbatimAndParaphrasedSentencesAreSupportedInventedOnesAreNot() throws {
         let hits = [hit(1, "The index file is memory-mapped. Opening it reads only the header and tables."),
                     hit(2, "Zebras graze on the savanna in large herds.")]

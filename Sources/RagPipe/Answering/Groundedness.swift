@@ -43,10 +43,8 @@ public struct GroundednessCheck: Sendable {
     /// `shown` are the ranks of the hits the answerer saw (an LLM sees those packed into its prompt).
     public func check(answer: String, hits: [QueryHit], shown: Set<Int>, embedder: any Embedder) throws -> Report {
         var sentences: [SentenceSupport] = []
-        for s in SentenceSplitter.sentences(in: answer, markdown: false) {
-            let (text, cited) = Self.stripCitations(s.text)
-            guard text.contains(where: { $0.isLetter || $0.isNumber }) else { continue }
-            let ranks = Set(hits.map(\.rank))
+        let ranks = Set(hits.map(\.rank))
+        for (text, cited) in Self.claims(in: answer) {
             let valid = cited.allSatisfy { shown.contains($0) && ranks.contains($0) }
             sentences.append(SentenceSupport(text: text, citations: cited, support: 0, citationsValid: valid, supported: false))
         }
@@ -99,16 +97,60 @@ public struct GroundednessCheck: Sendable {
         return sentence.citations.isEmpty ? hits.filter { shown.contains($0.rank) } : cited
     }
 
+    /// The answer's sentences with the hits each cites. A run of markers (`[1]`, `[1, 2]`,
+    /// `[1][3]`) cites the sentence it follows, whether it stands before or after the full stop
+    /// ("… fractures. [1] Next …" and "… fractures [1]. Next …" both cite the first sentence);
+    /// sentences without a marker cite nothing.
+    public static func claims(in answer: String) -> [(text: String, citations: [Int])] {
+        var out: [(String, [Int])] = []
+        func add(_ segment: String, _ cites: [Int]) {
+            let parts = SentenceSplitter.sentences(in: segment, markdown: false).map(\.text)
+            for (i, part) in parts.enumerated() {
+                let text = part.trimmingCharacters().replacingSpaceBeforePunctuation()
+                guard text.contains(where: { $0.isLetter || $0.isNumber }) else { continue }
+                out.append((text, i == parts.count - 1 ? cites : []))
+            }
+        }
+        var segment = "", pending: [Int] = []
+        var i = answer.startIndex
+        while i < answer.endIndex {
+            if answer[i] == "[", let close = answer[i...].firstIndex(of: "]"),
+               let numbers = markerNumbers(answer[answer.index(after: i)..<close]) {
+                for n in numbers where !pending.contains(n) { pending.append(n) }
+                i = answer.index(after: close)
+                continue
+            }
+            if !pending.isEmpty {
+                // Punctuation right after the markers still belongs to the cited sentence.
+                if ".!?,;:".contains(answer[i]) || answer[i].isWhitespace {
+                    if !answer[i].isWhitespace { segment.append(answer[i]) }
+                    i = answer.index(after: i)
+                    continue
+                }
+                add(segment, pending)
+                segment = ""; pending = []
+            }
+            segment.append(answer[i])
+            i = answer.index(after: i)
+        }
+        add(segment, pending)
+        return out
+    }
+
+    static func markerNumbers(_ inner: Substring) -> [Int]? {
+        let parts = inner.split(separator: ",").map { $0.trimmingCharacters() }
+        guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil }) else { return nil }
+        return parts.map { Int($0)! }
+    }
+
     /// The sentence without its `[n]`, `[n, m]` or `[n][m]` markers, and the numbers they held.
     public static func stripCitations(_ sentence: String) -> (String, [Int]) {
         var text = "", numbers: [Int] = []
         var i = sentence.startIndex
         while i < sentence.endIndex {
             if sentence[i] == "[", let close = sentence[i...].firstIndex(of: "]") {
-                let inner = sentence[sentence.index(after: i)..<close]
-                let parts = inner.split(separator: ",").map { $0.trimmingCharacters() }
-                if !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil }) {
-                    for p in parts { let n = Int(p)!; if !numbers.contains(n) { numbers.append(n) } }
+                if let parts = markerNumbers(sentence[sentence.index(after: i)..<close]) {
+                    for n in parts where !numbers.contains(n) { numbers.append(n) }
                     i = sentence.index(after: close)
                     continue
                 }

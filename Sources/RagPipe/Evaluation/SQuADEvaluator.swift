@@ -85,7 +85,7 @@ public final class SQuADEvaluator {
     /// The answer without citation markers, normalized, and its word count.
     static func plain(_ answer: String) -> (String, Int) {
         var text = ""
-        for s in SentenceSplitter.sentences(in: answer, markdown: false) { text += GroundednessCheck.stripCitations(s.text).0 + " " }
+        for claim in GroundednessCheck.claims(in: answer) { text += claim.text + " " }
         let words = text.split(whereSeparator: \.isWhitespace)
         return (normalized(text), words.count)
     }

@@ -77,11 +77,7 @@ public enum ExactSearch {
                 while b < blocks {
                     let first = b * blockRows, rows = min(blockRows, n - first)
                     let x = vectors.baseAddress! + first * d
-                    if useBLAS {
-                        BLAS.gemm(m: nq, n: rows, k: d, a: qs.baseAddress!, lda: d, b: x, ldb: d, transposeB: true, c: scores, ldc: rows)
-                    } else {
-                        for q in 0..<nq { for r in 0..<rows { scores[q * rows + r] = FlatSearch.dot(qs.baseAddress! + q * d, x + r * d, d) } }
-                    }
+                    BLAS.dotProducts(m: nq, n: rows, d: d, a: qs.baseAddress!, b: x, into: scores, useBLAS: useBLAS)
                     for q in 0..<nq {
                         var threshold = mine[q].threshold
                         for r in 0..<rows where scores[q * rows + r] > threshold || mine[q].scores.count < mine[q].k {

@@ -113,14 +113,7 @@ public enum KMeans {
                         while b < blocks {
                             let first = b * blockRows, rows = min(blockRows, n - first)
                             let x = points.baseAddress! + first * d
-                            if useBLAS {
-                                BLAS.gemm(m: rows, n: k, k: d, a: x, lda: d, b: cent.baseAddress!, ldb: d, transposeB: true,
-                                          c: scores, ldc: k)
-                            } else {
-                                for r in 0..<rows {
-                                    for c in 0..<k { scores[r * k + c] = FlatSearch.dot(x + r * d, cent.baseAddress! + c * d, d) }
-                                }
-                            }
+                            BLAS.dotProducts(m: rows, n: k, d: d, a: x, b: cent.baseAddress!, into: scores, useBLAS: useBLAS)
                             for r in 0..<rows {
                                 var top: Float = 0
                                 labelBuffer[first + r] = Int32(rp_argmax(scores + r * k, k, &top))

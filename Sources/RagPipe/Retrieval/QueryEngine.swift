@@ -105,7 +105,7 @@ public final class QueryEngine {
             shown = Set(prompt.shown)
             let text = generated.text.trimmingCharacters()
             let declined = text.lowercased().hasPrefix("i don't know") || text.lowercased().hasPrefix("i do not know") || text.isEmpty
-            let cited = Set(SentenceSplitter.sentences(in: text, markdown: false).flatMap { GroundednessCheck.stripCitations($0.text).1 })
+            let cited = Set(GroundednessCheck.claims(in: text).flatMap(\.citations))
             answer = Answer(text: text.isEmpty ? "I don't know." : text,
                             citations: hits.filter { cited.contains($0.rank) && shown.contains($0.rank) }.map(ExtractiveAnswerer.citation),
                             abstained: declined)

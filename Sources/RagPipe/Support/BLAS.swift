@@ -43,4 +43,15 @@ enum BLAS {
         f(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
           blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
+
+    /// `C[m×n] = A[m×d] · B[n×d]ᵀ` (row-major dot products of every row pair): BLAS when it
+    /// loads, else SIMD dot products, so callers work without OpenBLAS, only slower.
+    static func dotProducts(m: Int, n: Int, d: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                            into c: UnsafeMutablePointer<Float>, useBLAS: Bool) {
+        if useBLAS {
+            gemm(m: m, n: n, k: d, a: a, lda: d, b: b, ldb: d, transposeB: true, c: c, ldc: n)
+        } else {
+            for i in 0..<m { for j in 0..<n { c[i * n + j] = FlatSearch.dot(a + i * d, b + j * d, d) } }
+        }
+    }
 }
