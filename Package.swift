@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "build-index", targets: ["build-index"]),
         .executable(name: "query", targets: ["query"]),
         .executable(name: "evaluate", targets: ["evaluate"]),
+        // Opened with dlopen by query and embed only when they talk HTTP (HTTPPlugin.swift).
+        .library(name: "RagPipeHTTPPlugin", type: .dynamic, targets: ["RagPipeHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,12 +28,12 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "RagPipe", dependencies: ["CZlib", "CBLAS", "CKernels"]),
         .executableTarget(name: "chunk", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "embed", dependencies: ["RagPipe", "RagPipeHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "embed", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "build-index", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // OpenAI-compatible HTTP clients (chat, embeddings) on URLSession: Foundation stays out of
         // the core library.
         .target(name: "RagPipeHTTP", dependencies: ["RagPipe"]),
-        .executableTarget(name: "query", dependencies: ["RagPipe", "RagPipeHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "query", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "evaluate", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // `make bench`: release benchmarks that print figures (never timed unit tests).
         .executableTarget(name: "ragpipe-bench", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

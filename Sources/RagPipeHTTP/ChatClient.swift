@@ -33,10 +33,10 @@ public final class ChatClient: AnswerGenerator {
         return (settings["n_ctx"] as? Int) ?? ((settings["params"] as? [String: Any])?["n_ctx"] as? Int)
     }
 
-    func requestBody(_ prompt: GroundedPrompt) throws -> Data {
+    func requestBody(_ messages: [GroundedPrompt.Message]) throws -> Data {
         var body: [String: Any] = [
             "model": settings.model,
-            "messages": prompt.messages.map { ["role": $0.role, "content": $0.content] },
+            "messages": messages.map { ["role": $0.role, "content": $0.content] },
             "temperature": settings.temperature,
             "max_tokens": settings.maxTokens,
             "stream": settings.stream,
@@ -48,7 +48,11 @@ public final class ChatClient: AnswerGenerator {
     }
 
     public func generate(_ prompt: GroundedPrompt, onText: ((String) -> Void)?) throws -> GeneratedAnswer {
-        let body = try requestBody(prompt)
+        try complete(prompt.messages, onText: onText)
+    }
+
+    public func complete(_ messages: [GroundedPrompt.Message], onText: ((String) -> Void)?) throws -> GeneratedAnswer {
+        let body = try requestBody(messages)
         if !settings.stream {
             let response = try transport.post(endpoint, json: body)
             return try Self.parseCompletion(response.body, endpoint: endpoint, requested: settings.model)

@@ -1,6 +1,5 @@
 import ArgumentParser
 import RagPipe
-import RagPipeHTTP
 
 @main
 struct Embed: ParsableCommand {
@@ -97,12 +96,14 @@ struct Embed: ParsableCommand {
                 model = HashEmbedder(dimension: dim)
             case .openai:
                 guard let url else { throw RagPipeError.usage("--embedder openai needs --url") }
-                var settings = OpenAIEmbedder.Settings()
+                var settings = RemoteEmbedder.Settings(url: url)
                 settings.model = modelName
                 settings.batchSize = batchSize
                 settings.concurrency = concurrency
-                settings.http = .init(timeout: timeout, retries: retries, apiKeyEnvironment: apiKeyEnv)
-                model = try OpenAIEmbedder(url: url, settings: settings)
+                settings.timeout = timeout
+                settings.retries = retries
+                settings.apiKeyEnvironment = apiKeyEnv
+                model = try RemoteEmbedder(settings: settings)
             case .minilm:
                 guard let directory = self.model ?? ModelLocator.find() else { throw ModelLocator.missing() }
                 model = try MiniLMEmbedder(directory: directory, threads: threads)

@@ -1,6 +1,5 @@
 import ArgumentParser
 import RagPipe
-import RagPipeHTTP
 
 @main
 struct Query: ParsableCommand {
@@ -146,10 +145,12 @@ struct Query: ParsableCommand {
             }
             let embedder: any Embedder
             if let embedURL {
-                var settings = OpenAIEmbedder.Settings()
+                var settings = RemoteEmbedder.Settings(url: embedURL)
                 settings.model = reader.metadata.modelID
-                settings.http = .init(timeout: timeout, retries: retries, apiKeyEnvironment: apiKeyEnv)
-                embedder = try OpenAIEmbedder(url: embedURL, settings: settings)
+                settings.timeout = timeout
+                settings.retries = retries
+                settings.apiKeyEnvironment = apiKeyEnv
+                embedder = try RemoteEmbedder(settings: settings)
             } else {
                 embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                          modelDirectory: model, threads: threads)
@@ -165,13 +166,15 @@ struct Query: ParsableCommand {
             let sink = OutputSink()
             let streaming = stream && !json && llm != nil
             if let llm {
-                var settings = ChatClient.Settings()
+                var settings = RemoteChatGenerator.Settings(url: llm)
                 settings.model = llmModel
                 settings.temperature = temperature
                 settings.maxTokens = maxTokens
                 settings.stream = stream
-                settings.http = .init(timeout: timeout, retries: retries, apiKeyEnvironment: apiKeyEnv)
-                let client = try ChatClient(url: llm, settings: settings)
+                settings.timeout = timeout
+                settings.retries = retries
+                settings.apiKeyEnvironment = apiKeyEnv
+                let client = try RemoteChatGenerator(settings: settings)
                 engine.generator = client
                 engine.contextTokens = contextTokens
                 if let serverContext = client.serverContextTokens() {

@@ -11,6 +11,7 @@ public struct GroundedPrompt: Sendable {
     public struct Message: Sendable, Equatable {
         public var role: String
         public var content: String
+        public init(role: String, content: String) { self.role = role; self.content = content }
     }
 
     public var messages: [Message]

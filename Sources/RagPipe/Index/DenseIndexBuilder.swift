@@ -152,7 +152,7 @@ public enum DenseIndexBuilder {
         for (s, row) in rows[..<sampleSize].sorted().enumerated() {
             for j in 0..<d { sample[s * d + j] = vectors[row * d + j] }
         }
-        var clock = Stopwatch()
+        let clock = Stopwatch()
         let training = sample.withUnsafeBufferPointer {
             KMeans.train(points: $0, dimension: d, clusters: nlist, iterations: options.iterations, seed: options.seed &+ 1) { i in
                 status("k-means: \(nlist) lists on \(sampleSize) points, iteration \(i + 1)")

@@ -22,6 +22,8 @@ public enum RagPipeError: Error, CustomStringConvertible, Equatable {
     case io(path: String, operation: String, errno: Int32)
     /// An argument combination that argument parsing cannot catch.
     case usage(String)
+    /// An error reported across the HTTP plugin boundary: its message and exit status as is.
+    case remote(message: String, status: Int32)
 
     public var description: String {
         switch self {
@@ -37,6 +39,7 @@ public enum RagPipeError: Error, CustomStringConvertible, Equatable {
         case let .unavailable(what): return what
         case let .io(path, operation, code): return "\(path): \(operation) failed: \(errnoDescription(code))"
         case let .usage(what): return what
+        case let .remote(message, _): return message
         }
     }
 
@@ -44,6 +47,7 @@ public enum RagPipeError: Error, CustomStringConvertible, Equatable {
     public var exitStatus: Int32 {
         switch self {
         case .usage: return 64
+        case let .remote(_, status): return status
         case .malformedRecord, .notUTF8: return 65
         case .unreadable, .emptyInput: return 66
         case .unavailable: return 69
