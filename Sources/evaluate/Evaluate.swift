@@ -178,6 +178,10 @@ struct Evaluate: ParsableCommand {
         try sink.write("default (≤ 3 sentences, ≤ 80 words)   " + f(r.containsDefault) + "   " + String(format1: r.meanWordsDefault) + "\n")
         try sink.write("one sentence                          " + f(r.containsOneSentence) + "   " + String(format1: r.meanWordsOneSentence) + "\n")
         try writeAbstention(sink, label: "questions", present: r.evidenceAnswerable, removed: r.evidenceRemoved, minScore: engine.answerer.minScore)
+        let c = AbstentionCalibration(answerable: r.coverageAnswerable, unanswerable: r.coverageRemoved)
+        try sink.write("  by the top-3 hits' IDF-weighted coverage of the question's terms instead, at \(String(format3: Double(c.threshold))): "
+            + "abstains on \(String(format1: c.abstainAnswerable * 100))% of answerable, \(String(format1: c.abstainUnanswerable * 100))% of unanswerable\n")
+        try sink.flush()
     }
 }
 

@@ -18,6 +18,23 @@ import Testing
         #expect(GroundednessCheck.stripCitations("An array [x] stays [ 4 ].") == ("An array [x] stays.", [4]))
     }
 
+    @Test func rareQueryTermsDecideTheSentence() throws {
+        // "founded" is everywhere, "Zorblax" in one sentence: IDF makes that sentence the answer.
+        let hits = [hit(1, "Many companies were founded in that decade and were founded by engineers. Zorblax started in 1901 as a small shop. The founders were founded on trust.")]
+        var answerer = ExtractiveAnswerer(minScore: -1)
+        answerer.maxSentences = 1
+        answerer.idf = { ["zorblax": 5, "found": 0.2][$0] ?? 0.1 }
+        #expect(answerer.coverage(of: "When was Zorblax founded?", in: "Zorblax started in 1901.")! > 0.9)
+        let embedder = HashEmbedder(dimension: 256)
+        let q = try embedder.embed("When was Zorblax founded?")
+        let a = try answerer.answer(query: q, queryText: "When was Zorblax founded?", hits: hits, embedder: embedder)
+        #expect(a.text.hasPrefix("Zorblax started in 1901"), "\(a.text)")
+        answerer.idf = nil
+        answerer.lexicalWeight = 0
+        let b = try answerer.answer(query: q, queryText: "When was Zorblax founded?", hits: hits, embedder: embedder)
+        #expect(!b.text.hasPrefix("Zorblax"), "without IDF the frequent word wins: \(b.text)")
+    }
+
     @Test func markersCiteTheSentenceTheyFollow() {
         let extractive = GroundednessCheck.claims(in: "Vitamin D helps. [1] It is cheap, e.g. 2 cents. [1][3] Nobody knows why. [2]")
         #expect(extractive.map(\.text) == ["Vitamin D helps.", "It is cheap, e.g. 2 cents.", "Nobody knows why."])

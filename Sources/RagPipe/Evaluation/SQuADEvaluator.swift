@@ -15,6 +15,9 @@ public final class SQuADEvaluator {
         /// Abstention evidence (best hit similarity) with the gold paragraph present, and with it removed.
         public var evidenceAnswerable: [Float] = []
         public var evidenceRemoved: [Float] = []
+        /// The best hit's IDF-weighted coverage of the question's terms, present and removed.
+        public var coverageAnswerable: [Float] = []
+        public var coverageRemoved: [Float] = []
         public var seconds = 0.0
     }
 
@@ -57,6 +60,11 @@ public final class SQuADEvaluator {
             for i in removed.indices { removed[i].rank = i + 1 }
             report.evidenceAnswerable.append(present.map(\.similarity).max() ?? -1)
             report.evidenceRemoved.append(removed.map(\.similarity).max() ?? -1)
+            func coverage(_ hits: [QueryHit]) -> Float {
+                hits.prefix(3).compactMap { engine.answerer.coverage(of: question.text, in: $0.record.text) }.max() ?? 0
+            }
+            report.coverageAnswerable.append(coverage(present))
+            report.coverageRemoved.append(coverage(removed))
 
             var full = engine.answerer
             full.minScore = -1          // answer quality is measured on every question

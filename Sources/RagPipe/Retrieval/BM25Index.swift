@@ -150,6 +150,13 @@ public struct BM25Searcher {
         return nil
     }
 
+    /// BM25's inverse document frequency of an analyzed term (0 for a term no chunk holds).
+    public func idf(_ term: String) -> Float {
+        guard let e = try? entry(Array(term.utf8)) else { return 0 }
+        let df = Float(vocabulary.u32(at: 8 + e * 24 + 12))
+        return log(1 + (Float(count) - df + 0.5) / (df + 0.5))
+    }
+
     /// Scores every chunk containing a query term; returns the best `k`.
     public func search(_ query: String, k: Int) throws -> [(id: Int, score: Float)] {
         let terms = EnglishAnalyzer().terms(query)

@@ -69,6 +69,7 @@ public final class QueryEngine {
         self.k = k
         self.answerer = ExtractiveAnswerer(minScore: minScore ?? resolved.defaultMinScore)
         bm25 = try BM25Searcher(index: index)
+        if let bm25 { answerer.idf = { bm25.idf($0) } }
         if (mode == .bm25 || mode == .hybrid) && bm25 == nil {
             throw RagPipeError.usage("\(index.path) has no BM25 sections (built with --no-bm25): use --mode dense")
         }
