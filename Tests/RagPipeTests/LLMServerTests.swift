@@ -10,6 +10,8 @@ enum LlamaServer {
         ?? ((ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/ragpipe")
     static let binary = cache + "/llama-server-11434.0.0/bin/llama-server"
     static let model = cache + "/smollm2-0.1.2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    /// scripts/llama-server.sh minilm-gguf writes it (make test does).
+    static let miniLMGGUF = cache + "/all-MiniLM-L6-v2-f32.gguf"
     static var available: Bool {
         FileManager.default.isExecutableFile(atPath: binary) && FileManager.default.fileExists(atPath: model)
     }
@@ -20,7 +22,7 @@ enum LlamaServer {
         let port: Int
         var url: String { "http://127.0.0.1:\(port)" }
 
-        init(arguments: [String] = []) throws {
+        init(model: String = LlamaServer.model, arguments: [String] = []) throws {
             port = try freePort()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = ["-m", model, "--host", "127.0.0.1", "--port", String(port), "-c", "4096", "-t", "2"] + arguments
@@ -165,5 +167,36 @@ struct LLMServerTests {
         try corpus(dir)
         let mismatch = try shell("query --embed-url \(server.url) idx.ragx 'vault code?'", in: dir.path)
         #expect(mismatch.status == 83 || mismatch.status == 82, "\(mismatch.status) \(mismatch.stderr)")
+    }
+
+    /// The interop check: all-MiniLM-L6-v2 served by llama.cpp (converted to GGUF without
+    /// torch by scripts/minilm-gguf.py) against the native Swift port, on the golden texts.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: LlamaServer.miniLMGGUF) && FileManager.default.fileExists(atPath: modelDirectory)))
+    func httpMiniLMAgreesWithTheNativePort() throws {
+        let server = try LlamaServer.Instance(model: LlamaServer.miniLMGGUF, arguments: ["--embeddings", "--pooling", "mean"])
+        let dir = try TempDir()
+        let golden = try String(contentsOfFile: sharedDirectory + "/golden/minilm/token_ids.jsonl", encoding: .utf8)
+            .split(separator: "\n").map { try json(String($0)) }
+        let texts = try String(contentsOfFile: sharedDirectory + "/golden/minilm/texts.jsonl", encoding: .utf8)
+            .split(separator: "\n").map { try json(String($0))["text"] as! String }
+        dir.write("texts.txt", texts.map { $0.replacingOccurrences(of: "\n", with: " ") }.joined(separator: "\n") + "\n")
+        let native = try shell("embed --model '\(modelDirectory)' --lines --format jsonl < texts.txt", in: dir.path)
+        let http = try shell("embed --embedder openai --url \(server.url) --lines --batch-size 4 --format jsonl < texts.txt", in: dir.path)
+        #expect(native.status == 0 && http.status == 0, "\(native.stderr) \(http.stderr)")
+        func vectors(_ out: String) throws -> [[Double]] { try out.split(separator: "\n").map { try json(String($0))["embedding"] as! [Double] } }
+        let a = try vectors(native.stdout), b = try vectors(http.stdout)
+        #expect(a.count == 20 && b.count == 20)
+        var compared = 0
+        for i in 0..<min(a.count, b.count) {
+            let cosine = zip(a[i], b[i]).reduce(0) { $0 + $1.0 * $1.1 }
+            // Known differences, both llama.cpp's: it does not truncate at the model's 256 tokens
+            // (sentence-transformers and ragpipe do), and its WordPiece splits Hangul differently.
+            let truncated = golden[i]["truncated"] as? Bool == true
+            let hangul = texts[i].unicodeScalars.contains { (0xAC00...0xD7A3).contains($0.value) }
+            if truncated || hangul { continue }
+            compared += 1
+            #expect(cosine >= 0.9999, "golden text \(i): cosine \(cosine)")
+        }
+        #expect(compared == 17)
     }
 }
