@@ -181,6 +181,9 @@ struct Evaluate: ParsableCommand {
         let c = AbstentionCalibration(answerable: r.coverageAnswerable, unanswerable: r.coverageRemoved)
         try sink.write("  by the top-3 hits' IDF-weighted coverage of the question's terms instead, at \(String(format3: Double(c.threshold))): "
             + "abstains on \(String(format1: c.abstainAnswerable * 100))% of answerable, \(String(format1: c.abstainUnanswerable * 100))% of unanswerable\n")
+        let sc = AbstentionCalibration(answerable: r.sentenceCoverageAnswerable, unanswerable: r.sentenceCoverageRemoved)
+        try sink.write("  by the best sentence's IDF-weighted coverage of the question's terms, at \(String(format3: Double(sc.threshold))): "
+            + "abstains on \(String(format1: sc.abstainAnswerable * 100))% of answerable, \(String(format1: sc.abstainUnanswerable * 100))% of unanswerable\n")
         try sink.flush()
     }
 }

@@ -28,7 +28,8 @@ public struct Answer: Sendable {
 /// The sentences of the first `hitsConsidered` hits are first ranked lexically (cosine of
 /// hashed words and word pairs, stopwords dropped: `HashEmbedder`) plus their hit's score; the
 /// best `rescored` are then embedded with the index's embedder and scored by cosine similarity to
-/// the query, plus `lexicalWeight` times the lexical score, plus a tenth of their hit's
+/// the query, plus `lexicalWeight` times the lexical score (the IDF-weighted share of the query's
+/// terms the sentence holds, when the index has BM25 statistics), plus a tenth of their hit's
 /// similarity (so a sentence from a strong chunk wins ties).
 /// Embedding only a few sentences keeps a MiniLM answer to one small batch. The best are kept
 /// until `maxSentences` or `maxWords` is reached, then put back in reading order (hit rank, then

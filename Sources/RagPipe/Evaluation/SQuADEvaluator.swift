@@ -18,6 +18,9 @@ public final class SQuADEvaluator {
         /// The best hit's IDF-weighted coverage of the question's terms, present and removed.
         public var coverageAnswerable: [Float] = []
         public var coverageRemoved: [Float] = []
+        /// The same, of the best single sentence of the top 3 hits.
+        public var sentenceCoverageAnswerable: [Float] = []
+        public var sentenceCoverageRemoved: [Float] = []
         public var seconds = 0.0
     }
 
@@ -65,6 +68,12 @@ public final class SQuADEvaluator {
             }
             report.coverageAnswerable.append(coverage(present))
             report.coverageRemoved.append(coverage(removed))
+            func sentenceCoverage(_ hits: [QueryHit]) -> Float {
+                hits.prefix(3).flatMap { SentenceSplitter.sentences(in: $0.record.text, markdown: false) }
+                    .compactMap { engine.answerer.coverage(of: question.text, in: $0.text) }.max() ?? 0
+            }
+            report.sentenceCoverageAnswerable.append(sentenceCoverage(present))
+            report.sentenceCoverageRemoved.append(sentenceCoverage(removed))
 
             var full = engine.answerer
             full.minScore = -1          // answer quality is measured on every question
