@@ -62,6 +62,12 @@ struct Query: ParsableCommand {
     @Option(help: "Embed queries with this OpenAI-compatible /v1/embeddings server instead of natively (its model name must be the index's; dimensions are checked).")
     var embedURL: String?
 
+    @Option(help: "Most sentences in an extractive answer.")
+    var answerSentences = 3
+
+    @Option(help: "Most words in an extractive answer.")
+    var answerWords = 80
+
     @Option(help: "Generate answers with the OpenAI-compatible chat server at this URL (http://host:port, …/v1, or the full endpoint).")
     var llm: String?
 
@@ -116,6 +122,9 @@ struct Query: ParsableCommand {
         if let bm25K1, !(bm25K1 >= 0 && bm25K1 <= 10) { throw ValidationError("--bm25-k1 must be in 0...10") }
         if let bm25B, !(bm25B >= 0 && bm25B <= 1) { throw ValidationError("--bm25-b must be in 0...1") }
         if let nprobe, nprobe < 1 { throw ValidationError("--nprobe must be at least 1") }
+        guard (1...20).contains(answerSentences), (5...1000).contains(answerWords) else {
+            throw ValidationError("--answer-sentences must be in 1...20 and --answer-words in 5...1000")
+        }
         guard maxTokens >= 1, contextTokens >= 64, timeout > 0, retries >= 0 else {
             throw ValidationError("--max-tokens ≥ 1, --context-tokens ≥ 64, --timeout > 0 and --retries ≥ 0 are required")
         }
@@ -163,6 +172,8 @@ struct Query: ParsableCommand {
             if let bm25B { engine.bm25?.parameters.b = bm25B }
             engine.groundedness = GroundednessCheck(sentenceThreshold: supportThreshold, answerThreshold: groundedThreshold)
             engine.strict = strict
+            engine.answerer.maxSentences = answerSentences
+            engine.answerer.maxWords = answerWords
             let sink = OutputSink()
             let streaming = stream && !json && llm != nil
             if let llm {

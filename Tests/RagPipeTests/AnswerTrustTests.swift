@@ -35,6 +35,20 @@ import Testing
         #expect(!b.text.hasPrefix("Zorblax"), "without IDF the frequent word wins: \(b.text)")
     }
 
+    @Test func answerLengthIsBoundedFromTheCommandLine() throws {
+        let dir = try TempDir()
+        dir.write("corpus/a.md", "# Lists\n\nIVF lists are scanned in place. Each list holds row ids and codes. Lists are aligned to 64 bytes. Probing more lists finds more neighbours.\n")
+        let r = try shell("chunk --counter upper-bound corpus | embed --embedder hash | build-index -o i.ragx && query --json --min-score=-1 --answer-sentences 1 i.ragx 'how are IVF lists scanned?' && query --json --min-score=-1 i.ragx 'how are IVF lists scanned?'", in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        let one = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        let three = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as! [String: Any]
+        #expect((one["answer_sentences"] as! [Any]).count == 1 && (three["answer_sentences"] as! [Any]).count == 3)
+        #expect((one["answer"] as! String).contains("scanned in place"))
+        let bad = try shell("query --answer-sentences 0 i.ragx q", in: dir.path)
+        #expect(bad.status == 64)
+    }
+
     @Test func markersCiteTheSentenceTheyFollow() {
         let extractive = GroundednessCheck.claims(in: "Vitamin D helps. [1] It is cheap, e.g. 2 cents. [1][3] Nobody knows why. [2]")
         #expect(extractive.map(\.text) == ["Vitamin D helps.", "It is cheap, e.g. 2 cents.", "Nobody knows why."])
