@@ -64,7 +64,7 @@ public final class DenseLayout: @unchecked Sendable {
     public let sections: [(IndexFormat.SectionKind, OwnedBytes)]
     /// Whether `VF32` (row-ordered exact vectors) is written.
     public let writesExactVectors: Bool
-    public internal(set) var report: DenseReport
+    public let report: DenseReport
 
     init(kind: IndexKind, coding: VectorCoding, sections: [(IndexFormat.SectionKind, OwnedBytes)], writesExactVectors: Bool, report: DenseReport) {
         self.kind = kind; self.coding = coding; self.sections = sections; self.writesExactVectors = writesExactVectors; self.report = report
@@ -220,7 +220,7 @@ public enum DenseIndexBuilder {
 
     /// Chooses the default nprobe: the smallest that reaches the target recall@10 on a sample
     /// of the collection's own rows as queries, and records the recall reached.
-    static func tune(_ view: DenseIndex, vectors: UnsafeBufferPointer<Float>, dimension d: Int? = nil, options: DenseIndexOptions,
+    static func tune(_ view: DenseIndex, vectors: UnsafeBufferPointer<Float>, options: DenseIndexOptions,
                      report: inout DenseReport, status: (String) -> Void) throws {
         var view = view
         let n = view.count, dim = view.dimension
