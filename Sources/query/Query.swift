@@ -7,7 +7,8 @@ struct Query: ParsableCommand {
         abstract: "Search an index and answer from it, with citations, or abstain.",
         discussion: """
         Memory-maps the index (opening reads only its header and tables), embeds each query with \
-        the embedder the index names, finds the exact top-k chunks, and writes a grounded \
+        the embedder the index names, finds the top-k chunks (exactly in a flat index, in the \
+        nearest --nprobe lists of an IVF index), and writes a grounded \
         extractive answer: the best-matching sentences of the top hits, each followed by [n], the \
         rank of the hit it came from. When the best hit scores below --min-score it answers \
         "I don't know" and lists the closest sources.
