@@ -96,13 +96,11 @@ struct Embed: ParsableCommand {
                 model = HashEmbedder(dimension: dim)
             case .openai:
                 guard let url else { throw RagPipeError.usage("--embedder openai needs --url") }
-                var settings = RemoteEmbedder.Settings(url: url)
+                var settings = RemoteEmbedder.Settings(endpoint: HTTPEndpoint(url: url, timeout: timeout, retries: retries,
+                                                                              apiKeyEnvironment: apiKeyEnv))
                 settings.model = modelName
                 settings.batchSize = batchSize
                 settings.concurrency = concurrency
-                settings.timeout = timeout
-                settings.retries = retries
-                settings.apiKeyEnvironment = apiKeyEnv
                 model = try RemoteEmbedder(settings: settings)
             case .minilm:
                 guard let directory = self.model ?? ModelLocator.find() else { throw ModelLocator.missing() }

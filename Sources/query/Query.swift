@@ -134,6 +134,10 @@ struct Query: ParsableCommand {
         }
     }
 
+    func endpoint(_ url: String) -> HTTPEndpoint {
+        HTTPEndpoint(url: url, timeout: timeout, retries: retries, apiKeyEnvironment: apiKeyEnv)
+    }
+
     func run() throws {
         let status = ToolErrors.run("query") {
             let reader = try IndexReader(path: index)
@@ -155,11 +159,8 @@ struct Query: ParsableCommand {
             }
             let embedder: any Embedder
             if let embedURL {
-                var settings = RemoteEmbedder.Settings(url: embedURL)
+                var settings = RemoteEmbedder.Settings(endpoint: endpoint(embedURL))
                 settings.model = reader.metadata.modelID
-                settings.timeout = timeout
-                settings.retries = retries
-                settings.apiKeyEnvironment = apiKeyEnv
                 embedder = try RemoteEmbedder(settings: settings)
             } else {
                 embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
@@ -178,14 +179,11 @@ struct Query: ParsableCommand {
             let sink = OutputSink()
             let streaming = stream && !json && llm != nil
             if let llm {
-                var settings = RemoteChatGenerator.Settings(url: llm)
+                var settings = RemoteChatGenerator.Settings(endpoint: endpoint(llm))
                 settings.model = llmModel
                 settings.temperature = temperature
                 settings.maxTokens = maxTokens
                 settings.stream = stream
-                settings.timeout = timeout
-                settings.retries = retries
-                settings.apiKeyEnvironment = apiKeyEnv
                 let client = try RemoteChatGenerator(settings: settings)
                 engine.generator = client
                 engine.contextTokens = contextTokens

@@ -100,6 +100,26 @@ import Testing
         }
     }
 
+    @Test func anEmptyListTakesHalfOfTheLargest() {
+        let d = 4
+        var centroids: [Float] = [0, 0, 0, 1,  0.6, 0.8, 0, 0,  1, 0, 0, 0]
+        var sizes = [0, 10, 3]
+        #expect(KMeans.splitEmptyClusters(&centroids, sizes: &sizes, dimension: d) == 1)
+        #expect(sizes == [5, 5, 3])
+        let empty = Array(centroids[0..<4]), big = Array(centroids[4..<8])
+        #expect(empty != big, "the two copies are nudged apart")
+        for c in [empty, big] {
+            #expect(abs(c.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5, "unit length")
+            #expect(c[0] * 0.6 + c[1] * 0.8 > 0.999, "both stay next to the split centroid")
+        }
+        // Duplicated points leave lists empty; training still fills every list it can.
+        let points = [Float](repeating: 0.5, count: 40 * d) + SyntheticVectors.clustered(count: 60, dimension: d, clusters: 3, noise: 0.3, seed: 9)
+        let training = points.withUnsafeBufferPointer { KMeans.train(points: $0, dimension: d, clusters: 8, iterations: 10, seed: 3) }
+        #expect(training.splits > 0)
+        let labels = points.withUnsafeBufferPointer { KMeans.assign(points: $0, dimension: d, centroids: training.centroids).labels }
+        #expect(Set(labels).count >= 6, "\(Set(labels).count) lists in use")
+    }
+
     @Test func buildsAreDeterministic() throws {
         let dir = try TempDir()
         let (a, _, _) = try build(dir, options: options(.ivf, .fp16, nlist: 30), name: "a.ragx")

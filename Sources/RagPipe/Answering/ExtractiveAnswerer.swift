@@ -56,14 +56,27 @@ public struct ExtractiveAnswerer {
 
     public static let abstention = "I don't know: the index holds nothing close enough to answer this."
 
+    /// The query's analyzed terms and their IDFs; nil without IDF statistics or when no query
+    /// term occurs in the index.
+    struct QueryTermWeights {
+        let weights: [String: Float]
+        let total: Float
+        /// The IDF-weighted share of the query's terms that `text` holds.
+        func coverage(_ text: String) -> Float {
+            Set(EnglishAnalyzer().terms(text)).reduce(Float(0)) { $0 + (weights[$1] ?? 0) } / total
+        }
+    }
+
+    func termWeights(_ queryText: String) -> QueryTermWeights? {
+        guard let idf else { return nil }
+        let weights = Dictionary(Set(EnglishAnalyzer().terms(queryText)).map { ($0, idf($0)) }, uniquingKeysWith: { a, _ in a })
+        let total = weights.values.reduce(0, +)
+        return total > 0 ? QueryTermWeights(weights: weights, total: total) : nil
+    }
+
     /// The IDF-weighted share of the query's terms that `text` holds (nil without IDF statistics).
     public func coverage(of queryText: String, in text: String) -> Float? {
-        guard let idf else { return nil }
-        let analyzer = EnglishAnalyzer()
-        let queryTerms = Set(analyzer.terms(queryText))
-        let total = queryTerms.reduce(Float(0)) { $0 + idf($1) }
-        guard total > 0 else { return nil }
-        return Set(analyzer.terms(text)).intersection(queryTerms).reduce(Float(0)) { $0 + idf($1) } / total
+        termWeights(queryText)?.coverage(text)
     }
 
     /// Whether the hits are strong enough to answer from: some hit's cosine similarity to the
@@ -93,26 +106,18 @@ public struct ExtractiveAnswerer {
         }
         // Lexical prefilter: keep the `rescored` best, in reading order.
         if candidates.count > rescored || lexicalWeight != 0 {
-            let lexical = HashEmbedder(dimension: 1024)
-            let q = try lexical.embed(queryText)
-            var v = [Float](repeating: 0, count: candidates.count * 1024)
-            try v.withUnsafeMutableBufferPointer { _ = try lexical.embed(candidates.map(\.sentence.text), into: $0) }
-            v.withUnsafeBufferPointer { vp in
-                q.withUnsafeBufferPointer { qp in
-                    for i in candidates.indices {
-                        candidates[i].lexical = FlatSearch.dot(vp.baseAddress! + i * 1024, qp.baseAddress!, 1024)
-                    }
-                }
-            }
-            if let idf {
-                let analyzer = EnglishAnalyzer()
-                let queryTerms = Set(analyzer.terms(queryText))
-                let weights = Dictionary(uniqueKeysWithValues: queryTerms.map { ($0, idf($0)) })
-                let total = weights.values.reduce(0, +)
-                if total > 0 {
-                    for i in candidates.indices {
-                        let held = Set(analyzer.terms(candidates[i].sentence.text)).intersection(queryTerms)
-                        candidates[i].lexical = held.reduce(0) { $0 + weights[$1]! } / total
+            if let weights = termWeights(queryText) {
+                for i in candidates.indices { candidates[i].lexical = weights.coverage(candidates[i].sentence.text) }
+            } else {
+                let lexical = HashEmbedder(dimension: 1024)
+                let q = try lexical.embed(queryText)
+                var v = [Float](repeating: 0, count: candidates.count * 1024)
+                try v.withUnsafeMutableBufferPointer { _ = try lexical.embed(candidates.map(\.sentence.text), into: $0) }
+                v.withUnsafeBufferPointer { vp in
+                    q.withUnsafeBufferPointer { qp in
+                        for i in candidates.indices {
+                            candidates[i].lexical = FlatSearch.dot(vp.baseAddress! + i * 1024, qp.baseAddress!, 1024)
+                        }
                     }
                 }
             }

@@ -1,16 +1,12 @@
 /// Answers from an OpenAI-compatible chat server through the HTTP plugin (`query --llm`).
 public final class RemoteChatGenerator: AnswerGenerator {
     public struct Settings: Sendable {
-        public var url: String
+        public var endpoint: HTTPEndpoint
         public var model = "default"
         public var temperature = 0.0
         public var maxTokens = 256
         public var stream = false
-        public var timeout = 120.0
-        public var retries = 3
-        /// Environment variable holding the API key; only the plugin reads it.
-        public var apiKeyEnvironment = "OPENAI_API_KEY"
-        public init(url: String) { self.url = url }
+        public init(endpoint: HTTPEndpoint) { self.endpoint = endpoint }
     }
 
     public let settings: Settings
@@ -23,14 +19,11 @@ public final class RemoteChatGenerator: AnswerGenerator {
 
     func requestJSON(messages: [GroundedPrompt.Message]?) -> [UInt8] {
         var out: [UInt8] = [0x7B]
-        JSONWriter.appendKey("url", to: &out); JSONWriter.appendString(settings.url, to: &out)
+        settings.endpoint.appendJSONFields(to: &out)
         out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(settings.model, to: &out)
         out.append(0x2C); JSONWriter.appendKey("temperature", to: &out); JSONWriter.appendDouble(settings.temperature, to: &out)
         out.append(0x2C); JSONWriter.appendKey("max_tokens", to: &out); JSONWriter.appendInt(settings.maxTokens, to: &out)
         out.append(0x2C); JSONWriter.appendKey("stream", to: &out); JSONWriter.appendBool(settings.stream, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("timeout", to: &out); JSONWriter.appendDouble(settings.timeout, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("retries", to: &out); JSONWriter.appendInt(settings.retries, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("api_key_env", to: &out); JSONWriter.appendString(settings.apiKeyEnvironment, to: &out)
         if let messages {
             out.append(0x2C); JSONWriter.appendKey("messages", to: &out); out.append(0x5B)
             for (i, m) in messages.enumerated() {

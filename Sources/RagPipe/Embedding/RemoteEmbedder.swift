@@ -2,17 +2,14 @@
 /// (`embed --embedder openai`, `query --embed-url`): batched, concurrent, retried, in order.
 public final class RemoteEmbedder: Embedder, @unchecked Sendable {
     public struct Settings: Sendable {
-        public var url: String
+        public var endpoint: HTTPEndpoint
         /// Sent to the server and recorded as the model id.
         public var model = "all-MiniLM-L6-v2"
         public var batchSize = 64
         public var concurrency = 4
         /// Expected dimension; nil: learned from a probe request.
         public var dimension: Int?
-        public var timeout = 120.0
-        public var retries = 3
-        public var apiKeyEnvironment = "OPENAI_API_KEY"
-        public init(url: String) { self.url = url }
+        public init(endpoint: HTTPEndpoint) { self.endpoint = endpoint }
     }
 
     public let settings: Settings
@@ -28,7 +25,7 @@ public final class RemoteEmbedder: Embedder, @unchecked Sendable {
         plugin = try HTTPPlugin.functions.get()
         dimension = try call(texts: [], into: nil, capacity: 0)
         if let expected = settings.dimension, expected != dimension {
-            throw RagPipeError.dimensionMismatch("\(settings.url) returns \(dimension)-d vectors, expected \(expected)")
+            throw RagPipeError.dimensionMismatch("\(settings.endpoint.url) returns \(dimension)-d vectors, expected \(expected)")
         }
     }
 
@@ -41,14 +38,11 @@ public final class RemoteEmbedder: Embedder, @unchecked Sendable {
 
     func call(texts: [String], into output: UnsafeMutablePointer<Float>?, capacity: Int) throws -> Int {
         var out: [UInt8] = [0x7B]
-        JSONWriter.appendKey("url", to: &out); JSONWriter.appendString(settings.url, to: &out)
+        settings.endpoint.appendJSONFields(to: &out)
         out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(settings.model, to: &out)
         out.append(0x2C); JSONWriter.appendKey("batch_size", to: &out); JSONWriter.appendInt(settings.batchSize, to: &out)
         out.append(0x2C); JSONWriter.appendKey("concurrency", to: &out); JSONWriter.appendInt(settings.concurrency, to: &out)
         if dimension > 0 { out.append(0x2C); JSONWriter.appendKey("dimension", to: &out); JSONWriter.appendInt(dimension, to: &out) }
-        out.append(0x2C); JSONWriter.appendKey("timeout", to: &out); JSONWriter.appendDouble(settings.timeout, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("retries", to: &out); JSONWriter.appendInt(settings.retries, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("api_key_env", to: &out); JSONWriter.appendString(settings.apiKeyEnvironment, to: &out)
         out.append(0x2C); JSONWriter.appendKey("texts", to: &out); JSONWriter.appendStringArray(texts, to: &out)
         out.append(0x7D); out.append(0)
         var d = 0

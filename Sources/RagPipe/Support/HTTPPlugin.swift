@@ -4,6 +4,29 @@ import Glibc
 import Darwin
 #endif
 
+/// Where and how to reach an OpenAI-compatible server; the fields every plugin request carries.
+public struct HTTPEndpoint: Sendable {
+    public var url: String
+    /// Seconds without progress before a request fails.
+    public var timeout = 120.0
+    /// Retries on connection errors, 429 and 5xx.
+    public var retries = 3
+    /// Environment variable holding the API key; only the plugin reads it.
+    public var apiKeyEnvironment = "OPENAI_API_KEY"
+
+    public init(url: String, timeout: Double = 120, retries: Int = 3, apiKeyEnvironment: String = "OPENAI_API_KEY") {
+        self.url = url; self.timeout = timeout; self.retries = retries; self.apiKeyEnvironment = apiKeyEnvironment
+    }
+
+    /// `"url": …, "timeout": …, "retries": …, "api_key_env": …` (no braces).
+    func appendJSONFields(to out: inout [UInt8]) {
+        JSONWriter.appendKey("url", to: &out); JSONWriter.appendString(url, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("timeout", to: &out); JSONWriter.appendDouble(timeout, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("retries", to: &out); JSONWriter.appendInt(retries, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("api_key_env", to: &out); JSONWriter.appendString(apiKeyEnvironment, to: &out)
+    }
+}
+
 /// The HTTP client (libRagPipeHTTPPlugin, built from Sources/RagPipeHTTP on Foundation's
 /// URLSession), opened with `dlopen` on first use: loading Foundation and FoundationNetworking
 /// costs every process ~10 ms at start, and most runs of `query` never talk HTTP. Requests and
