@@ -228,14 +228,6 @@ struct Query: ParsableCommand {
     }
 }
 
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while s.first?.isWhitespace == true { s = s.dropFirst() }
-        while s.last?.isWhitespace == true { s = s.dropLast() }
-        return String(s)
-    }
-}
 
 extension RetrievalMode: ExpressibleByArgument {}
 extension Fusion: ExpressibleByArgument {}

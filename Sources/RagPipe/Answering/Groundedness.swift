@@ -106,7 +106,7 @@ public struct GroundednessCheck: Sendable {
         func add(_ segment: String, _ cites: [Int]) {
             let parts = SentenceSplitter.sentences(in: segment, markdown: false).map(\.text)
             for (i, part) in parts.enumerated() {
-                let text = part.trimmingCharacters().replacingSpaceBeforePunctuation()
+                let text = part.trimmingWhitespace().replacingSpaceBeforePunctuation()
                 guard text.contains(where: { $0.isLetter || $0.isNumber }) else { continue }
                 out.append((text, i == parts.count - 1 ? cites : []))
             }
@@ -138,7 +138,7 @@ public struct GroundednessCheck: Sendable {
     }
 
     static func markerNumbers(_ inner: Substring) -> [Int]? {
-        let parts = inner.split(separator: ",").map { $0.trimmingCharacters() }
+        let parts = inner.split(separator: ",").map { $0.trimmingWhitespace() }
         guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil }) else { return nil }
         return parts.map { Int($0)! }
     }
@@ -169,7 +169,8 @@ public struct GroundednessCheck: Sendable {
 }
 
 extension StringProtocol {
-    func trimmingCharacters() -> String {
+    /// Without leading and trailing white space.
+    public func trimmingWhitespace() -> String {
         var s = Substring(self)
         while s.first?.isWhitespace == true { s = s.dropFirst() }
         while s.last?.isWhitespace == true { s = s.dropLast() }

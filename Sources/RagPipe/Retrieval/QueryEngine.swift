@@ -104,7 +104,7 @@ public final class QueryEngine {
             let prompt = GroundedPrompt(question: query, hits: hits, tokenBudget: contextTokens)
             let generated = try generator.generate(prompt, onText: onGeneratedText)
             shown = Set(prompt.shown)
-            let text = generated.text.trimmingCharacters()
+            let text = generated.text.trimmingWhitespace()
             let declined = text.lowercased().hasPrefix("i don't know") || text.lowercased().hasPrefix("i do not know") || text.isEmpty
             let cited = Set(GroundednessCheck.claims(in: text).flatMap(\.citations))
             answer = Answer(text: text.isEmpty ? "I don't know." : text,
