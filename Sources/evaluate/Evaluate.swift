@@ -49,6 +49,9 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "BEIR: also measure abstention: best-hit similarity with the relevant documents present and removed.")
     var abstention = false
 
+    @Option(help: "Write the answerability features of every query (relevant documents present and removed) to this TSV file.")
+    var answerabilityFeatures: String?
+
     @Option(parsing: .upToNextOption, help: "Configurations: dense, bm25, hybrid-rrf, hybrid-weighted (default: all).")
     var configurations: [String] = ["dense", "bm25", "hybrid-rrf", "hybrid-weighted"]
 
@@ -134,24 +137,53 @@ struct Evaluate: ParsableCommand {
                 }
                 try sink.flush()
             }
+            if let answerabilityFeatures {
+                engine.mode = .hybrid
+                engine.fusion = .weighted
+                let rows = try evaluator.answerabilityRows(queries: queryList, qrels: judgments, k: engine.k)
+                try writeFeatures(rows, to: answerabilityFeatures)
+            }
             if abstention {
                 engine.mode = .hybrid
                 engine.fusion = .weighted
-                let (present, removed) = try evaluator.abstentionEvidence(queries: queryList, qrels: judgments, k: engine.k)
-                try writeAbstention(sink, label: "queries", present: present, removed: removed, minScore: engine.answerer.minScore)
+                let e = try evaluator.abstentionEvidence(queries: queryList, qrels: judgments, k: engine.k)
+                try writeAbstention(sink, label: "queries", cosine: e.cosine, answer: e.answer, answerer: engine.answerer)
             }
         }
         if status != 0 { throw ExitCode(status) }
     }
 
-    func writeAbstention(_ sink: OutputSink, label: String, present: [Float], removed: [Float], minScore: Float) throws {
-        let current = AbstentionCalibration(threshold: minScore, answerable: present, unanswerable: removed)
-        let calibrated = AbstentionCalibration(answerable: present, unanswerable: removed)
+    func writeAbstention(_ sink: OutputSink, label: String, cosine: (present: [Float], removed: [Float]),
+                         answer: (present: [Float], removed: [Float]), answerer: ExtractiveAnswerer) throws {
         func pct(_ x: Double) -> String { String(format1: x * 100) + "%" }
-        try sink.write("abstention (best-hit cosine < threshold; \(present.count) \(label), each with its relevant documents present and removed):\n")
-        try sink.write("  at --min-score \(String(format3: Double(minScore))) (default): abstains on \(pct(current.abstainAnswerable)) of answerable, \(pct(current.abstainUnanswerable)) of unanswerable\n")
-        try sink.write("  at \(String(format3: Double(calibrated.threshold))) (≤ 5% of answerable): abstains on \(pct(calibrated.abstainAnswerable)) of answerable, \(pct(calibrated.abstainUnanswerable)) of unanswerable\n")
+        func rates(_ c: AbstentionCalibration) -> String {
+            "abstains on \(pct(c.abstainAnswerable)) of answerable, \(pct(c.abstainUnanswerable)) of unanswerable"
+        }
+        try sink.write("abstention (\(cosine.present.count) \(label), each with its relevant documents present and removed):\n")
+        for (rule, option, values, current) in [
+            ("best hit's cosine", "--min-score", cosine, Optional(answerer.minScore)),
+            ("answer's evidence", "--min-evidence", answer, answerer.minEvidence),
+        ] {
+            let calibrated = AbstentionCalibration(answerable: values.present, unanswerable: values.removed)
+            var line = "  \(rule) below the threshold: "
+            if let current {
+                line += "at \(option) \(String(format3: Double(current))) (default) "
+                    + rates(AbstentionCalibration(threshold: current, answerable: values.present, unanswerable: values.removed)) + "; "
+            }
+            line += "at \(String(format3: Double(calibrated.threshold))) (≤ 5% of answerable) " + rates(calibrated) + "\n"
+            try sink.write(line)
+        }
         try sink.flush()
+    }
+
+    func writeFeatures(_ rows: [(group: String, answerable: Bool, features: [Float])], to path: String) throws {
+        let sink = OutputSink(fd: try openForWriting(path), name: path)
+        try sink.write((["group", "answerable"] + AnswerabilityFeatures.names).joined(separator: "\t") + "\n")
+        for r in rows {
+            try sink.write(([r.group, r.answerable ? "1" : "0"] + r.features.map { "\($0)" }).joined(separator: "\t") + "\n")
+        }
+        try sink.flush()
+        Log.line("evaluate: \(rows.count) feature rows in \(path)")
     }
 
     func runSQuAD(index: String, squad: String) throws {
@@ -165,6 +197,12 @@ struct Evaluate: ParsableCommand {
         if let hitWeight { engine.answerer.hitWeight = hitWeight }
         if let answerHits { engine.answerer.hitsConsidered = answerHits }
         let progress = Progress(tool: "evaluate")
+        if let answerabilityFeatures {
+            let rows = try SQuADEvaluator(engine: engine).answerabilityRows(data, limit: limit) { n, total in progress.update("\(n) of \(total) questions") }
+            progress.finish("\(rows.count / 2) SQuAD questions")
+            try writeFeatures(rows, to: answerabilityFeatures)
+            return
+        }
         let r = try SQuADEvaluator(engine: engine).run(data, limit: limit) { n, total in progress.update("\(n) of \(total) questions") }
         progress.finish("\(r.questions) SQuAD questions in \(String(format1: r.seconds)) s")
         let sink = OutputSink()
@@ -177,14 +215,8 @@ struct Evaluate: ParsableCommand {
         try sink.write("answer (hybrid hits)   contains an accepted answer   mean words\n")
         try sink.write("default (≤ 3 sentences, ≤ 80 words)   " + f(r.containsDefault) + "   " + String(format1: r.meanWordsDefault) + "\n")
         try sink.write("one sentence                          " + f(r.containsOneSentence) + "   " + String(format1: r.meanWordsOneSentence) + "\n")
-        try writeAbstention(sink, label: "questions", present: r.evidenceAnswerable, removed: r.evidenceRemoved, minScore: engine.answerer.minScore)
-        let c = AbstentionCalibration(answerable: r.coverageAnswerable, unanswerable: r.coverageRemoved)
-        try sink.write("  by the top-3 hits' IDF-weighted coverage of the question's terms instead, at \(String(format3: Double(c.threshold))): "
-            + "abstains on \(String(format1: c.abstainAnswerable * 100))% of answerable, \(String(format1: c.abstainUnanswerable * 100))% of unanswerable\n")
-        let sc = AbstentionCalibration(answerable: r.sentenceCoverageAnswerable, unanswerable: r.sentenceCoverageRemoved)
-        try sink.write("  by the best sentence's IDF-weighted coverage of the question's terms, at \(String(format3: Double(sc.threshold))): "
-            + "abstains on \(String(format1: sc.abstainAnswerable * 100))% of answerable, \(String(format1: sc.abstainUnanswerable * 100))% of unanswerable\n")
-        try sink.flush()
+        try writeAbstention(sink, label: "questions", cosine: (r.evidenceAnswerable, r.evidenceRemoved),
+                            answer: (r.answerEvidenceAnswerable, r.answerEvidenceRemoved), answerer: engine.answerer)
     }
 }
 

@@ -10,8 +10,10 @@ struct Query: ParsableCommand {
         the embedder the index names, finds the top-k chunks (exactly in a flat index, in the \
         nearest --nprobe lists of an IVF index), and writes a grounded \
         extractive answer: the best-matching sentences of the top hits, each followed by [n], the \
-        rank of the hit it came from. When the best hit scores below --min-score it answers \
-        "I don't know" and lists the closest sources.
+        rank of the hit it came from. When the best hit scores below --min-score, or the best \
+        sentence's evidence (its cosine to the query + twice its IDF-weighted share of the query's \
+        terms + a tenth of its hit's cosine) below --min-evidence, it answers "I don't know" and \
+        lists the closest sources.
 
         Queries come from the arguments, or from stdin one per line when there are none.
 
@@ -38,6 +40,9 @@ struct Query: ParsableCommand {
 
     @Option(help: "Abstain when no hit's cosine similarity to the query reaches this (default: the embedder's, see README).")
     var minScore: Float?
+
+    @Option(help: "Abstain when the best answer sentence's evidence score is below this (default: the embedder's, see README; --min-evidence=-9 turns it off).")
+    var minEvidence: Float?
 
     @Flag(help: "One JSON object per query (docs/FORMATS.md).")
     var json = false
@@ -166,7 +171,7 @@ struct Query: ParsableCommand {
                 embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                          modelDirectory: model, threads: threads)
             }
-            let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, mode: mode)
+            let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, minEvidence: minEvidence, mode: mode)
             engine.fusion = fusion
             engine.nprobe = nprobe
             engine.denseWeight = weight

@@ -35,6 +35,32 @@ import Testing
         #expect(!b.text.hasPrefix("Zorblax"), "without IDF the frequent word wins: \(b.text)")
     }
 
+    @Test func weakAnswerEvidenceAbstains() throws {
+        // Same topic, but the question's rare term is in no sentence: the best sentence's score is low.
+        let hits = [hit(1, "Zorblax started in 1901 as a small shop. It sold lamps and later radios to the town.")]
+        var answerer = ExtractiveAnswerer(minScore: -1)
+        answerer.idf = { ["zorblax": 5, "found": 0.5, "quimby": 6][$0] ?? 0.1 }
+        let embedder = HashEmbedder(dimension: 256)
+        func ask(_ question: String) throws -> Answer {
+            try answerer.answer(query: try embedder.embed(question), queryText: question, hits: hits, embedder: embedder)
+        }
+        let strong = try ask("When was Zorblax founded?"), weak = try ask("When was Quimby founded?")
+        let e1 = try #require(strong.evidence), e2 = try #require(weak.evidence)
+        #expect(e1 > e2 + 0.5, "\(e1) vs \(e2)")
+        let scored = try answerer.scoredSentences(query: try embedder.embed("When was Zorblax founded?"), queryText: "When was Zorblax founded?",
+                                                  hits: hits, embedder: embedder)
+        #expect(scored.map(\.score).max() == e1)
+        answerer.minEvidence = (e1 + e2) / 2
+        #expect(try !ask("When was Zorblax founded?").abstained)
+        let abstained = try ask("When was Quimby founded?")
+        #expect(abstained.abstained && abstained.text == ExtractiveAnswerer.weakEvidence && abstained.evidence == e2)
+        #expect(abstained.citations.map(\.source) == ["doc.md"])
+        // Without IDF statistics the score has another scale, so the threshold does not apply.
+        answerer.idf = nil
+        #expect(!answerer.judgesEvidence)
+        #expect(try !ask("When was Quimby founded?").abstained)
+    }
+
     @Test func answerLengthIsBoundedFromTheCommandLine() throws {
         let dir = try TempDir()
         dir.write("corpus/a.md", "# Lists\n\nIVF lists are scanned in place. Each list holds row ids and codes. Lists are aligned to 64 bytes. Probing more lists finds more neighbours.\n")
@@ -47,6 +73,11 @@ import Testing
         #expect((one["answer"] as! String).contains("scanned in place"))
         let bad = try shell("query --answer-sentences 0 i.ragx q", in: dir.path)
         #expect(bad.status == 64)
+        #expect(three["evidence"] as! Double > 0.5, "the evidence an answer rests on is reported")
+        let strict = try shell("query --json --min-evidence 9 i.ragx 'how are IVF lists scanned?'", in: dir.path)
+        #expect(strict.status == 0, "\(strict.stderr)")
+        let o = try JSONSerialization.jsonObject(with: Data(strict.stdout.utf8)) as! [String: Any]
+        #expect(o["abstained"] as! Bool && o["evidence"] as! Double == three["evidence"] as! Double)
     }
 
     @Test func markersCiteTheSentenceTheyFollow() {

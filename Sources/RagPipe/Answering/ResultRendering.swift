@@ -27,6 +27,9 @@ extension QueryResult {
         out.append(0x2C); JSONWriter.appendKey("answer", to: &out); JSONWriter.appendString(answer.text, to: &out)
         out.append(0x2C); JSONWriter.appendKey("abstained", to: &out); JSONWriter.appendBool(answer.abstained, to: &out)
         out.append(0x2C); JSONWriter.appendKey("backend", to: &out); JSONWriter.appendString(answer.backend, to: &out)
+        if let e = answer.evidence {
+            out.append(0x2C); JSONWriter.appendKey("evidence", to: &out); JSONWriter.appendRounded(Double(e), decimals: 4, to: &out)
+        }
         if let g = answer.groundedness {
             out.append(0x2C); JSONWriter.appendKey("grounded", to: &out); JSONWriter.appendBool(g.grounded, to: &out)
             out.append(0x2C); JSONWriter.appendKey("groundedness", to: &out); JSONWriter.appendRounded(Double(g.groundedness), decimals: 4, to: &out)

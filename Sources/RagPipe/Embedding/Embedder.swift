@@ -10,6 +10,8 @@ public protocol Embedder: Sendable {
     var tokenCounter: any TokenCounter { get }
     /// The `query --min-score` default: below it a hit is not evidence enough to answer.
     var defaultMinScore: Float { get }
+    /// The `query --min-evidence` default (README, "Abstention"); nil where none was calibrated.
+    var defaultMinEvidence: Float? { get }
     /// Embeds `texts` into consecutive rows of `output` (`texts.count × dimension` floats),
     /// L2-normalized. Returns how many inputs were truncated.
     @discardableResult
@@ -17,6 +19,8 @@ public protocol Embedder: Sendable {
 }
 
 extension Embedder {
+    public var defaultMinEvidence: Float? { nil }
+
     public func embed(_ text: String) throws -> [Float] {
         var v = [Float](repeating: 0, count: dimension)
         try v.withUnsafeMutableBufferPointer { _ = try embed([text], into: $0) }

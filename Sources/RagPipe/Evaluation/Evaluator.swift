@@ -76,21 +76,58 @@ public final class Evaluator {
                       latencyP50: percentile(0.5), latencyP95: percentile(0.95), latencyP99: percentile(0.99))
     }
 
-    /// Best-hit cosine similarity of each judged query's top `k` chunks, with its relevant
-    /// documents present and with them removed from the ranking (as if not indexed).
-    public func abstentionEvidence(queries: [(id: String, text: String)], qrels: [String: [String: Int]], k: Int) throws -> ([Float], [Float]) {
-        var present: [Float] = [], removed: [Float] = []
+    /// Abstention evidence of each judged query's top `k` chunks, with its relevant documents
+    /// present and with them removed from the ranking (as if not indexed): the best hit's cosine
+    /// (`--min-score`) and the answer's evidence (`--min-evidence`).
+    public func abstentionEvidence(queries: [(id: String, text: String)], qrels: [String: [String: Int]], k: Int) throws
+        -> (cosine: (present: [Float], removed: [Float]), answer: (present: [Float], removed: [Float])) {
+        var cosine: (present: [Float], removed: [Float]) = ([], []), answer: (present: [Float], removed: [Float]) = ([], [])
         for q in queries {
             guard let relevant = qrels[q.id] else { continue }
             let vector = try vectors[q.text]?.vector ?? engine.embedder.embed(q.text)
             let ranked = try engine.rank(q.text, vector: vector, depth: 200)
-            func best(_ rows: ArraySlice<(id: Int, score: Float)>) throws -> Float {
-                try rows.map { try engine.index.dense.similarity(row: $0.id, vector) }.max() ?? -1
-            }
-            present.append(try best(ranked.prefix(k)))
             let kept = ranked.filter { (relevant[documents[$0.id]] ?? 0) <= 0 }
-            removed.append(try best(kept.prefix(k)))
+            for (present, rows) in [(true, ranked.prefix(k)), (false, kept.prefix(k))] {
+                let hits = try self.hits(rows, vector)
+                let best = hits.map(\.similarity).max() ?? -1
+                let evidence = try engine.answerer.evidence(query: vector, queryText: q.text, hits: hits, embedder: engine.embedder) ?? -1
+                if present { cosine.present.append(best); answer.present.append(evidence) }
+                else { cosine.removed.append(best); answer.removed.append(evidence) }
+            }
         }
-        return (present, removed)
+        return (cosine, answer)
+    }
+
+    /// Answerability features of each judged query's top `k` chunks (the engine's mode), with its
+    /// relevant documents present and removed; `group` is the query id.
+    public func answerabilityRows(queries: [(id: String, text: String)], qrels: [String: [String: Int]], k: Int) throws
+        -> [(group: String, answerable: Bool, features: [Float])] {
+        var rows: [(group: String, answerable: Bool, features: [Float])] = []
+        for q in queries {
+            guard let relevant = qrels[q.id] else { continue }
+            let vector = try vectors[q.text]?.vector ?? engine.embedder.embed(q.text)
+            let ranked = try engine.rank(q.text, vector: vector, depth: 200)
+            let bm25 = try engine.bm25?.search(q.text, k: 200) ?? []
+            let ceiling = engine.bm25?.ceiling(q.text) ?? 0
+            func isRelevant(_ row: Int) -> Bool { (relevant[documents[row]] ?? 0) > 0 }
+            for answerable in [true, false] {
+                let hits = try self.hits((answerable ? ranked : ranked.filter { !isRelevant($0.id) }).prefix(k), vector)
+                let scores = (answerable ? bm25 : bm25.filter { !isRelevant($0.id) }).prefix(6).map(\.score)
+                let f = try AnswerabilityFeatures(queryText: q.text, query: vector, hits: hits, bm25Scores: Array(scores), bm25Ceiling: ceiling,
+                                                  answerer: engine.answerer, embedder: engine.embedder)
+                rows.append((q.id, answerable, f.values))
+            }
+        }
+        return rows
+    }
+
+    /// Ranked rows as hits, ranks renumbered from 1.
+    func hits(_ rows: ArraySlice<(id: Int, score: Float)>, _ vector: [Float]) throws -> [QueryHit] {
+        var hits: [QueryHit] = []
+        for (i, t) in rows.enumerated() {
+            hits.append(QueryHit(rank: i + 1, row: t.id, score: t.score, similarity: try engine.index.dense.similarity(row: t.id, vector),
+                                 record: try engine.index.record(t.id)))
+        }
+        return hits
     }
 }

@@ -15,12 +15,9 @@ public final class SQuADEvaluator {
         /// Abstention evidence (best hit similarity) with the gold paragraph present, and with it removed.
         public var evidenceAnswerable: [Float] = []
         public var evidenceRemoved: [Float] = []
-        /// The best hit's IDF-weighted coverage of the question's terms, present and removed.
-        public var coverageAnswerable: [Float] = []
-        public var coverageRemoved: [Float] = []
-        /// The same, of the best single sentence of the top 3 hits.
-        public var sentenceCoverageAnswerable: [Float] = []
-        public var sentenceCoverageRemoved: [Float] = []
+        /// The answer's evidence (best sentence score, `ExtractiveAnswerer.minEvidence`), present and removed.
+        public var answerEvidenceAnswerable: [Float] = []
+        public var answerEvidenceRemoved: [Float] = []
         public var seconds = 0.0
     }
 
@@ -54,34 +51,17 @@ public final class SQuADEvaluator {
                 if sources.contains(question.paragraph) { found5[mode.rawValue, default: 0] += 1 }
             }
             engine.mode = answerMode
-            // Depth 6: with the gold paragraph removed, 5 hits remain.
-            let ranked = try engine.rank(question.text, vector: q, depth: engine.k + 1)
-            var hits: [QueryHit] = []
-            for (i, t) in ranked.enumerated() {
-                hits.append(QueryHit(rank: i + 1, row: t.id, score: t.score, similarity: try engine.index.dense.similarity(row: t.id, q),
-                                     record: records[t.id]))
-            }
-            let present = Array(hits.prefix(engine.k))
-            var removed = hits.filter { $0.record.source != question.paragraph }.prefix(engine.k).map { $0 }
-            for i in removed.indices { removed[i].rank = i + 1 }
+            let (present, removed) = try hits(question, q, records)
             report.evidenceAnswerable.append(present.map(\.similarity).max() ?? -1)
             report.evidenceRemoved.append(removed.map(\.similarity).max() ?? -1)
-            func coverage(_ hits: [QueryHit]) -> Float {
-                hits.prefix(3).compactMap { engine.answerer.coverage(of: question.text, in: $0.record.text) }.max() ?? 0
-            }
-            report.coverageAnswerable.append(coverage(present))
-            report.coverageRemoved.append(coverage(removed))
-            func sentenceCoverage(_ hits: [QueryHit]) -> Float {
-                hits.prefix(3).flatMap { SentenceSplitter.sentences(in: $0.record.text, markdown: false) }
-                    .compactMap { engine.answerer.coverage(of: question.text, in: $0.text) }.max() ?? 0
-            }
-            report.sentenceCoverageAnswerable.append(sentenceCoverage(present))
-            report.sentenceCoverageRemoved.append(sentenceCoverage(removed))
-
             var full = engine.answerer
             full.minScore = -1          // answer quality is measured on every question
+            full.minEvidence = nil
             oneSentence.minScore = -1
+            oneSentence.minEvidence = nil
             let a = try full.answer(query: q, queryText: question.text, hits: present, embedder: engine.embedder)
+            report.answerEvidenceAnswerable.append(a.evidence ?? -1)
+            report.answerEvidenceRemoved.append(try full.evidence(query: q, queryText: question.text, hits: removed, embedder: engine.embedder) ?? -1)
             let b = try oneSentence.answer(query: q, queryText: question.text, hits: present, embedder: engine.embedder)
             let (textA, countA) = Self.plain(a.text), (textB, countB) = Self.plain(b.text)
             words += countA; wordsOne += countB
@@ -100,6 +80,46 @@ public final class SQuADEvaluator {
         report.meanWordsOneSentence = Double(wordsOne) / count
         report.seconds = clock.seconds
         return report
+    }
+
+    /// Answerability features of each question's top hits (the engine's mode), with the gold
+    /// paragraph present and removed; `group` is the article, for splits that keep articles apart.
+    public func answerabilityRows(_ data: SQuADData, limit: Int = 0, progress: (Int, Int) -> Void = { _, _ in }) throws
+        -> [(group: String, answerable: Bool, features: [Float])] {
+        let questions = limit > 0 && limit < data.questions.count
+            ? (0..<limit).map { data.questions[$0 * data.questions.count / limit] } : data.questions
+        var records: [ChunkRecord] = []
+        try engine.index.forEachRecord { _, record in records.append(record) }
+        var rows: [(group: String, answerable: Bool, features: [Float])] = []
+        for (n, question) in questions.enumerated() {
+            if n % 50 == 0 { progress(n, questions.count) }
+            let q = try engine.embedder.embed(question.text)
+            let (present, removed) = try hits(question, q, records)
+            let bm25 = try engine.bm25?.search(question.text, k: 6) ?? []
+            let ceiling = engine.bm25?.ceiling(question.text) ?? 0
+            let group = String(question.paragraph.split(separator: "-").prefix(2).joined(separator: "-"))
+            for (answerable, kept) in [(true, present), (false, removed)] {
+                let scores = (answerable ? bm25 : bm25.filter { records[$0.id].source != question.paragraph }).map(\.score)
+                let f = try AnswerabilityFeatures(queryText: question.text, query: q, hits: kept, bm25Scores: scores, bm25Ceiling: ceiling,
+                                                  answerer: engine.answerer, embedder: engine.embedder)
+                rows.append((group, answerable, f.values))
+            }
+        }
+        return rows
+    }
+
+    /// The engine's top `k` hits for `question`, and the top `k` once the gold paragraph is removed.
+    func hits(_ question: SQuADData.Question, _ q: [Float], _ records: [ChunkRecord]) throws -> (present: [QueryHit], removed: [QueryHit]) {
+        // Depth k + 1: with the gold paragraph removed, k hits remain.
+        let ranked = try engine.rank(question.text, vector: q, depth: engine.k + 1)
+        var hits: [QueryHit] = []
+        for (i, t) in ranked.enumerated() {
+            hits.append(QueryHit(rank: i + 1, row: t.id, score: t.score, similarity: try engine.index.dense.similarity(row: t.id, q),
+                                 record: records[t.id]))
+        }
+        var removed = Array(hits.filter { $0.record.source != question.paragraph }.prefix(engine.k))
+        for i in removed.indices { removed[i].rank = i + 1 }
+        return (Array(hits.prefix(engine.k)), removed)
     }
 
     /// The answer without citation markers, normalized, and its word count.

@@ -69,7 +69,7 @@ public struct DenseIndex: @unchecked Sendable {
         switch kind {
         case .flat:
             let chunk = 1024
-            try withScratch(chunk) { scores, ints in
+            withScratch(chunk) { scores, ints in
                 var first = 0
                 while first < count {
                     let n = min(chunk, count - first)

@@ -157,6 +157,12 @@ public struct BM25Searcher {
         return log(1 + (Float(count) - df + 0.5) / (df + 0.5))
     }
 
+    /// The score a chunk would approach as every query term's frequency grows without bound:
+    /// the sum of the terms' `idf · (k1 + 1)`. Scores divided by it compare across queries.
+    public func ceiling(_ query: String) -> Float {
+        EnglishAnalyzer().terms(query).reduce(Float(0)) { $0 + idf($1) * (parameters.k1 + 1) }
+    }
+
     /// Scores every chunk containing a query term; returns the best `k`.
     public func search(_ query: String, k: Int) throws -> [(id: Int, score: Float)] {
         let terms = EnglishAnalyzer().terms(query)

@@ -56,7 +56,7 @@ public final class QueryEngine {
 
     /// Uses the embedder the index names; a different `modelID` is refused.
     public init(index: IndexReader, embedder: (any Embedder)? = nil, k: Int = 5, minScore: Float? = nil,
-                mode: RetrievalMode? = nil) throws {
+                minEvidence: Float? = nil, mode: RetrievalMode? = nil) throws {
         let resolved = try embedder ?? EmbedderRegistry.embedder(modelID: index.metadata.modelID, dimension: index.dimension)
         guard resolved.modelID == index.metadata.modelID else {
             throw RagPipeError.modelMismatch("\(index.path) was built with '\(index.metadata.modelID)', the query embedder is '\(resolved.modelID)'")
@@ -67,7 +67,8 @@ public final class QueryEngine {
         self.index = index
         self.embedder = resolved
         self.k = k
-        self.answerer = ExtractiveAnswerer(minScore: minScore ?? resolved.defaultMinScore)
+        self.answerer = ExtractiveAnswerer(minScore: minScore ?? resolved.defaultMinScore,
+                                           minEvidence: minEvidence ?? resolved.defaultMinEvidence)
         bm25 = try BM25Searcher(index: index)
         if let bm25 { answerer.idf = { bm25.idf($0) } }
         if (mode == .bm25 || mode == .hybrid) && bm25 == nil {
@@ -101,6 +102,16 @@ public final class QueryEngine {
         let shown: Set<Int>
         if let generator {
             guard answerer.hasEvidence(hits) else { return answerer.abstention(hits) }
+            var evidence: Float?
+            if answerer.judgesEvidence, let minEvidence = answerer.minEvidence {
+                evidence = try answerer.evidence(query: q, queryText: query, hits: hits, embedder: embedder)
+                if let e = evidence, e < minEvidence {
+                    var a = answerer.abstention(hits)
+                    a.text = ExtractiveAnswerer.weakEvidence
+                    a.evidence = e
+                    return a
+                }
+            }
             let prompt = GroundedPrompt(question: query, hits: hits, tokenBudget: contextTokens)
             let generated = try generator.generate(prompt, onText: onGeneratedText)
             shown = Set(prompt.shown)
@@ -112,6 +123,7 @@ public final class QueryEngine {
                             abstained: declined)
             if declined { answer.citations = hits.prefix(2).map(ExtractiveAnswerer.citation) }
             answer.backend = "llm"
+            answer.evidence = evidence
             answer.generation = generated
         } else {
             answer = try answerer.answer(query: q, queryText: query, hits: hits, embedder: embedder)

@@ -23,6 +23,9 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     /// Calibrated with all-MiniLM-L6-v2 on corpus/ with docs/calibration/: the 20 answerable
     /// questions' best hits score 0.299–0.754, the 10 unanswerable ones' 0.113–0.219.
     public var defaultMinScore: Float { 0.25 }
+    /// The highest threshold that abstains on at most 5% of answerable SciFact train and SQuAD
+    /// questions (README, "Abstention").
+    public var defaultMinEvidence: Float? { 1.13 }
 
     public init(directory: String, threads: Int = 1) throws {
         self.directory = directory
