@@ -42,6 +42,12 @@ public final class OpenAIEmbedder: Embedder, @unchecked Sendable {
 
     @discardableResult
     public func embed(_ texts: [String], into output: UnsafeMutableBufferPointer<Float>) throws -> Int {
+        try embed(inputs: texts, into: output)
+        return 0
+    }
+
+    /// Embeds `texts`: strings, or token id arrays (`[Int]`) the server takes as they are.
+    public func embed(inputs texts: [Any], into output: UnsafeMutableBufferPointer<Float>) throws {
         precondition(output.count >= texts.count * dimension)
         let batches = stride(from: 0, to: texts.count, by: settings.batchSize).map { $0..<min($0 + settings.batchSize, texts.count) }
         let workers = max(1, min(settings.concurrency, batches.count))
@@ -50,6 +56,8 @@ public final class OpenAIEmbedder: Embedder, @unchecked Sendable {
         defer { failures.deinitialize(); failures.deallocate() }
         let shared = (output: output, failures: failures)
         nonisolated(unsafe) let unsafeShared = shared
+        // Strings or integer arrays, read only.
+        nonisolated(unsafe) let texts = texts
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             var b = w
             while b < batches.count {
@@ -76,11 +84,10 @@ public final class OpenAIEmbedder: Embedder, @unchecked Sendable {
             }
         }
         if let error = failures.compactMap({ $0 }).first { throw error }
-        return 0
     }
 
     /// One request; vectors come back ordered by their `index` field, one per input.
-    static func request(_ texts: [String], endpoint: URL, model: String, transport: HTTPTransport) throws -> [[Float]] {
+    static func request(_ texts: [Any], endpoint: URL, model: String, transport: HTTPTransport) throws -> [[Float]] {
         let body = try JSONSerialization.data(withJSONObject: ["model": model, "input": texts, "encoding_format": "float"], options: [.sortedKeys])
         let response = try transport.post(endpoint, json: body)
         guard let o = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],

@@ -83,12 +83,15 @@ public func ragpipeHTTPEmbed(_ json: UnsafePointer<CChar>, _ output: UnsafeMutab
         settings.dimension = o["dimension"] as? Int
         settings.http = httpSettings(o)
         let embedder = try OpenAIEmbedder(url: o["url"] as? String ?? "", settings: settings)
+        // Texts, or token id sequences tokenized by the caller (the API takes either as `input`).
         let texts = o["texts"] as? [String] ?? []
-        if !texts.isEmpty {
-            guard let output, capacity >= texts.count * embedder.dimension else {
-                throw RagPipeError.dimensionMismatch("\(embedder.endpoint.absoluteString) returns \(embedder.dimension)-d vectors, expected \(capacity / max(texts.count, 1))")
+        let ids = o["token_ids"] as? [[Int]] ?? []
+        let inputs: [Any] = ids.isEmpty ? texts : ids
+        if !inputs.isEmpty {
+            guard let output, capacity >= inputs.count * embedder.dimension else {
+                throw RagPipeError.dimensionMismatch("\(embedder.endpoint.absoluteString) returns \(embedder.dimension)-d vectors, expected \(capacity / max(inputs.count, 1))")
             }
-            try embedder.embed(texts, into: UnsafeMutableBufferPointer(start: output, count: texts.count * embedder.dimension))
+            try embedder.embed(inputs: inputs, into: UnsafeMutableBufferPointer(start: output, count: inputs.count * embedder.dimension))
         }
         return ["dimension": embedder.dimension]
     }

@@ -73,6 +73,9 @@ struct Embed: ParsableCommand {
     @Option(help: "openai: seconds without progress before a request fails.")
     var timeout: Double = 120
 
+    @Option(help: "openai: tokenize here with this model folder's WordPiece vocabulary and send token ids, truncated as sentence-transformers does (for a BERT model served by llama.cpp; README).")
+    var tokenizer: String?
+
     @Flag(help: "Read raw texts, one per line, instead of chunk records.")
     var lines = false
 
@@ -83,6 +86,7 @@ struct Embed: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard dim >= 1 && dim <= 65_536 else { throw ValidationError("--dim must be in 1...65536") }
         guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be in 1...256") }
+        guard tokenizer == nil || embedder == .openai else { throw ValidationError("--tokenizer applies to --embedder openai") }
         guard (1...64).contains(concurrency), retries >= 0, timeout > 0 else {
             throw ValidationError("--concurrency must be in 1...64, --retries ≥ 0, --timeout > 0")
         }
@@ -101,6 +105,7 @@ struct Embed: ParsableCommand {
                 settings.model = modelName
                 settings.batchSize = batchSize
                 settings.concurrency = concurrency
+                settings.tokenizer = try tokenizer.map { try MiniLMEmbedder.tokenizer(directory: $0) }
                 model = try RemoteEmbedder(settings: settings)
             case .minilm:
                 guard let directory = self.model ?? ModelLocator.find() else { throw ModelLocator.missing() }

@@ -68,6 +68,9 @@ struct Query: ParsableCommand {
     @Option(help: "Embed queries with this OpenAI-compatible /v1/embeddings server instead of natively (its model name must be the index's; dimensions are checked).")
     var embedURL: String?
 
+    @Option(help: "With --embed-url: tokenize queries here with this model folder's WordPiece vocabulary and send token ids (as `embed --tokenizer`).")
+    var embedTokenizer: String?
+
     @Option(help: "Most sentences in an extractive answer.")
     var answerSentences = 3
 
@@ -125,6 +128,7 @@ struct Query: ParsableCommand {
     func validate() throws {
         guard k >= 1 && k <= 10_000 else { throw ValidationError("-k must be in 1...10000") }
         guard weight >= 0 && weight <= 1 else { throw ValidationError("--weight must be in 0...1") }
+        guard embedTokenizer == nil || embedURL != nil else { throw ValidationError("--embed-tokenizer applies to --embed-url") }
         if let bm25K1, !(bm25K1 >= 0 && bm25K1 <= 10) { throw ValidationError("--bm25-k1 must be in 0...10") }
         if let bm25B, !(bm25B >= 0 && bm25B <= 1) { throw ValidationError("--bm25-b must be in 0...1") }
         if let nprobe, nprobe < 1 { throw ValidationError("--nprobe must be at least 1") }
@@ -166,6 +170,7 @@ struct Query: ParsableCommand {
             if let embedURL {
                 var settings = RemoteEmbedder.Settings(endpoint: endpoint(embedURL))
                 settings.model = reader.metadata.modelID
+                settings.tokenizer = try embedTokenizer.map { try MiniLMEmbedder.tokenizer(directory: $0) }
                 embedder = try RemoteEmbedder(settings: settings)
             } else {
                 embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,

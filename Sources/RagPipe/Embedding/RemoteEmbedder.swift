@@ -9,14 +9,21 @@ public final class RemoteEmbedder: Embedder, @unchecked Sendable {
         public var concurrency = 4
         /// Expected dimension; nil: learned from a probe request.
         public var dimension: Int?
+        /// Tokenize here and send token ids, truncated at `maxTokens` as sentence-transformers
+        /// does: the server then sees exactly the native port's input. Without it the server
+        /// tokenizes; llama.cpp neither truncates at the model's 256 tokens nor splits Hangul as
+        /// BERT's tokenizer does (README, "HTTP embeddings").
+        public var tokenizer: (WordPieceTokenizer, maxTokens: Int)?
         public init(endpoint: HTTPEndpoint) { self.endpoint = endpoint }
     }
 
     public let settings: Settings
     public private(set) var dimension = 0
     public var modelID: String { settings.model }
-    public var maxTokens: Int { 8192 }
-    public var tokenCounter: any TokenCounter { UpperBoundTokenCounter() }
+    public var maxTokens: Int { settings.tokenizer?.maxTokens ?? 8192 }
+    public var tokenCounter: any TokenCounter {
+        settings.tokenizer.map { WordPieceTokenCounter(tokenizer: $0.0) } ?? UpperBoundTokenCounter()
+    }
     public var defaultMinScore: Float { 0.25 }
     let plugin: HTTPPlugin.Functions
 
@@ -32,11 +39,21 @@ public final class RemoteEmbedder: Embedder, @unchecked Sendable {
     @discardableResult
     public func embed(_ texts: [String], into output: UnsafeMutableBufferPointer<Float>) throws -> Int {
         guard !texts.isEmpty else { return 0 }
-        _ = try call(texts: texts, into: output.baseAddress, capacity: output.count)
-        return 0
+        guard let (tokenizer, maxTokens) = settings.tokenizer else {
+            _ = try call(texts: texts, into: output.baseAddress, capacity: output.count)
+            return 0
+        }
+        var truncated = 0
+        let ids = texts.map { text in
+            let (ids, full) = tokenizer.encode(text, maxLength: maxTokens)
+            if full > ids.count { truncated += 1 }
+            return ids
+        }
+        _ = try call(texts: [], tokenIDs: ids, into: output.baseAddress, capacity: output.count)
+        return truncated
     }
 
-    func call(texts: [String], into output: UnsafeMutablePointer<Float>?, capacity: Int) throws -> Int {
+    func call(texts: [String], tokenIDs: [[Int32]] = [], into output: UnsafeMutablePointer<Float>?, capacity: Int) throws -> Int {
         var out: [UInt8] = [0x7B]
         settings.endpoint.appendJSONFields(to: &out)
         out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(settings.model, to: &out)
@@ -44,6 +61,10 @@ public final class RemoteEmbedder: Embedder, @unchecked Sendable {
         out.append(0x2C); JSONWriter.appendKey("concurrency", to: &out); JSONWriter.appendInt(settings.concurrency, to: &out)
         if dimension > 0 { out.append(0x2C); JSONWriter.appendKey("dimension", to: &out); JSONWriter.appendInt(dimension, to: &out) }
         out.append(0x2C); JSONWriter.appendKey("texts", to: &out); JSONWriter.appendStringArray(texts, to: &out)
+        if !tokenIDs.isEmpty {
+            out.append(0x2C); JSONWriter.appendKey("token_ids", to: &out)
+            out.append(contentsOf: ("[" + tokenIDs.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",") + "]").utf8)
+        }
         out.append(0x7D); out.append(0)
         var d = 0
         try out.withUnsafeBufferPointer { r in

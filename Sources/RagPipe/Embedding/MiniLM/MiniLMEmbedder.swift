@@ -31,19 +31,8 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         self.directory = directory
         modelID = lastComponent(directory)
         let config = try BertConfig(configFile: directory + "/config.json")
-        tokenizer = try WordPieceTokenizer(vocabFile: directory + "/vocab.txt")
+        (tokenizer, maxTokens) = try Self.tokenizer(directory: directory, config: config)
         encoder = try BertEncoder(config: config, weights: SafetensorsFile(path: directory + "/model.safetensors"))
-        var maxLength = min(256, config.maxPositions)
-        if let bytes = try? readFileBytes(directory + "/sentence_bert_config.json") {
-            try bytes.withUnsafeBytes { raw in
-                var s = JSONScanner(raw)
-                try s.beginObject()
-                while let key = try s.nextKey() {
-                    if key.equals("max_seq_length") { maxLength = min(try s.readInt(), config.maxPositions) } else { try s.skipValue() }
-                }
-            }
-        }
-        maxTokens = maxLength
         var pooling = Pooling.mean
         if let bytes = try? readFileBytes(directory + "/1_Pooling/config.json") {
             var mean = false, cls = false
@@ -66,6 +55,24 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         self.pooling = pooling
         self.threads = max(1, threads)
         try BLAS.ensureLoaded()
+    }
+
+    /// The model folder's tokenizer and the input length sentence-transformers truncates at:
+    /// `max_seq_length` of `sentence_bert_config.json` (default 256), capped by the position table.
+    public static func tokenizer(directory: String, config: BertConfig? = nil) throws -> (WordPieceTokenizer, maxTokens: Int) {
+        let config = try config ?? BertConfig(configFile: directory + "/config.json")
+        let tokenizer = try WordPieceTokenizer(vocabFile: directory + "/vocab.txt")
+        var maxLength = min(256, config.maxPositions)
+        if let bytes = try? readFileBytes(directory + "/sentence_bert_config.json") {
+            try bytes.withUnsafeBytes { raw in
+                var s = JSONScanner(raw)
+                try s.beginObject()
+                while let key = try s.nextKey() {
+                    if key.equals("max_seq_length") { maxLength = min(try s.readInt(), config.maxPositions) } else { try s.skipValue() }
+                }
+            }
+        }
+        return (tokenizer, maxLength)
     }
 
     public func embed(_ texts: [String], into output: UnsafeMutableBufferPointer<Float>) throws -> Int {
