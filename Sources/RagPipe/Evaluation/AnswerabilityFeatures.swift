@@ -1,6 +1,8 @@
-/// Evidence that the retrieved hits answer a question, as numbers an abstention rule can weigh:
-/// how close the hits are (cosine, BM25 against its ceiling), how much of the question's
-/// IDF-weighted terms the best hit and the best sentence hold, and whether the rarest terms appear.
+/// Signals that the retrieved hits answer a question, for studying abstention rules offline
+/// (`evaluate --answerability-features`, `scripts/answerability.py`): how close the hits are
+/// (cosine, BM25 against its ceiling), how much of the question's IDF-weighted terms the best hit
+/// and the best sentence hold, and whether its rarest terms appear. `sent_score_max` is the
+/// answer's evidence, the one signal `query` uses (`ExtractiveAnswerer.minEvidence`).
 public struct AnswerabilityFeatures: Sendable {
     public static let names = [
         "sim_max", "sim_1", "sim_gap", "cov_hit1", "cov_max3", "sent_cov_max", "sent_cov_2nd",
