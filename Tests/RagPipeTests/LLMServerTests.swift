@@ -128,6 +128,11 @@ struct LLMServerTests {
         let r = try shell("query --llm http://127.0.0.1:\(port) --json --min-score 0.99 idx.ragx 'What colour is the sky on Mars?'", in: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try json(r.stdout)["abstained"] as? Bool == true)
+        // On topic but without the answer's evidence: abstains before generation too.
+        let weak = try shell("query --llm http://127.0.0.1:\(port) --json --min-score=-1 --min-evidence 9 idx.ragx 'What is the access code for the vault?'", in: dir.path)
+        #expect(weak.status == 0, "\(weak.stderr)")
+        let o = try json(weak.stdout)
+        #expect(o["abstained"] as? Bool == true && (o["evidence"] as? Double ?? 9) < 9)
     }
 
     @Test func serverDownIsOneClearLineAfterRetriesAndTheKeyIsNeverShown() throws {

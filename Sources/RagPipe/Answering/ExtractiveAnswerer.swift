@@ -101,6 +101,14 @@ public struct ExtractiveAnswerer {
         Answer(text: Self.abstention, citations: hits.prefix(2).map(Self.citation), abstained: true)
     }
 
+    /// The abstention when the best sentence's `evidence` is below `minEvidence`, or nil.
+    public func weakEvidenceAbstention(_ hits: [QueryHit], evidence: Float) -> Answer? {
+        guard judgesEvidence, let minEvidence, evidence < minEvidence else { return nil }
+        var answer = Answer(text: Self.weakEvidence, citations: hits.prefix(2).map(Self.citation), abstained: true)
+        answer.evidence = evidence
+        return answer
+    }
+
     /// A sentence of a top hit, scored against the query.
     public struct ScoredSentence {
         /// Index of the hit it came from (0-based).
@@ -177,11 +185,7 @@ public struct ExtractiveAnswerer {
             return Answer(text: words.joined(separator: " ") + " [1]", citations: [Self.citation(best)], abstained: false)
         }
         let evidence = candidates.map(\.score).max()!
-        if judgesEvidence, let minEvidence, evidence < minEvidence {
-            var a = Answer(text: Self.weakEvidence, citations: hits.prefix(2).map(Self.citation), abstained: true)
-            a.evidence = evidence
-            return a
-        }
+        if let weak = weakEvidenceAbstention(hits, evidence: evidence) { return weak }
         let ranked = candidates.indices.sorted {
             candidates[$0].score > candidates[$1].score || (candidates[$0].score == candidates[$1].score && $0 < $1)
         }

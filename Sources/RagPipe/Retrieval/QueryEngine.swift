@@ -102,16 +102,8 @@ public final class QueryEngine {
         let shown: Set<Int>
         if let generator {
             guard answerer.hasEvidence(hits) else { return answerer.abstention(hits) }
-            var evidence: Float?
-            if answerer.judgesEvidence, let minEvidence = answerer.minEvidence {
-                evidence = try answerer.evidence(query: q, queryText: query, hits: hits, embedder: embedder)
-                if let e = evidence, e < minEvidence {
-                    var a = answerer.abstention(hits)
-                    a.text = ExtractiveAnswerer.weakEvidence
-                    a.evidence = e
-                    return a
-                }
-            }
+            let evidence = answerer.judgesEvidence ? try answerer.evidence(query: q, queryText: query, hits: hits, embedder: embedder) : nil
+            if let evidence, let weak = answerer.weakEvidenceAbstention(hits, evidence: evidence) { return weak }
             let prompt = GroundedPrompt(question: query, hits: hits, tokenBudget: contextTokens)
             let generated = try generator.generate(prompt, onText: onGeneratedText)
             shown = Set(prompt.shown)
