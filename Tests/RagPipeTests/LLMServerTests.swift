@@ -210,5 +210,18 @@ struct LLMServerTests {
             #expect(cosine(a[i], b[i]) >= 0.9999, "golden text \(i): cosine \(cosine(a[i], b[i]))")
         }
         #expect(compared == 17)
+
+        // Queries embedded over HTTP from token ids rank and answer as native ones do.
+        dir.write("corpus/a.md", "# IVF\n\nAn inverted file index partitions vectors into lists with k-means. Only nprobe lists are scanned per query.\n")
+        dir.write("corpus/b.md", "# Compression\n\nText blocks are compressed with zlib, so a hit inflates one block.\n")
+        let build = try shell("chunk --model '\(modelDirectory)' corpus | embed --model '\(modelDirectory)' | build-index -o m.ragx", in: dir.path)
+        #expect(build.status == 0, "\(build.stderr)")
+        let question = "'how many lists does a query scan?'"
+        let nativeQuery = try json(try shell("query --json --model '\(modelDirectory)' m.ragx \(question)", in: dir.path).stdout)
+        let httpQuery = try json(try shell("query --json --embed-url \(server.url) --embed-tokenizer '\(modelDirectory)' m.ragx \(question)", in: dir.path).stdout)
+        let nativeHits = nativeQuery["hits"] as! [[String: Any]], httpHits = httpQuery["hits"] as! [[String: Any]]
+        #expect(nativeHits.map { $0["source"] as! String } == httpHits.map { $0["source"] as! String })
+        #expect(abs((nativeQuery["evidence"] as! Double) - (httpQuery["evidence"] as! Double)) < 1e-3)
+        #expect(nativeQuery["answer"] as! String == httpQuery["answer"] as! String)
     }
 }

@@ -24,8 +24,9 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     /// questions' best hits score 0.299–0.754, the 10 unanswerable ones' 0.113–0.219.
     public var defaultMinScore: Float { 0.25 }
     /// The highest threshold that abstains on at most 5% of answerable SciFact train and SQuAD
-    /// questions (README, "Abstention").
-    public var defaultMinEvidence: Float? { 1.13 }
+    /// questions with all-MiniLM-L6-v2 (README, "Abstention").
+    public static let calibratedMinEvidence: Float = 1.13
+    public var defaultMinEvidence: Float? { modelID == "all-MiniLM-L6-v2" ? Self.calibratedMinEvidence : nil }
 
     public init(directory: String, threads: Int = 1) throws {
         self.directory = directory
