@@ -46,7 +46,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "SQuAD: weight of word overlap with the question in sentence scores (default: the answerer's).")
     var lexicalWeight: Float?
 
-    @Flag(help: "BEIR: also measure abstention: best-hit similarity with the relevant documents present and removed.")
+    @Flag(help: "BEIR: also measure abstention (--min-score and --min-evidence rules) with the relevant documents present and removed.")
     var abstention = false
 
     @Option(help: "Write the answerability features of every query (relevant documents present and removed) to this TSV file.")
@@ -215,7 +215,7 @@ struct Evaluate: ParsableCommand {
         try sink.write("answer (hybrid hits)   contains an accepted answer   mean words\n")
         try sink.write("default (≤ 3 sentences, ≤ 80 words)   " + f(r.containsDefault) + "   " + String(format1: r.meanWordsDefault) + "\n")
         try sink.write("one sentence                          " + f(r.containsOneSentence) + "   " + String(format1: r.meanWordsOneSentence) + "\n")
-        try writeAbstention(sink, label: "questions", cosine: (r.evidenceAnswerable, r.evidenceRemoved),
+        try writeAbstention(sink, label: "questions", cosine: (r.cosineAnswerable, r.cosineRemoved),
                             answer: (r.answerEvidenceAnswerable, r.answerEvidenceRemoved), answerer: engine.answerer)
     }
 }

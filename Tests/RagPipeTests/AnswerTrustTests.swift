@@ -193,6 +193,19 @@ import Testing
         #expect(corpus.count == 3 && corpus[1].contains("\"_id\":\"squad-000-001\"") && corpus[1].contains("3.5 million"))
         dir.write("bad.json", "{\"data\": [{\"title\": 3}]}")
         #expect(throws: RagPipeError.self) { try SQuADData(path: dir.path + "/bad.json") }
+
+        // End to end on the hash embedder: the gold paragraph is found, answers contain the answer,
+        // and every question is also asked with its paragraph removed.
+        let build = try shell("evaluate --export-squad s.json | chunk --no-split --counter upper-bound | embed --embedder hash | build-index -o s.ragx", in: dir.path)
+        #expect(build.status == 0, "\(build.stderr)")
+        let r = try shell("evaluate s.ragx --squad s.json", in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("2 questions") && r.stdout.contains("abstention (2 questions"), "\(r.stdout)")
+        #expect(r.stdout.contains("bm25                 1.000  1.000"), "\(r.stdout)")
+        let f = try shell("evaluate s.ragx --squad s.json --answerability-features f.tsv", in: dir.path)
+        #expect(f.status == 0, "\(f.stderr)")
+        let rows = try String(contentsOfFile: dir.path + "/f.tsv", encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(rows.map { $0.split(separator: "\t").prefix(2).joined(separator: " ") } == ["squad-000 1", "squad-000 0", "squad-000 1", "squad-000 0"])
     }
 
     @Test func abstentionThresholdKeepsFalseAbstentionsUnderTheBudget() {

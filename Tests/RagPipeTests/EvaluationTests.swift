@@ -47,4 +47,32 @@ import Testing
         #expect(bad.status == 65)
         #expect(bad.stderr.contains("queries.jsonl:1"))
     }
+
+    @Test func abstentionIsMeasuredWithTheRelevantDocumentsPresentAndRemoved() throws {
+        let dir = try TempDir()
+        dir.write("corpus.jsonl", """
+        {"_id": "d1", "title": "Zinc", "text": "Zinc lozenges shorten the common cold in adults."}
+        {"_id": "d2", "title": "Vitamin D", "text": "Vitamin D reduces hip fractures in older adults."}
+        {"_id": "d3", "title": "Indexes", "text": "Inverted file indexes probe lists of vectors."}
+        """)
+        dir.write("queries.jsonl", "{\"_id\": \"q1\", \"text\": \"zinc lozenges and the common cold\"}\n")
+        dir.write("qrels.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+        #expect(try shell("chunk --counter upper-bound corpus.jsonl | embed --embedder hash | build-index -o i.ragx", in: dir.path).status == 0)
+        let r = try shell("evaluate i.ragx --queries queries.jsonl --qrels qrels.tsv --configurations dense --abstention --answerability-features f.tsv", in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("abstention (1 queries") && r.stdout.contains("best hit's cosine below") && r.stdout.contains("answer's evidence below"))
+        let lines = try String(contentsOfFile: dir.path + "/f.tsv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+        let names = lines[0]
+        #expect(names == ["group", "answerable"] + AnswerabilityFeatures.names)
+        #expect(lines.count == 3 && lines[1][0...1] == ["q1", "1"] && lines[2][0...1] == ["q1", "0"])
+        func value(_ row: Int, _ name: String) -> Double { Double(lines[row][names.firstIndex(of: name)!])! }
+        // Removing d1 takes the only zinc document: every closeness signal drops.
+        for name in ["sim_max", "cov_hit1", "sent_score_max", "bm25_norm1"] {
+            #expect(value(1, name) > value(2, name) + 0.1, "\(name): \(value(1, name)) vs \(value(2, name))")
+        }
+        // The evaluation's evidence is the one `query` reports for the same hits.
+        let q = try shell("query --json --min-score=-1 i.ragx 'zinc lozenges and the common cold'", in: dir.path)
+        let evidence = (try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as! [String: Any])["evidence"] as! Double
+        #expect(abs(evidence - value(1, "sent_score_max")) < 1e-3, "\(evidence) vs \(value(1, "sent_score_max"))")
+    }
 }

@@ -67,7 +67,17 @@ public final class RemoteEmbedder: Embedder, @unchecked Sendable {
         out.append(0x2C); JSONWriter.appendKey("texts", to: &out); JSONWriter.appendStringArray(texts, to: &out)
         if !tokenIDs.isEmpty {
             out.append(0x2C); JSONWriter.appendKey("token_ids", to: &out)
-            out.append(contentsOf: ("[" + tokenIDs.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",") + "]").utf8)
+            out.append(0x5B)
+            for (i, ids) in tokenIDs.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                out.append(0x5B)
+                for (j, id) in ids.enumerated() {
+                    if j > 0 { out.append(0x2C) }
+                    JSONWriter.appendInt(Int(id), to: &out)
+                }
+                out.append(0x5D)
+            }
+            out.append(0x5D)
         }
         out.append(0x7D); out.append(0)
         var d = 0

@@ -25,10 +25,7 @@ public struct AnswerabilityFeatures: Sendable {
         let covMax3 = hits.prefix(3).map { cov($0.record.text) }.max() ?? 0
         // The answerer's own candidates and scores: `sent_score_max` is the answer's evidence.
         let scored = try answerer.scoredSentences(query: query, queryText: queryText, hits: hits, embedder: embedder)
-        let sentences = scored.map { c in
-            (text: c.sentence.text, cov: c.lexical,
-             cos: c.score - answerer.lexicalWeight * c.lexical - answerer.hitWeight * hits[c.hit].similarity, score: c.score)
-        }
+        let sentences = scored.map { (text: $0.sentence.text, cov: $0.lexical, cos: $0.cosine, score: $0.score) }
         let byCoverage = sentences.indices.sorted { sentences[$0].cov > sentences[$1].cov || (sentences[$0].cov == sentences[$1].cov && $0 < $1) }
         let sentCovMax = byCoverage.first.map { sentences[$0].cov } ?? 0
         let sentCov2 = byCoverage.count > 1 ? sentences[byCoverage[1]].cov : 0
@@ -39,7 +36,7 @@ public struct AnswerabilityFeatures: Sendable {
         let bm25Norm = bm25Ceiling > 0 ? b1 / bm25Ceiling : 0
         let bm25Gap = b1 > 0 && bm25Scores.count > 1 ? (b1 - bm25Scores[1]) / b1 : 0
         // The question's two rarest terms: with the gold passage gone, these are what go missing.
-        let rare = (weights?.weights.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(2).map(\.key)) ?? []
+        let rare = (weights?.weights.sorted { $0.idf > $1.idf || ($0.idf == $1.idf && $0.term < $1.term) }.prefix(2).map(\.term)) ?? []
         func share(_ text: String) -> Float {
             guard !rare.isEmpty else { return 0 }
             let terms = Set(EnglishAnalyzer().terms(text))

@@ -82,18 +82,14 @@ public final class Evaluator {
     public func abstentionEvidence(queries: [(id: String, text: String)], qrels: [String: [String: Int]], k: Int) throws
         -> (cosine: (present: [Float], removed: [Float]), answer: (present: [Float], removed: [Float])) {
         var cosine: (present: [Float], removed: [Float]) = ([], []), answer: (present: [Float], removed: [Float]) = ([], [])
-        for q in queries {
-            guard let relevant = qrels[q.id] else { continue }
-            let vector = try vectors[q.text]?.vector ?? engine.embedder.embed(q.text)
-            let ranked = try engine.rank(q.text, vector: vector, depth: 200)
-            let kept = ranked.filter { (relevant[documents[$0.id]] ?? 0) <= 0 }
-            for (present, rows) in [(true, ranked.prefix(k)), (false, kept.prefix(k))] {
-                let hits = try self.hits(rows, vector)
-                let best = hits.map(\.similarity).max() ?? -1
-                let evidence = try engine.answerer.evidence(query: vector, queryText: q.text, hits: hits, embedder: engine.embedder) ?? -1
-                if present { cosine.present.append(best); answer.present.append(evidence) }
-                else { cosine.removed.append(best); answer.removed.append(evidence) }
+        try forEachJudged(queries: queries, qrels: qrels, k: k) { q, vector, present, removed, _ in
+            func evidence(_ hits: [QueryHit]) throws -> Float {
+                try engine.answerer.evidence(query: vector, queryText: q.text, hits: hits, embedder: engine.embedder) ?? -1
             }
+            cosine.present.append(present.map(\.similarity).max() ?? -1)
+            cosine.removed.append(removed.map(\.similarity).max() ?? -1)
+            answer.present.append(try evidence(present))
+            answer.removed.append(try evidence(removed))
         }
         return (cosine, answer)
     }
@@ -103,15 +99,10 @@ public final class Evaluator {
     public func answerabilityRows(queries: [(id: String, text: String)], qrels: [String: [String: Int]], k: Int) throws
         -> [(group: String, answerable: Bool, features: [Float])] {
         var rows: [(group: String, answerable: Bool, features: [Float])] = []
-        for q in queries {
-            guard let relevant = qrels[q.id] else { continue }
-            let vector = try vectors[q.text]?.vector ?? engine.embedder.embed(q.text)
-            let ranked = try engine.rank(q.text, vector: vector, depth: 200)
+        try forEachJudged(queries: queries, qrels: qrels, k: k) { q, vector, present, removed, isRelevant in
             let bm25 = try engine.bm25?.search(q.text, k: 200) ?? []
             let ceiling = engine.bm25?.ceiling(q.text) ?? 0
-            func isRelevant(_ row: Int) -> Bool { (relevant[documents[row]] ?? 0) > 0 }
-            for answerable in [true, false] {
-                let hits = try self.hits((answerable ? ranked : ranked.filter { !isRelevant($0.id) }).prefix(k), vector)
+            for (answerable, hits) in [(true, present), (false, removed)] {
                 let scores = (answerable ? bm25 : bm25.filter { !isRelevant($0.id) }).prefix(6).map(\.score)
                 let f = try AnswerabilityFeatures(queryText: q.text, query: vector, hits: hits, bm25Scores: Array(scores), bm25Ceiling: ceiling,
                                                   answerer: engine.answerer, embedder: engine.embedder)
@@ -119,6 +110,20 @@ public final class Evaluator {
             }
         }
         return rows
+    }
+
+    /// Calls `body` for each judged query with its top `k` hits as ranked and with its relevant
+    /// documents removed from the ranking; `isRelevant` tells a row's relevance.
+    func forEachJudged(queries: [(id: String, text: String)], qrels: [String: [String: Int]], k: Int,
+                       _ body: (_ query: (id: String, text: String), _ vector: [Float], _ present: [QueryHit], _ removed: [QueryHit],
+                                _ isRelevant: (Int) -> Bool) throws -> Void) throws {
+        for q in queries {
+            guard let relevant = qrels[q.id] else { continue }
+            let vector = try vectors[q.text]?.vector ?? engine.embedder.embed(q.text)
+            let ranked = try engine.rank(q.text, vector: vector, depth: 200)
+            func isRelevant(_ row: Int) -> Bool { (relevant[documents[row]] ?? 0) > 0 }
+            try body(q, vector, try hits(ranked.prefix(k), vector), try hits(ranked.filter { !isRelevant($0.id) }.prefix(k), vector), isRelevant)
+        }
     }
 
     /// Ranked rows as hits, ranks renumbered from 1.

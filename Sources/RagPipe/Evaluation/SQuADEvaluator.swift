@@ -12,9 +12,9 @@ public final class SQuADEvaluator {
         public var containsOneSentence = 0.0
         public var meanWordsDefault = 0.0
         public var meanWordsOneSentence = 0.0
-        /// Abstention evidence (best hit similarity) with the gold paragraph present, and with it removed.
-        public var evidenceAnswerable: [Float] = []
-        public var evidenceRemoved: [Float] = []
+        /// The best hit's cosine (`ExtractiveAnswerer.minScore`) with the gold paragraph present, and with it removed.
+        public var cosineAnswerable: [Float] = []
+        public var cosineRemoved: [Float] = []
         /// The answer's evidence (best sentence score, `ExtractiveAnswerer.minEvidence`), present and removed.
         public var answerEvidenceAnswerable: [Float] = []
         public var answerEvidenceRemoved: [Float] = []
@@ -28,9 +28,7 @@ public final class SQuADEvaluator {
     public func run(_ data: SQuADData, modes: [RetrievalMode] = [.dense, .bm25, .hybrid], limit: Int = 0,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
         var report = Report()
-        // A limit takes evenly spaced questions, so every article is represented.
-        let questions = limit > 0 && limit < data.questions.count
-            ? (0..<limit).map { data.questions[$0 * data.questions.count / limit] } : data.questions
+        let questions = Self.sample(data, limit: limit)
         let answerMode = engine.mode
         var oneSentence = engine.answerer
         oneSentence.maxSentences = 1
@@ -52,8 +50,8 @@ public final class SQuADEvaluator {
             }
             engine.mode = answerMode
             let (present, removed) = try hits(question, q, records)
-            report.evidenceAnswerable.append(present.map(\.similarity).max() ?? -1)
-            report.evidenceRemoved.append(removed.map(\.similarity).max() ?? -1)
+            report.cosineAnswerable.append(present.map(\.similarity).max() ?? -1)
+            report.cosineRemoved.append(removed.map(\.similarity).max() ?? -1)
             var full = engine.answerer
             full.minScore = -1          // answer quality is measured on every question
             full.minEvidence = nil
@@ -86,8 +84,7 @@ public final class SQuADEvaluator {
     /// paragraph present and removed; `group` is the article, for splits that keep articles apart.
     public func answerabilityRows(_ data: SQuADData, limit: Int = 0, progress: (Int, Int) -> Void = { _, _ in }) throws
         -> [(group: String, answerable: Bool, features: [Float])] {
-        let questions = limit > 0 && limit < data.questions.count
-            ? (0..<limit).map { data.questions[$0 * data.questions.count / limit] } : data.questions
+        let questions = Self.sample(data, limit: limit)
         var records: [ChunkRecord] = []
         try engine.index.forEachRecord { _, record in records.append(record) }
         var rows: [(group: String, answerable: Bool, features: [Float])] = []
@@ -106,6 +103,12 @@ public final class SQuADEvaluator {
             }
         }
         return rows
+    }
+
+    /// `limit` evenly spaced questions, so every article is represented (0: all).
+    static func sample(_ data: SQuADData, limit: Int) -> [SQuADData.Question] {
+        limit > 0 && limit < data.questions.count
+            ? (0..<limit).map { data.questions[$0 * data.questions.count / limit] } : data.questions
     }
 
     /// The engine's top `k` hits for `question`, and the top `k` once the gold paragraph is removed.
