@@ -135,6 +135,15 @@ rp_level rp_cpu_level(void) {
     return (rp_level)level;
 }
 
+int rp_cpu_has_avx512_bf16(void) {
+#ifdef RP_X86
+    __builtin_cpu_init();
+    return rp_cpu_level() >= RP_LEVEL_AVX512 && __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
+#endif
+}
+
 void rp_sq8_scores_at(rp_level level, const int16_t *query, const uint8_t *codes, size_t count, size_t dimension, int32_t *scores) {
 #ifdef RP_X86
     if (level >= RP_LEVEL_AVX512) { sq8_avx512(query, codes, count, dimension, scores); return; }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import RagPipe
 
+extension EncoderPrecision: ExpressibleByArgument {}
+
 @main
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,6 +48,9 @@ struct Embed: ParsableCommand {
     @Option(help: "Concurrent forward passes (minilm).")
     var threads: Int = 2
 
+    @Option(help: "minilm: arithmetic of the linear layers; bf16 and int8 are faster, recorded in the model id (`all-MiniLM-L6-v2@int8`) so queries embed the same way (README, \"Embedding precision\").")
+    var precision: EncoderPrecision = .fp32
+
     @Option(help: "Vector dimension (hash embedder).")
     var dim: Int = 384
 
@@ -87,6 +92,7 @@ struct Embed: ParsableCommand {
         guard dim >= 1 && dim <= 65_536 else { throw ValidationError("--dim must be in 1...65536") }
         guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be in 1...256") }
         guard tokenizer == nil || embedder == .openai else { throw ValidationError("--tokenizer applies to --embedder openai") }
+        guard precision == .fp32 || embedder == .minilm else { throw ValidationError("--precision applies to --embedder minilm") }
         guard (1...64).contains(concurrency), retries >= 0, timeout > 0 else {
             throw ValidationError("--concurrency must be in 1...64, --retries ≥ 0, --timeout > 0")
         }
@@ -95,6 +101,7 @@ struct Embed: ParsableCommand {
     func run() throws {
         let status = ToolErrors.run("embed") {
             let model: any Embedder
+            var kernels: String?
             switch embedder {
             case .hash:
                 model = HashEmbedder(dimension: dim)
@@ -109,7 +116,9 @@ struct Embed: ParsableCommand {
                 model = try RemoteEmbedder(settings: settings)
             case .minilm:
                 guard let directory = self.model ?? ModelLocator.find() else { throw ModelLocator.missing() }
-                model = try MiniLMEmbedder(directory: directory, threads: threads)
+                let native = try MiniLMEmbedder(directory: directory, threads: threads, precision: precision)
+                kernels = native.encoder.kernelDescription
+                model = native
             }
             let progress = Progress(tool: "embed")
             let store = try cache.map { try EmbeddingCache(directory: $0, modelID: model.modelID, dimension: model.dimension) }
@@ -119,6 +128,7 @@ struct Embed: ParsableCommand {
             var summary = "\(grouped(s.records)) records, \(model.dimension)-d \(model.modelID), "
                 + "\(String(format1: s.seconds)) s (\(rate(Double(s.records), s.seconds)) records/s)"
             if s.truncated > 0 { summary += ", \(grouped(s.truncated)) inputs truncated to \(model.maxTokens) tokens" }
+            if let kernels { summary += ", \(kernels)" }
             if store != nil { summary += ", cache: \(grouped(s.cacheHits)) hits, \(grouped(s.cacheMisses)) embedded" }
             progress.finish(summary)
         }

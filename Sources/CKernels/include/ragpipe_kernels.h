@@ -23,6 +23,9 @@ typedef enum {
 /// The best level this CPU supports (cached after the first call).
 rp_level rp_cpu_level(void);
 
+/// Whether the CPU has AVX-512 BF16 (vdpbf16ps), beside the AVX-512 level.
+int rp_cpu_has_avx512_bf16(void);
+
 /// SQ8: scores[i] = Σ_j query[j] · codes[i·d + j] with 16-bit query weights and 8-bit codes,
 /// summed exactly in 32-bit integers. The caller keeps Σ_j |query[j]| · 255 below 2^31.
 void rp_sq8_scores(const int16_t *query, const uint8_t *codes, size_t count, size_t dimension,

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -21,13 +22,44 @@ enum BLAS {
     /// `cblas_sgemm`, or why it could not be loaded.
     static let sgemm: Result<Sgemm, RagPipeError> = {
         setenv("OPENBLAS_NUM_THREADS", "1", 0)
+        let userChoseCore = getenv("OPENBLAS_CORETYPE") != nil
         for name in candidates {
-            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL), let symbol = dlsym(handle, "cblas_sgemm") else { continue }
+            guard var handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) else { continue }
+            // OpenBLAS picks its kernels once, when it loads. Builds that do not know the CPU
+            // (0.3.21 on recent Intel Xeons) fall back to SSE3 "Prescott" kernels at a quarter of
+            // the speed; load it again told which kernels the CPU can run.
+            if !userChoseCore, let picked = coreName(handle),
+               let better = OpenBLASCore.override(picked: picked, cpu: .current) {
+                dlclose(handle)
+                setenv("OPENBLAS_CORETYPE", better, 1)
+                guard let again = dlopen(name, RTLD_NOW | RTLD_LOCAL) else { continue }
+                handle = again
+                note = "OpenBLAS picked \(picked) kernels for this CPU; loaded with OPENBLAS_CORETYPE=\(better)"
+            }
+            guard let symbol = dlsym(handle, "cblas_sgemm") else { continue }
+            loadedCore = coreName(handle)
             return .success(unsafeBitCast(symbol, to: Sgemm.self))
         }
         return .failure(.unavailable("no BLAS library with cblas_sgemm found (tried \(candidates.joined(separator: ", "))): "
             + "install OpenBLAS (apt-get install libopenblas-dev)"))
     }()
+
+    nonisolated(unsafe) private static var loadedCore: String?
+    /// Set when the kernels OpenBLAS picked were overridden (for the tools' stderr).
+    nonisolated(unsafe) static var note: String?
+
+    /// The kernels OpenBLAS runs ("SkylakeX", "Haswell", …), once loaded; nil for another BLAS.
+    static var coreName: String? {
+        _ = sgemm
+        return loadedCore
+    }
+
+    private static func coreName(_ handle: UnsafeMutableRawPointer) -> String? {
+        typealias CoreName = @convention(c) () -> UnsafePointer<CChar>?
+        guard let symbol = dlsym(handle, "openblas_get_corename"),
+              let name = unsafeBitCast(symbol, to: CoreName.self)() else { return nil }
+        return String(cString: name)
+    }
 
     /// Throws when no BLAS can be loaded; call before the first `gemm`.
     static func ensureLoaded() throws { _ = try sgemm.get() }
@@ -52,6 +84,29 @@ enum BLAS {
             gemm(m: m, n: n, k: d, a: a, lda: d, b: b, ldb: d, transposeB: true, c: c, ldc: n)
         } else {
             for i in 0..<m { for j in 0..<n { c[i * n + j] = FlatSearch.dot(a + i * d, b + j * d, d) } }
+        }
+    }
+}
+
+/// Which OpenBLAS kernels suit a CPU: the fallback to generic kernels that OpenBLAS 0.3.21 makes
+/// on CPUs it does not recognise is detected by comparing its pick with the CPU's features.
+enum OpenBLASCore {
+    struct CPU: Equatable {
+        var level: rp_level
+        var bf16: Bool
+        static var current: CPU { CPU(level: rp_cpu_level(), bf16: rp_cpu_has_avx512_bf16() != 0) }
+    }
+
+    /// Kernel families by the widest instruction set they use (OpenBLAS's `corename` strings).
+    static let avx512Cores: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids", "Zen4", "Zen5"]
+    static let avx2Cores = Set(["Haswell", "Zen", "Zen2", "Zen3", "Excavator"]).union(avx512Cores)
+
+    /// The OPENBLAS_CORETYPE to reload with, or nil when `picked` already uses what the CPU has.
+    static func override(picked: String, cpu: CPU) -> String? {
+        switch cpu.level {
+        case RP_LEVEL_AVX512 where !avx512Cores.contains(picked): cpu.bf16 ? "Cooperlake" : "SkylakeX"
+        case RP_LEVEL_AVX2 where !avx2Cores.contains(picked): "Haswell"
+        default: nil
         }
     }
 }

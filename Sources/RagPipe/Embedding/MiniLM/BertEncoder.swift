@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -60,21 +61,132 @@ public struct BertConfig: Sendable, Equatable {
     }
 }
 
+/// The arithmetic of the encoder's linear layers (attention, softmax, GELU and layer norms stay
+/// float32 in every precision). Recorded in streams and indexes, so that queries are embedded the
+/// same way as the documents they search.
+public enum EncoderPrecision: String, Sendable, CaseIterable {
+    case fp32, bf16
+    /// int8 in the attention projections and the first feed-forward layer (inputs smoothed, see
+    /// `BertEncoder.quantizeLayers`), bf16 in the second feed-forward layer.
+    case int8
+
+    var kernel: rp_precision {
+        switch self {
+        case .fp32: RP_PRECISION_FP32
+        case .bf16: RP_PRECISION_BF16
+        case .int8: RP_PRECISION_INT8
+        }
+    }
+}
+
+/// Where the linear layers' matrix products run.
+public enum MatrixLibrary: String, Sendable, CaseIterable {
+    /// oneDNN's matmul, JIT-compiled for the CPU found at run time (fp32, bf16, int8).
+    case onednn
+    /// The system BLAS's `cblas_sgemm` (fp32 only).
+    case blas
+
+    /// `RAGPIPE_MATRIX_LIBRARY=blas|onednn` pins one for comparisons; by default oneDNN when it
+    /// loads, else BLAS.
+    static func preferred() -> MatrixLibrary? {
+        guard let value = getenv("RAGPIPE_MATRIX_LIBRARY") else { return nil }
+        return MatrixLibrary(rawValue: String(cString: value))
+    }
+}
+
+/// One linear layer's weight `[n × k]` (y = x · Wᵀ), prepared for the chosen library and precision.
+final class LinearWeights: @unchecked Sendable {
+    let n: Int, k: Int
+    private let plain: UnsafePointer<Float>
+    private let prepared: OpaquePointer?
+    private let owned: UnsafeMutableBufferPointer<Float>?
+    private let library: MatrixLibrary
+    /// Keeps a copied weight alive for `quantized` layers made from this one.
+    private var source: LinearWeights?
+
+    /// `weight` must outlive this (a mapped safetensors tensor), unless `copying` is used.
+    convenience init(_ weight: UnsafePointer<Float>, n: Int, k: Int, library: MatrixLibrary, precision: EncoderPrecision) throws {
+        try self.init(weight, owned: nil, n: n, k: k, library: library, precision: precision)
+    }
+
+    convenience init(copying weight: [Float], n: Int, k: Int, library: MatrixLibrary, precision: EncoderPrecision) throws {
+        let copy = UnsafeMutableBufferPointer<Float>.allocate(capacity: weight.count)
+        _ = copy.initialize(from: weight)
+        try self.init(UnsafePointer(copy.baseAddress!), owned: copy, n: n, k: k, library: library, precision: precision)
+    }
+
+    private init(_ weight: UnsafePointer<Float>, owned: UnsafeMutableBufferPointer<Float>?, n: Int, k: Int,
+                 library: MatrixLibrary, precision: EncoderPrecision, smoothing: [Float]? = nil) throws {
+        self.n = n; self.k = k; plain = weight; self.owned = owned; self.library = library
+        switch library {
+        case .blas:
+            precondition(precision == .fp32, "BLAS runs fp32 only")
+            prepared = nil
+        case .onednn:
+            var error = [CChar](repeating: 0, count: 256)
+            guard let linear = rp_linear_create(precision.kernel, weight, n, k, smoothing, &error, error.count) else {
+                throw RagPipeError.unavailable(cString(error))
+            }
+            prepared = linear
+        }
+    }
+
+    /// The same weights in int8, smoothed for inputs whose column maxima are `inputMaxima`.
+    /// The same weights in another precision, without smoothing.
+    func converted(to precision: EncoderPrecision) throws -> LinearWeights {
+        let q = try LinearWeights(plain, owned: nil, n: n, k: k, library: library, precision: precision)
+        q.source = self
+        return q
+    }
+
+    func quantized(inputMaxima: [Float]) throws -> LinearWeights {
+        var weightMaxima = [Float](repeating: 0, count: k)
+        for r in 0..<n { for j in 0..<k { weightMaxima[j] = max(weightMaxima[j], abs(plain[r * k + j])) } }
+        let smoothing = (0..<k).map { j -> Float in
+            guard inputMaxima[j] > 0, weightMaxima[j] > 0 else { return 1 }
+            // α = ½ measured best on the golden texts (0.3: 0.985, 0.65: 0.993, 0.8: 0.942).
+            return min(max((inputMaxima[j] / weightMaxima[j]).squareRoot(), 1e-2), 1e2)
+        }
+        let q = try LinearWeights(plain, owned: nil, n: n, k: k, library: library, precision: .int8, smoothing: smoothing)
+        q.source = self
+        return q
+    }
+
+    deinit {
+        if let prepared { rp_linear_destroy(prepared) }
+        owned?.deallocate()
+    }
+
+    /// `y[m × n] = x[m × k] · Wᵀ`, rows contiguous.
+    @inline(__always)
+    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>) {
+        if let prepared {
+            let status = rp_linear_apply(prepared, x, m, k, y, n)
+            precondition(status == 0, "oneDNN matmul failed on \(m) × \(k) · \(k) × \(n)")
+        } else {
+            BLAS.gemm(m: m, n: n, k: k, a: x, lda: k, b: plain, ldb: k, transposeB: true, c: y, ldc: n)
+        }
+    }
+}
+
 /// A BERT encoder with mean pooling, the architecture of sentence-transformers' MiniLM models.
 ///
 /// Sequences are not padded: each runs through the layers at its own length, so no work is spent
 /// on padding and a text's vector does not depend on its batch, to the last bit.
 public final class BertEncoder: @unchecked Sendable {
     public let config: BertConfig
+    public let precision: EncoderPrecision
+    public let library: MatrixLibrary
     let weights: SafetensorsFile
 
     struct Layer {
-        var qkvWeight: [Float]              // [3H × H]: query, key, value rows stacked
         var qkvBias: [Float]                // [3H]
-        var outWeight: UnsafeBufferPointer<Float>, outBias: UnsafeBufferPointer<Float>
+        var qkv: LinearWeights              // [3H × H]: query, key, value rows stacked
+        var out: LinearWeights, ffnIn: LinearWeights, ffnOut: LinearWeights
+        var outBias: UnsafeBufferPointer<Float>
         var norm1Gain: UnsafeBufferPointer<Float>, norm1Bias: UnsafeBufferPointer<Float>
-        var ffnInWeight: UnsafeBufferPointer<Float>, ffnInBias: UnsafeBufferPointer<Float>
-        var ffnOutWeight: UnsafeBufferPointer<Float>, ffnOutBias: UnsafeBufferPointer<Float>
+        var ffnInBias: UnsafeBufferPointer<Float>
+        var ffnOutBias: UnsafeBufferPointer<Float>
         var norm2Gain: UnsafeBufferPointer<Float>, norm2Bias: UnsafeBufferPointer<Float>
     }
 
@@ -83,17 +195,41 @@ public final class BertEncoder: @unchecked Sendable {
     let tokenTypeEmbeddings: UnsafeBufferPointer<Float>
     let embeddingNormGain: UnsafeBufferPointer<Float>
     let embeddingNormBias: UnsafeBufferPointer<Float>
-    let layers: [Layer]
+    private(set) var layers: [Layer]
 
-    public init(config: BertConfig, weights: SafetensorsFile) throws {
+    /// `library` nil picks oneDNN when it loads, else BLAS; reduced precisions need oneDNN.
+    /// int8 measures its layers' inputs on `calibration` (token id sequences) first.
+    public init(config: BertConfig, weights: SafetensorsFile, precision: EncoderPrecision = .fp32,
+                library: MatrixLibrary? = nil, calibration: [[Int32]] = []) throws {
         self.config = config
         self.weights = weights
+        self.precision = precision
+        let chosen: MatrixLibrary
+        if let library = library ?? MatrixLibrary.preferred() {
+            chosen = library
+        } else {
+            var error = [CChar](repeating: 0, count: 256)
+            chosen = rp_dnnl_load(&error, error.count) == 0 ? .onednn : .blas
+            if chosen == .blas && precision != .fp32 {
+                throw RagPipeError.unavailable("--precision \(precision.rawValue) needs oneDNN: \(cString(error))")
+            }
+        }
+        if chosen == .blas && precision != .fp32 {
+            throw RagPipeError.unavailable("--precision \(precision.rawValue) needs oneDNN, not BLAS")
+        }
+        if chosen == .blas { try BLAS.ensureLoaded() }
+        self.library = chosen
         let h = config.hiddenSize, i = config.intermediateSize
         // Checkpoints saved from BertForX carry a "bert." prefix.
         let prefix = weights.tensors["embeddings.word_embeddings.weight"] == nil
             && weights.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
         func t(_ name: String, _ shape: [Int]) throws -> UnsafeBufferPointer<Float> {
             try weights.floats(prefix + name, shape: shape)
+        }
+        // int8 layers are made from fp32 ones after a calibration pass has measured their inputs.
+        let firstPrecision: EncoderPrecision = precision == .int8 ? .fp32 : precision
+        func linear(_ w: UnsafeBufferPointer<Float>, _ n: Int, _ k: Int) throws -> LinearWeights {
+            try LinearWeights(w.baseAddress!, n: n, k: k, library: chosen, precision: firstPrecision)
         }
         wordEmbeddings = try t("embeddings.word_embeddings.weight", [config.vocabSize, h])
         positionEmbeddings = try t("embeddings.position_embeddings.weight", [config.maxPositions, h])
@@ -109,28 +245,64 @@ public final class BertEncoder: @unchecked Sendable {
                 qkvBias.append(contentsOf: try t(p + "attention.self.\(part).bias", [h]))
             }
             layers.append(Layer(
-                qkvWeight: qkvWeight, qkvBias: qkvBias,
-                outWeight: try t(p + "attention.output.dense.weight", [h, h]),
+                qkvBias: qkvBias,
+                qkv: try LinearWeights(copying: qkvWeight, n: 3 * h, k: h, library: chosen, precision: firstPrecision),
+                out: try linear(try t(p + "attention.output.dense.weight", [h, h]), h, h),
+                ffnIn: try linear(try t(p + "intermediate.dense.weight", [i, h]), i, h),
+                ffnOut: try linear(try t(p + "output.dense.weight", [h, i]), h, i),
                 outBias: try t(p + "attention.output.dense.bias", [h]),
                 norm1Gain: try t(p + "attention.output.LayerNorm.weight", [h]),
                 norm1Bias: try t(p + "attention.output.LayerNorm.bias", [h]),
-                ffnInWeight: try t(p + "intermediate.dense.weight", [i, h]),
                 ffnInBias: try t(p + "intermediate.dense.bias", [i]),
-                ffnOutWeight: try t(p + "output.dense.weight", [h, i]),
                 ffnOutBias: try t(p + "output.dense.bias", [h]),
                 norm2Gain: try t(p + "output.LayerNorm.weight", [h]),
                 norm2Bias: try t(p + "output.LayerNorm.bias", [h])))
         }
         self.layers = layers
+        if precision == .int8 { try quantizeLayers(calibration: calibration) }
+    }
+
+    /// Replaces the fp32 layers by int8 ones whose input columns are smoothed by
+    /// `s_j = √(max|x_j| / max|W_j|)` (SmoothQuant with α = ½), the input maxima measured by
+    /// running `calibration` through the fp32 encoder. Without smoothing, the few hidden
+    /// dimensions BERT keeps large would set every row's int8 step (golden texts: cosine 0.986).
+    private func quantizeLayers(calibration: [[Int32]]) throws {
+        let probe = ActivationProbe(layers: layers.count)
+        let longest = calibration.map(\.count).max() ?? 0
+        if longest > 0 {
+            let scratch = Scratch(tokens: longest, config: config)
+            scratch.probe = probe
+            var sink = [Float](repeating: 0, count: config.hiddenSize)
+            for ids in calibration { sink.withUnsafeMutableBufferPointer { forward(ids, scratch: scratch, into: $0) } }
+        }
+        for (l, layer) in layers.enumerated() {
+            var quantized = layer
+            quantized.qkv = try layer.qkv.quantized(inputMaxima: probe.maxima[l][.qkv])
+            quantized.out = try layer.out.quantized(inputMaxima: probe.maxima[l][.out])
+            quantized.ffnIn = try layer.ffnIn.quantized(inputMaxima: probe.maxima[l][.ffnIn])
+            // GELU's outputs (heavy-tailed, one-sided) lose too much in int8 even smoothed:
+            // golden texts' cosine to fp32 0.9936 with it, 0.9982 with this layer in bf16.
+            quantized.ffnOut = try layer.ffnOut.converted(to: .bf16)
+            layers[l] = quantized
+        }
+    }
+
+    /// What runs the encoder, for the tools' stderr: "onednn avx512_core_bf16, bf16" or
+    /// "blas Haswell, fp32".
+    public var kernelDescription: String {
+        switch library {
+        case .onednn: "oneDNN \(String(cString: rp_dnnl_isa())), \(precision.rawValue) matmul"
+        case .blas: "BLAS \(BLAS.coreName ?? "?"), fp32 sgemm"
+        }
     }
 
     /// Mean-pooled, L2-normalized embeddings of `sequences` (token ids with special tokens,
     /// each at most `maxPositions` long) into consecutive rows of `output`.
     ///
-    /// Each sequence runs through the encoder on its own: BLAS kernels take different paths for
-    /// different matrix heights, so stacking sequences would make a vector's last bits depend on
-    /// its batch. One at a time, a text's vector is bit-identical in any batch, which is what lets
-    /// an embedding cache rebuild an index byte for byte.
+    /// Each sequence runs through the encoder on its own: stacking sequences would let a
+    /// vector's last bits depend on its batch through the products' blocking. One at a time, a
+    /// text's vector is bit-identical in any batch, which is what lets an embedding cache rebuild
+    /// an index byte for byte.
     public func embed(_ sequences: [[Int32]], into output: UnsafeMutableBufferPointer<Float>) {
         let h = config.hiddenSize
         precondition(output.count >= sequences.count * h)
@@ -158,9 +330,11 @@ public final class BertEncoder: @unchecked Sendable {
             let type = tokenTypeEmbeddings.baseAddress!
             for j in 0..<h { row[j] = word[j] + position[j] + type[j] }
         }
-        layerNorm(x, rows: n, gain: embeddingNormGain, bias: embeddingNormBias)
+        rp_residual_layer_norm(x, nil, nil, n, h, embeddingNormGain.baseAddress!, embeddingNormBias.baseAddress!,
+                               config.layerNormEps)
 
-        for layer in layers {
+        for (l, layer) in layers.enumerated() {
+            scratch.layer = l
             attention(layer, x: x, length: n, scratch: scratch)
             feedForward(layer, x: x, rows: n, scratch: scratch)
         }
@@ -182,7 +356,10 @@ public final class BertEncoder: @unchecked Sendable {
         let context: UnsafeMutablePointer<Float>      // [T × H]
         let projected: UnsafeMutablePointer<Float>    // [T × H]
         let intermediate: UnsafeMutablePointer<Float> // [T × I]
-        let scores: UnsafeMutablePointer<Float>       // [T × T]
+        let attention: UnsafeMutablePointer<Float>    // the attention kernel's
+        /// Set only for calibration: sees every linear layer's input.
+        var probe: ActivationProbe?
+        var layer = 0
 
         init(tokens: Int, config: BertConfig) {
             let h = config.hiddenSize
@@ -191,54 +368,39 @@ public final class BertEncoder: @unchecked Sendable {
             context = .allocate(capacity: tokens * h)
             projected = .allocate(capacity: tokens * h)
             intermediate = .allocate(capacity: tokens * config.intermediateSize)
-            scores = .allocate(capacity: max(1, tokens * tokens))
+            attention = .allocate(capacity: rp_attention_scratch_floats(tokens, h / config.heads))
         }
 
         deinit {
             hidden.deallocate(); qkv.deallocate(); context.deallocate(); projected.deallocate()
-            intermediate.deallocate(); scores.deallocate()
+            intermediate.deallocate(); attention.deallocate()
         }
     }
 
     func attention(_ layer: Layer, x: UnsafeMutablePointer<Float>, length: Int, scratch: Scratch) {
         let h = config.hiddenSize, heads = config.heads, d = h / heads
-        let total = length
         let qkv = scratch.qkv
-        layer.qkvWeight.withUnsafeBufferPointer { w in
-            BLAS.gemm(m: total, n: 3 * h, k: h, a: x, lda: h, b: w.baseAddress!, ldb: h, transposeB: true, c: qkv, ldc: 3 * h)
-        }
-        layer.qkvBias.withUnsafeBufferPointer { b in addBias(qkv, rows: total, columns: 3 * h, bias: b.baseAddress!) }
-        let scale = 1 / Float(d).squareRoot()
-        let scores = scratch.scores
-        for head in 0..<heads {
-            let q = qkv + head * d, k = qkv + h + head * d, v = qkv + 2 * h + head * d
-            BLAS.gemm(m: length, n: length, k: d, alpha: scale, a: q, lda: 3 * h, b: k, ldb: 3 * h,
-                      transposeB: true, c: scores, ldc: length)
-            softmaxRows(scores, rows: length, columns: length)
-            BLAS.gemm(m: length, n: d, k: length, a: scores, lda: length, b: v, ldb: 3 * h,
-                      transposeB: false, c: scratch.context + head * d, ldc: h)
-        }
-        // Output projection, residual, LayerNorm.
-        BLAS.gemm(m: total, n: h, k: h, a: scratch.context, lda: h, b: layer.outWeight.baseAddress!, ldb: h,
-                  transposeB: true, c: scratch.projected, ldc: h)
-        addBiasAndResidual(scratch.projected, residual: x, rows: total, columns: h, bias: layer.outBias.baseAddress!)
-        copyRows(from: scratch.projected, to: x, count: total * h)
-        layerNorm(x, rows: total, gain: layer.norm1Gain, bias: layer.norm1Bias)
+        scratch.probe?.record(scratch.layer, .qkv, x, rows: length, columns: h)
+        layer.qkv.apply(x, rows: length, into: qkv)
+        layer.qkvBias.withUnsafeBufferPointer { b in addBias(qkv, rows: length, columns: 3 * h, bias: b.baseAddress!) }
+        rp_attention(qkv, length, heads, d, 3 * h, 1 / Float(d).squareRoot(), scratch.context, scratch.attention)
+        // Output projection, then residual and LayerNorm in one pass.
+        scratch.probe?.record(scratch.layer, .out, scratch.context, rows: length, columns: h)
+        layer.out.apply(scratch.context, rows: length, into: scratch.projected)
+        rp_residual_layer_norm(x, scratch.projected, layer.outBias.baseAddress!, length, h,
+                               layer.norm1Gain.baseAddress!, layer.norm1Bias.baseAddress!, config.layerNormEps)
     }
 
     func feedForward(_ layer: Layer, x: UnsafeMutablePointer<Float>, rows: Int, scratch: Scratch) {
         let h = config.hiddenSize, i = config.intermediateSize
-        BLAS.gemm(m: rows, n: i, k: h, a: x, lda: h, b: layer.ffnInWeight.baseAddress!, ldb: h,
-                  transposeB: true, c: scratch.intermediate, ldc: i)
-        biasGELU(scratch.intermediate, rows: rows, columns: i, bias: layer.ffnInBias.baseAddress!)
-        BLAS.gemm(m: rows, n: h, k: i, a: scratch.intermediate, lda: i, b: layer.ffnOutWeight.baseAddress!, ldb: i,
-                  transposeB: true, c: scratch.projected, ldc: h)
-        addBiasAndResidual(scratch.projected, residual: x, rows: rows, columns: h, bias: layer.ffnOutBias.baseAddress!)
-        copyRows(from: scratch.projected, to: x, count: rows * h)
-        layerNorm(x, rows: rows, gain: layer.norm2Gain, bias: layer.norm2Bias)
+        scratch.probe?.record(scratch.layer, .ffnIn, x, rows: rows, columns: h)
+        layer.ffnIn.apply(x, rows: rows, into: scratch.intermediate)
+        rp_bias_gelu(scratch.intermediate, rows, i, layer.ffnInBias.baseAddress!)
+        scratch.probe?.record(scratch.layer, .ffnOut, scratch.intermediate, rows: rows, columns: i)
+        layer.ffnOut.apply(scratch.intermediate, rows: rows, into: scratch.projected)
+        rp_residual_layer_norm(x, scratch.projected, layer.ffnOutBias.baseAddress!, rows, h,
+                               layer.norm2Gain.baseAddress!, layer.norm2Bias.baseAddress!, config.layerNormEps)
     }
-
-    // MARK: element-wise kernels
 
     func addBias(_ m: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>) {
         for r in 0..<rows {
@@ -246,56 +408,28 @@ public final class BertEncoder: @unchecked Sendable {
             for j in 0..<columns { row[j] += bias[j] }
         }
     }
+}
 
-    func addBiasAndResidual(_ m: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>, rows: Int, columns: Int,
-                            bias: UnsafePointer<Float>) {
-        for r in 0..<rows {
-            let row = m + r * columns, res = residual + r * columns
-            for j in 0..<columns { row[j] += bias[j] + res[j] }
-        }
+/// The text of a NUL-terminated C buffer.
+func cString(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// The largest magnitude per input column of every linear layer, seen over calibration passes.
+final class ActivationProbe {
+    enum Site: Int, CaseIterable { case qkv, out, ffnIn, ffnOut }
+    struct LayerMaxima {
+        var columns: [[Float]] = Array(repeating: [], count: Site.allCases.count)
+        subscript(site: Site) -> [Float] { columns[site.rawValue] }
     }
+    var maxima: [LayerMaxima]
 
-    func copyRows(from: UnsafePointer<Float>, to: UnsafeMutablePointer<Float>, count: Int) {
-        to.update(from: from, count: count)
-    }
+    init(layers: Int) { maxima = Array(repeating: LayerMaxima(), count: layers) }
 
-    /// Exact GELU, `x · Φ(x) = 0.5 · x · (1 + erf(x / √2))`, as BERT's "gelu" (not the tanh form).
-    func biasGELU(_ m: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>) {
-        let invSqrt2: Float = 0.707_106_781_186_547_5
-        for r in 0..<rows {
-            let row = m + r * columns
-            for j in 0..<columns {
-                let v = row[j] + bias[j]
-                row[j] = 0.5 * v * (1 + erff(v * invSqrt2))
-            }
-        }
-    }
-
-    func layerNorm(_ m: UnsafeMutablePointer<Float>, rows: Int, gain: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>) {
-        let h = config.hiddenSize
-        let eps = config.layerNormEps
-        let g = gain.baseAddress!, b = bias.baseAddress!
-        for r in 0..<rows {
-            let row = m + r * h
-            var sum: Float = 0
-            for j in 0..<h { sum += row[j] }
-            let mean = sum / Float(h)
-            var squares: Float = 0
-            for j in 0..<h { let c = row[j] - mean; squares += c * c }
-            let inv = 1 / (squares / Float(h) + eps).squareRoot()
-            for j in 0..<h { row[j] = (row[j] - mean) * inv * g[j] + b[j] }
-        }
-    }
-
-    func softmaxRows(_ m: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-        for r in 0..<rows {
-            let row = m + r * columns
-            var maximum = -Float.infinity
-            for j in 0..<columns { maximum = max(maximum, row[j]) }
-            var sum: Float = 0
-            for j in 0..<columns { let e = expf(row[j] - maximum); row[j] = e; sum += e }
-            let inv = 1 / sum
-            for j in 0..<columns { row[j] *= inv }
-        }
+    func record(_ layer: Int, _ site: Site, _ x: UnsafePointer<Float>, rows: Int, columns: Int) {
+        var m = maxima[layer].columns[site.rawValue]
+        if m.isEmpty { m = [Float](repeating: 0, count: columns) }
+        for r in 0..<rows { for j in 0..<columns { m[j] = max(m[j], abs(x[r * columns + j])) } }
+        maxima[layer].columns[site.rawValue] = m
     }
 }
