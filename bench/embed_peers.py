@@ -95,13 +95,18 @@ def length_order(texts):
 
 
 def timed_runs(fn, repeats):
-    seconds, out = [], None
+    """(vectors of the first run, seconds of every run, max |difference| of later runs from the first)"""
+    seconds, first, drift = [], None, 0.0
     for r in range(repeats):
         t = time.perf_counter()
-        out = fn()
+        out = np.asarray(fn(), dtype=np.float32)
         seconds.append(time.perf_counter() - t)
         log.info("  run %d/%d: %.3f s", r + 1, repeats, seconds[-1])
-    return out, seconds
+        if first is None:
+            first = out
+        else:
+            drift = max(drift, float(np.abs(out - first).max()))
+    return first, seconds, drift
 
 
 def run_st(args, texts):
@@ -121,14 +126,15 @@ def run_st(args, texts):
         return model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True,
                             convert_to_numpy=True, show_progress_bar=False)
 
-    vectors, seconds = timed_runs(encode, args.repeats)
+    vectors, seconds, drift = timed_runs(encode, args.repeats)
     return {
         "name": "st",
         "description": "sentence-transformers, torch CPU, fp32",
         "versions": {"sentence_transformers": sentence_transformers.__version__,
                      "torch": torch.__version__, "transformers": transformers.__version__},
         "load_seconds": load,
-    }, np.asarray(vectors, dtype=np.float32), seconds
+        "max_abs_diff_between_runs": drift,
+    }, vectors, seconds
 
 
 class LastHiddenState(torch.nn.Module):
@@ -251,7 +257,7 @@ def run_ort(args, texts, tokenizer, name, path):
             out[idx] = normalize(pooled)
         return out
 
-    vectors, seconds = timed_runs(encode, args.repeats)
+    vectors, seconds, drift = timed_runs(encode, args.repeats)
     return {
         "name": name,
         "description": f"ONNX Runtime CPUExecutionProvider, {name[4:]} "
@@ -261,6 +267,7 @@ def run_ort(args, texts, tokenizer, name, path):
                      "tokenizers": __import__("tokenizers").__version__},
         "load_seconds": load,
         "providers": sess.get_providers(),
+        "max_abs_diff_between_runs": drift,
     }, vectors, seconds
 
 
