@@ -59,8 +59,8 @@ endif
 
 $(BENCH_PEER_TEXTS): $(SCIFACT)/corpus.jsonl.gz bench/scifact_texts.py
 	@mkdir -p $(dir $@)
-	python3 bench/scifact_texts.py $< $(BENCH_PEER_DOCS) > $@.partial
-	mv -f $@.partial $@
+	@python3 bench/scifact_texts.py $< $(BENCH_PEER_DOCS) > $@.partial
+	@mv -f $@.partial $@
 
 bench-peers: bench-venv model $(BENCH_PEER_TEXTS)
 	@test -f $(BENCH_PEERS_STAMP) || { echo "bench-peers: no peer venv: $(BENCH_SKIP_PEERS)" >&2; exit 0; }; \
