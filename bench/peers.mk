@@ -1,7 +1,8 @@
 # Peer embedders for the embedding benchmark (issue 13, item 4): sentence-transformers on torch CPU
 # and ONNX Runtime (fp32, dynamic int8), run by bench/embed_peers.py in a venv of their own.
 # Included by the main Makefile. Exposes:
-#   make bench-venv      create/update $(BENCH_VENV); a no-op once $(BENCH_PEERS_STAMP) is up to date
+#   make bench-venv      create/update $(BENCH_VENV); a no-op once $(BENCH_PEERS_STAMP) is up to date;
+#                        its messages go to stderr, so a target printing JSON can depend on it
 #   BENCH_PYTHON         the venv's python, to run bench/embed_peers.py with
 #   BENCH_PEERS_STAMP    exists only when the venv has the peers; without it, skip their rows
 #   make bench-peers     the peers alone on $(BENCH_PEER_TEXTS), JSON on stdout (for a quick look)
@@ -28,10 +29,10 @@ BENCH_PEER_TEXTS    := .build/bench-data/scifact-$(BENCH_PEER_DOCS).txt
 
 ifeq ($(strip $(PIP_FIND_LINKS)),)
 bench-venv:
-	@echo "bench-venv: PIP_FIND_LINKS is not set, so there is no local torch CPU wheel: $(BENCH_SKIP_PEERS)"
+	@echo "bench-venv: PIP_FIND_LINKS is not set, so there is no local torch CPU wheel: $(BENCH_SKIP_PEERS)" >&2
 else ifeq ($(strip $(BENCH_TORCH_WHEELS)),)
 bench-venv:
-	@echo "bench-venv: no torch-*+cpu-*.whl in PIP_FIND_LINKS ($(PIP_FIND_LINKS)): $(BENCH_SKIP_PEERS)"
+	@echo "bench-venv: no torch-*+cpu-*.whl in PIP_FIND_LINKS ($(PIP_FIND_LINKS)): $(BENCH_SKIP_PEERS)" >&2
 else
 bench-venv: $(BENCH_PEERS_STAMP)
 
@@ -40,21 +41,21 @@ $(BENCH_PEERS_STAMP): $(BENCH_TORCH_WHEELS) bench/peers.mk
 	@tag=$$(python3 -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
 	wheel=$$(ls $(BENCH_TORCH_WHEELS) | grep -F -- "-$$tag-$$tag-" | head -n 1 || true); \
 	if [ -z "$$wheel" ]; then \
-	  echo "bench-venv: no torch CPU wheel for $$tag (python3) in PIP_FIND_LINKS ($(PIP_FIND_LINKS)): $(BENCH_SKIP_PEERS)"; \
+	  echo "bench-venv: no torch CPU wheel for $$tag (python3) in PIP_FIND_LINKS ($(PIP_FIND_LINKS)): $(BENCH_SKIP_PEERS)" >&2; \
 	  exit 0; \
 	fi; \
 	rm -f $@; \
 	test -x $(BENCH_PYTHON) || python3 -m venv $(BENCH_VENV); \
-	echo "bench-venv: torch from $$wheel"; \
+	echo "bench-venv: torch from $$wheel" >&2; \
 	$(BENCH_PYTHON) -m pip install --quiet --disable-pip-version-check "$$wheel"; \
 	version=$$($(BENCH_PYTHON) -c 'import importlib.metadata as m; print(m.version("torch"))'); \
 	echo "torch==$$version" > $(BENCH_VENV)/torch-constraint.txt; \
-	echo "bench-venv: $(BENCH_PEER_PACKAGES), torch pinned to $$version"; \
+	echo "bench-venv: $(BENCH_PEER_PACKAGES), torch pinned to $$version" >&2; \
 	$(BENCH_PYTHON) -m pip install --quiet --disable-pip-version-check \
 	  -c $(BENCH_VENV)/torch-constraint.txt $(BENCH_PEER_PACKAGES); \
 	$(BENCH_PYTHON) -m pip freeze --disable-pip-version-check > $@.partial; \
 	mv -f $@.partial $@; \
-	echo "bench-venv: ready ($(BENCH_PYTHON))"
+	echo "bench-venv: ready ($(BENCH_PYTHON))" >&2
 endif
 
 $(BENCH_PEER_TEXTS): $(SCIFACT)/corpus.jsonl.gz bench/scifact_texts.py
