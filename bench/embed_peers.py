@@ -202,7 +202,7 @@ def ensure_onnx(args, tokenizer, peers):
         log.info("onnx: exporting fp32 to %s", fp32)
         t = time.perf_counter()
         export_fp32(args, tokenizer, fp32)
-        facts["fp32_export_seconds"] = time.perf_counter() - t
+        facts["ort-fp32_export_seconds"] = time.perf_counter() - t
         with open(os.path.join(d, "key.txt"), "w") as f:
             f.write("\n".join(key_parts) + "\n")
     else:
