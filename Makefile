@@ -128,3 +128,6 @@ fuzz:
 clean:
 	rm -rf .build
 	find index -mindepth 1 ! -name .gitkeep -delete
+
+# The peer embedders for the embedding benchmark (bench-venv, BENCH_PYTHON).
+include bench/peers.mk
