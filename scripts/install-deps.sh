@@ -33,8 +33,10 @@ case "$mode" in build|test) ;; *) echo "usage: $0 build|test" >&2; exit 64 ;; es
 include_dirs() {
     if [ -n "${RAGPIPE_DEPS_INCLUDE:-}" ]; then tr ':' '\n' <<<"$RAGPIPE_DEPS_INCLUDE"; return; fi
     printf '%s\n' /usr/include /usr/local/include /usr/include/*-linux-gnu*
-    # Homebrew's prefixes, for the check on macOS (where nothing here installs).
-    printf '%s\n' /opt/homebrew/include /opt/homebrew/opt/openblas/include /usr/local/opt/openblas/include
+    # Where the compiler also looks: CPATH (how Homebrew's keg-only OpenBLAS is made visible on
+    # macOS) and, on macOS, the SDK's headers (zlib.h).
+    if [ -n "${CPATH:-}${C_INCLUDE_PATH:-}" ]; then tr ':' '\n' <<<"${CPATH:-}:${C_INCLUDE_PATH:-}"; fi
+    if [ "$(uname -s)" = Darwin ]; then echo "$(xcrun --show-sdk-path 2>/dev/null)/usr/include"; fi
 }
 
 present() {
@@ -105,7 +107,7 @@ if [ $has_apt = 1 ]; then
     [ "$(id -u)" -eq 0 ] && sudo=
     how() { echo "run: ${sudo:+$sudo }apt-get install -y $(join "$@")"; }
 elif [ "$(uname -s)" = Darwin ]; then
-    how() { echo "install them, e.g. brew install openblas zlib pkg-config (see the README's macOS note)"; }
+    how() { echo "brew install openblas pkg-config; export CPATH=\$(brew --prefix openblas)/include (untested: see the README)"; }
 else
     how() { echo "install your system's packages for them (Debian names: $(join "$@"))"; }
 fi
