@@ -31,7 +31,8 @@ echo
 if [ -z "$skipped" ]; then
     echo "make test: nothing skipped"
 else
-    echo "make test: $(grep -c '^Test' <<<"$skipped") tests skipped, $(grep -c '^Suite' <<<"$skipped") suites:"
+    tests=$(grep -c '^Test' <<<"$skipped") suites=$(grep -c '^Suite' <<<"$skipped")
+    echo "make test: skipped $suites suite$( [ "$suites" = 1 ] || echo s) and $tests test$( [ "$tests" = 1 ] || echo s):"
     sed 's/^/  /' <<<"$skipped"
 fi
 for note in "${notes[@]}"; do echo "make test: $note"; done
