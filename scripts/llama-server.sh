@@ -38,8 +38,9 @@ build_server() {
         -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF \
         -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF > "$work/cmake.log" 2>&1 || { tail -30 "$work/cmake.log" >&2; exit 1; }
     ninja -C "$work/build" llama-server > "$work/ninja.log" 2>&1 || { tail -30 "$work/ninja.log" >&2; exit 1; }
-    rm -rf "$GGUF_PY" && cp -r "$src/gguf-py" "$GGUF_PY"
+    # On a fresh machine nothing has made $BUILD_DIR yet (fetch_gguf_py does, but runs later).
     mkdir -p "$BUILD_DIR/bin.tmp"
+    rm -rf "$GGUF_PY" && cp -r "$src/gguf-py" "$GGUF_PY"
     cp "$work/build/bin/llama-server" "$BUILD_DIR/bin.tmp/"
     rm -rf "$BUILD_DIR/bin" && mv "$BUILD_DIR/bin.tmp" "$BUILD_DIR/bin"
     log "built $BIN"

@@ -12,8 +12,8 @@ struct Evaluate: ParsableCommand {
         embedding + ranking). --run writes TREC run files (qid Q0 docid rank score tag).
 
         Example:
-          evaluate index/scifact.ragx --queries ../shared/data/scifact/queries.jsonl \\
-                   --qrels ../shared/data/scifact/qrels/train.tsv
+          evaluate index/eval/scifact.ragx --queries index/eval/data/scifact/queries.jsonl \\
+                   --qrels index/eval/data/scifact/qrels/train.tsv
         """)
 
     @Argument(help: "Index file (built from BEIR JSONL, so that sources are document ids).")

@@ -9,8 +9,8 @@ struct RagpipeBench: ParsableCommand {
         commandName: "ragpipe-bench",
         abstract: "Measure chunk MB/s, build-index ingest records/s, query open+answer ms and flat scan GB/s.")
 
-    @Option(help: "The shared data folder (BEIR SciFact lives in data/scifact).")
-    var shared = "../shared"
+    @Option(help: "The repository's data folder (reads scifact/corpus.jsonl.gz).")
+    var data = "data"
 
     @Option(help: "Scratch folder for generated data.")
     var work = ".build/bench-data"
@@ -37,7 +37,7 @@ struct RagpipeBench: ParsableCommand {
     var onlyIVF = false
 
     func run() throws {
-        let bench = try Bench(shared: shared, work: work)
+        let bench = try Bench(data: data, work: work)
         defer { bench.printTable() }
         let nprobes = [1, 2, 4, 8, 16, 32, 64, 128]
         let configurations = [["--kind", "ivf", "--codes", "sq8"], ["--kind", "ivf", "--codes", "sq8", "--rerank"],
@@ -64,13 +64,13 @@ struct RagpipeBench: ParsableCommand {
 }
 
 final class Bench {
-    let shared: String
+    let data: String
     let work: String
     let binDir: String
     var rows: [(String, String, String)] = []
 
-    init(shared: String, work: String) throws {
-        self.shared = shared
+    init(data: String, work: String) throws {
+        self.data = data
         self.work = work
         binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -125,7 +125,7 @@ final class Bench {
 
     func ensureSciFact() throws {
         if !FileManager.default.fileExists(atPath: scifact) {
-            try sh("gunzip -c '\(shared)/data/scifact/corpus.jsonl.gz' > '\(scifact)'")
+            try sh("gunzip -c '\(data)/scifact/corpus.jsonl.gz' > '\(scifact)'")
         }
     }
 

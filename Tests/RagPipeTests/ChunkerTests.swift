@@ -128,10 +128,10 @@ import Testing
     }
 
     @Test func upperBoundNeverUndercountsKnownWordPieceCounts() throws {
-        // Golden WordPiece ids from sentence-transformers (../shared/golden/minilm): the bound
-        // must be at least the real count for every text.
-        let path = sharedDirectory + "/golden/minilm/token_ids.jsonl"
-        let textsPath = sharedDirectory + "/golden/minilm/texts.jsonl"
+        // Golden WordPiece ids from sentence-transformers (Fixtures/minilm): the bound must be at
+        // least the real count for every text.
+        let path = try Fixtures.path("minilm/token_ids.jsonl")
+        let textsPath = try Fixtures.path("minilm/texts.jsonl")
         var texts: [Int: String] = [:]
         try LineReader(path: textsPath).forEachLine { line, _ in
             var s = JSONScanner(line)
@@ -152,7 +152,8 @@ import Testing
                 else if key.equals("n_ids_untruncated") { untruncated = try s.readInt() }
                 else { try s.skipValue() }
             }
-            let bound = UpperBoundTokenCounter().count(text: texts[i]!)
+            let text = try #require(texts[i], "text \(i) of \(path) is not in \(textsPath)")
+            let bound = UpperBoundTokenCounter().count(text: text)
             #expect(bound >= untruncated, "text \(i): bound \(bound) < real \(untruncated)")
             checked += 1
         }

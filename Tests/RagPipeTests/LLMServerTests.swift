@@ -176,14 +176,13 @@ struct LLMServerTests {
 
     /// The interop check: all-MiniLM-L6-v2 served by llama.cpp (converted to GGUF without
     /// torch by scripts/minilm-gguf.py) against the native Swift port, on the golden texts.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: LlamaServer.miniLMGGUF) && FileManager.default.fileExists(atPath: modelDirectory)))
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: LlamaServer.miniLMGGUF) && FileManager.default.fileExists(atPath: modelDirectory),
+                   "needs the model (make model) and its GGUF (scripts/llama-server.sh minilm-gguf models/all-MiniLM-L6-v2)"))
     func httpMiniLMAgreesWithTheNativePort() throws {
         let server = try LlamaServer.Instance(model: LlamaServer.miniLMGGUF, arguments: ["--embeddings", "--pooling", "mean"])
         let dir = try TempDir()
-        let golden = try String(contentsOfFile: sharedDirectory + "/golden/minilm/token_ids.jsonl", encoding: .utf8)
-            .split(separator: "\n").map { try json(String($0)) }
-        let texts = try String(contentsOfFile: sharedDirectory + "/golden/minilm/texts.jsonl", encoding: .utf8)
-            .split(separator: "\n").map { try json(String($0))["text"] as! String }
+        let golden = try Golden.shared()
+        let texts = golden.texts
         dir.write("texts.txt", texts.map { $0.replacingOccurrences(of: "\n", with: " ") }.joined(separator: "\n") + "\n")
         let native = try shell("embed --model '\(modelDirectory)' --lines --format jsonl < texts.txt", in: dir.path)
         let http = try shell("embed --embedder openai --url \(server.url) --lines --batch-size 4 --format jsonl < texts.txt", in: dir.path)
@@ -200,7 +199,7 @@ struct LLMServerTests {
             #expect(cosine(a[i], c[i]) >= 0.9999, "golden text \(i), token ids: cosine \(cosine(a[i], c[i]))")
             // Sent as text, the server tokenizes, and llama.cpp neither truncates at the model's
             // 256 tokens (sentence-transformers and ragpipe do) nor splits Hangul as BERT does.
-            let truncated = golden[i]["truncated"] as? Bool == true
+            let truncated = golden.truncated[i]
             let hangul = texts[i].unicodeScalars.contains { (0xAC00...0xD7A3).contains($0.value) }
             if truncated || hangul {
                 #expect(cosine(a[i], b[i]) < 0.999, "golden text \(i): the known difference is gone; drop this branch")

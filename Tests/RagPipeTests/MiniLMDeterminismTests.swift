@@ -5,7 +5,7 @@ import Testing
 struct MiniLMDeterminismTests {
     @Test func vectorsAreBitIdenticalAcrossBatches() throws {
         let e = try MiniLMEmbedder(directory: modelDirectory)
-        let texts = Golden.shared.texts
+        let texts = try Golden.shared().texts
         var all = [Float](repeating: 0, count: texts.count * 384)
         try all.withUnsafeMutableBufferPointer { _ = try e.embed(texts, into: $0) }
         var mismatches = 0

@@ -11,31 +11,79 @@ let modelDirectory: String = {
 
 let modelAvailable = FileManager.default.fileExists(atPath: modelDirectory + "/model.safetensors")
 
+/// sentence-transformers' token ids and embeddings of 20 texts (Fixtures/minilm/README.md).
 struct Golden {
     var texts: [String] = []
     var ids: [[Int32]] = []
     var untruncated: [Int] = []
+    var truncated: [Bool] = []
     var vectors: [[Float]] = []
 
-    static let shared: Golden = try! Golden.load()
+    static let directory = Fixtures.directory + "/minilm"
 
-    static func load() throws -> Golden {
+    /// Read once; a missing or malformed file fails every test that asks for it, naming the file.
+    private static let loaded = Result { try Golden.load() }
+    static func shared() throws -> Golden { try loaded.get() }
+
+    static func load(from dir: String = Golden.directory) throws -> Golden {
         var g = Golden()
-        let dir = sharedDirectory + "/golden/minilm"
-        let texts = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/texts.jsonl"))
-            .split(separator: 0x0A).map { Data($0) }.reduce(into: Data("[".utf8)) { acc, line in
-                if acc.count > 1 { acc.append(UInt8(ascii: ",")) }; acc.append(line) } + Data("]".utf8)) as! [[String: Any]]
-        g.texts = texts.sorted { ($0["i"] as! Int) < ($1["i"] as! Int) }.map { $0["text"] as! String }
-        for line in try String(contentsOfFile: dir + "/token_ids.jsonl", encoding: .utf8).split(separator: "\n") {
-            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-            g.ids.append((o["ids"] as! [Int]).map { Int32($0) })
-            g.untruncated.append(o["n_ids_untruncated"] as! Int)
+        let textsPath = dir + "/texts.jsonl", idsPath = dir + "/token_ids.jsonl", embeddingsPath = dir + "/embeddings.json"
+        var byIndex: [Int: String] = [:]
+        for object in try Fixtures.jsonLines("texts.jsonl", in: dir) {
+            guard let i = object["i"] as? Int, let text = object["text"] as? String else {
+                throw FixtureError.malformed(textsPath, "a line without an integer i and a string text")
+            }
+            byIndex[i] = text
         }
-        let emb = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/embeddings.json"))) as! [String: Any]
-        for row in emb["rows"] as! [[String: Any]] {
-            g.vectors.append((row["vector"] as! [NSNumber]).map { $0.floatValue })
+        g.texts = byIndex.keys.sorted().map { byIndex[$0]! }
+        for object in try Fixtures.jsonLines("token_ids.jsonl", in: dir) {
+            guard let ids = object["ids"] as? [Int], let untruncated = object["n_ids_untruncated"] as? Int,
+                  let truncated = object["truncated"] as? Bool else {
+                throw FixtureError.malformed(idsPath, "a line without ids, n_ids_untruncated and truncated")
+            }
+            g.ids.append(ids.map { Int32($0) })
+            g.untruncated.append(untruncated)
+            g.truncated.append(truncated)
+        }
+        guard let embeddings = try JSONSerialization.jsonObject(with: try Fixtures.data("embeddings.json", in: dir)) as? [String: Any],
+              let rows = embeddings["rows"] as? [[String: Any]] else {
+            throw FixtureError.malformed(embeddingsPath, "no rows array")
+        }
+        for (i, row) in rows.enumerated() {
+            guard let vector = row["vector"] as? [NSNumber], vector.count == 384 else {
+                throw FixtureError.malformed(embeddingsPath, "row \(i) has no 384-value vector")
+            }
+            g.vectors.append(vector.map { $0.floatValue })
+        }
+        guard g.texts.count == 20, g.ids.count == 20, g.vectors.count == 20 else {
+            throw FixtureError.malformed(dir, "\(g.texts.count) texts, \(g.ids.count) id rows, \(g.vectors.count) vectors; expected 20 of each")
         }
         return g
+    }
+}
+
+/// The fixtures are read without the model: a missing one must fail, naming the file.
+@Suite struct GoldenFixtureTests {
+    @Test func loadsTheCommittedFixtures() throws {
+        let golden = try Golden.shared()
+        #expect(golden.untruncated[18] > 256 && golden.truncated[18] && golden.ids[18].count == 256)
+        #expect(golden.ids.allSatisfy { $0.first == 101 && $0.last == 102 }, "[CLS] … [SEP]")
+    }
+
+    @Test func aMissingFileIsAnErrorNamingIt() throws {
+        let dir = try TempDir()
+        for name in ["texts.jsonl", "token_ids.jsonl"] {
+            dir.write(name, try String(contentsOfFile: Golden.directory + "/" + name, encoding: .utf8))
+        }
+        let error = #expect(throws: FixtureError.self) { try Golden.load(from: dir.path) }
+        #expect(error?.description == "missing test fixture \(dir.path)/embeddings.json")
+    }
+
+    @Test func aMalformedFileIsAnErrorNamingIt() throws {
+        let dir = try TempDir()
+        dir.write("texts.jsonl", "{\"i\": 0, \"text\": \"a\"}\nnot json\n")
+        let error = #expect(throws: FixtureError.self) { try Golden.load(from: dir.path) }
+        #expect(error?.description == "malformed test fixture \(dir.path)/texts.jsonl: line 2 is not a JSON object")
     }
 }
 
@@ -43,7 +91,7 @@ struct Golden {
 struct MiniLMTokenizerTests {
     @Test func tokenIDsMatchSentenceTransformers() throws {
         let tokenizer = try WordPieceTokenizer(vocabFile: modelDirectory + "/vocab.txt")
-        let golden = Golden.shared
+        let golden = try Golden.shared()
         #expect(golden.texts.count == 20)
         for (i, text) in golden.texts.enumerated() {
             let (ids, full) = tokenizer.encode(text, maxLength: 256)
@@ -55,7 +103,7 @@ struct MiniLMTokenizerTests {
     @Test func counterAgreesWithEncodeAndIsAdditiveOverWhitespace() throws {
         let tokenizer = try WordPieceTokenizer(vocabFile: modelDirectory + "/vocab.txt")
         let counter = WordPieceTokenCounter(tokenizer: tokenizer)
-        for text in Golden.shared.texts {
+        for text in try Golden.shared().texts {
             #expect(counter.count(text: text) == tokenizer.encode(text, maxLength: 1 << 20).ids.count)
         }
     }
@@ -63,10 +111,11 @@ struct MiniLMTokenizerTests {
 
 @Suite(.enabled(if: modelAvailable, "needs the model: run `make model`"))
 struct MiniLMEmbeddingTests {
-    static let embedder: MiniLMEmbedder = try! MiniLMEmbedder(directory: modelDirectory)
+    private static let loaded = Result { try MiniLMEmbedder(directory: modelDirectory) }
+    static func embedder() throws -> MiniLMEmbedder { try loaded.get() }
 
-    func check(_ vectors: [Float], rows: [Int], sourceLocation: SourceLocation = #_sourceLocation) {
-        let golden = Golden.shared
+    func check(_ vectors: [Float], rows: [Int], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let golden = try Golden.shared()
         for (k, i) in rows.enumerated() {
             let v = Array(vectors[(k * 384)..<((k + 1) * 384)])
             let g = golden.vectors[i]
@@ -78,11 +127,12 @@ struct MiniLMEmbeddingTests {
     }
 
     func embed(_ rows: [Int], threads: Int = 1) throws -> [Float] {
-        let e = Self.embedder
+        let e = try Self.embedder()
         e.threads = threads
         defer { e.threads = 1 }
+        let texts = try Golden.shared().texts
         var out = [Float](repeating: .nan, count: rows.count * 384)
-        try out.withUnsafeMutableBufferPointer { _ = try e.embed(rows.map { Golden.shared.texts[$0] }, into: $0) }
+        try out.withUnsafeMutableBufferPointer { _ = try e.embed(rows.map { texts[$0] }, into: $0) }
         return out
     }
 
@@ -94,22 +144,21 @@ struct MiniLMEmbeddingTests {
     }
 
     @Test func everyGoldenTextAloneMatches() throws {
-        for i in 0..<20 { check(try embed([i]), rows: [i]) }
+        for i in 0..<20 { try check(try embed([i]), rows: [i]) }
     }
 
     @Test func mixedBatchesAndThreadsMatch() throws {
         let all = Array(0..<20)
-        check(try embed(all), rows: all)
+        try check(try embed(all), rows: all)
         let shuffled = [19, 4, 0, 7, 18, 2, 11, 5, 13, 1]
-        check(try embed(shuffled, threads: 2), rows: shuffled)
-        check(try embed(all.reversed(), threads: 2), rows: all.reversed())
+        try check(try embed(shuffled, threads: 2), rows: shuffled)
+        try check(try embed(all.reversed(), threads: 2), rows: all.reversed())
     }
 
     @Test func truncationIsReported() throws {
+        let texts = try Golden.shared().texts, embedder = try Self.embedder()
         var out = [Float](repeating: 0, count: 3 * 384)
-        let n = try out.withUnsafeMutableBufferPointer {
-            try Self.embedder.embed([Golden.shared.texts[18], "short", Golden.shared.texts[19]], into: $0)
-        }
+        let n = try out.withUnsafeMutableBufferPointer { try embedder.embed([texts[18], "short", texts[19]], into: $0) }
         #expect(n == 2, "texts 18 and 19 exceed 256 tokens")
     }
 }

@@ -75,11 +75,51 @@ func shell(_ command: String, in directory: String? = nil, stdin: String? = nil)
                        stderr: String(decoding: errData, as: UTF8.self))
 }
 
-/// `../shared` beside the repository (tests may read it; CI has it).
-let sharedDirectory: String = {
-    var dir = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { dir.deleteLastPathComponent() }
-    return dir.deletingLastPathComponent().appendingPathComponent("shared").path
-}()
+/// The committed test data, read where it lies in the checkout: `#filePath` names this file in
+/// the source tree on Linux and macOS alike, so no copy into `.build` (SwiftPM resources and
+/// `Bundle.module`) can go stale or hide a deleted file.
+enum Fixtures {
+    static let directory: String = {
+        var dir = URL(fileURLWithPath: #filePath)
+        dir.deleteLastPathComponent()
+        return dir.appendingPathComponent("Fixtures").path
+    }()
+
+    /// The full path of `name` under Fixtures/; throws, naming that path, when it is missing.
+    static func path(_ name: String, in directory: String = Fixtures.directory) throws -> String {
+        let full = directory + "/" + name
+        guard FileManager.default.fileExists(atPath: full) else { throw FixtureError.missing(full) }
+        return full
+    }
+
+    static func data(_ name: String, in directory: String = Fixtures.directory) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: try path(name, in: directory)))
+    }
+
+    /// Each non-empty line of a JSON Lines fixture as an object.
+    static func jsonLines(_ name: String, in directory: String = Fixtures.directory) throws -> [[String: Any]] {
+        let full = try path(name, in: directory)
+        var objects: [[String: Any]] = []
+        for (number, line) in try String(contentsOfFile: full, encoding: .utf8).split(separator: "\n").enumerated() {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw FixtureError.malformed(full, "line \(number + 1) is not a JSON object")
+            }
+            objects.append(object)
+        }
+        return objects
+    }
+}
+
+enum FixtureError: Error, CustomStringConvertible {
+    case missing(String)
+    case malformed(String, String)
+
+    var description: String {
+        switch self {
+        case .missing(let path): "missing test fixture \(path)"
+        case .malformed(let path, let why): "malformed test fixture \(path): \(why)"
+        }
+    }
+}
 
 final class DataBox: @unchecked Sendable { var data = Data() }
