@@ -58,7 +58,7 @@ $(BENCH_PEERS_STAMP): $(BENCH_TORCH_WHEELS) bench/peers.mk
 	echo "bench-venv: ready ($(BENCH_PYTHON))" >&2
 endif
 
-$(BENCH_PEER_TEXTS): $(SCIFACT)/corpus.jsonl.gz bench/scifact_texts.py
+$(BENCH_PEER_TEXTS): data/scifact/corpus.jsonl.gz bench/scifact_texts.py
 	@mkdir -p $(dir $@)
 	@python3 bench/scifact_texts.py $< $(BENCH_PEER_DOCS) > $@.partial
 	@mv -f $@.partial $@

@@ -19,6 +19,7 @@ set -euo pipefail
 NEEDS='
 zlib1g-dev      header  zlib.h      build
 libopenblas-dev header  cblas.h     build
+libdnnl-dev     header  oneapi/dnnl/dnnl.h build
 pkg-config      tool    pkg-config  build
 python3-pip     python  pip         build
 cmake           tool    cmake       test

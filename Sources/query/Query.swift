@@ -168,13 +168,18 @@ struct Query: ParsableCommand {
             }
             let embedder: any Embedder
             if let embedURL {
+                let id = try EmbeddingModelID(parsing: reader.metadata.modelID)
+                guard id.precision == .fp32 else {
+                    throw RagPipeError.usage("--embed-url: \(reader.path) holds \(id.precision.rawValue) vectors of \(id.name), "
+                        + "which a server would not reproduce; query it without --embed-url")
+                }
                 var settings = RemoteEmbedder.Settings(endpoint: endpoint(embedURL))
                 settings.model = reader.metadata.modelID
                 settings.tokenizer = try embedTokenizer.map { try MiniLMEmbedder.tokenizer(directory: $0) }
                 embedder = try RemoteEmbedder(settings: settings)
             } else {
                 embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
-                                                         modelDirectory: model, threads: threads)
+                                                         modelDirectory: model, threads: threads, use: .interactive)
             }
             let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, minEvidence: minEvidence, mode: mode)
             engine.fusion = fusion

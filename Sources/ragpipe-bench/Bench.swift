@@ -24,8 +24,17 @@ struct RagpipeBench: ParsableCommand {
     @Option(help: "all-MiniLM-L6-v2 folder (make model); without it the MiniLM benchmarks are skipped.")
     var model: String?
 
-    @Option(help: "SciFact documents embedded in the MiniLM benchmark (0 skips it).")
-    var embedDocuments = 2_000
+    @Option(help: "SciFact documents embedded in the MiniLM benchmark, ragpipe and its peers alike (0 skips it).")
+    var embedDocuments = 400
+
+    @Option(help: "Rounds of the embedding benchmark (each embedder's best round is reported).")
+    var embedRounds = 2
+
+    @Option(help: "Python with sentence-transformers, torch and onnxruntime (make bench-venv): runs the peer embedders in the same run.")
+    var peerPython: String?
+
+    @Flag(help: "Run only the embedding benchmark.")
+    var onlyEmbedding = false
 
     @Option(help: "Synthetic clustered vectors in the IVF benchmark (0 skips it).")
     var ivfSynthetic = 1_000_000
@@ -39,6 +48,11 @@ struct RagpipeBench: ParsableCommand {
     func run() throws {
         let bench = try Bench(data: data, work: work)
         defer { bench.printTable() }
+        if onlyEmbedding {
+            guard let model else { throw ValidationError("--only-embedding needs --model") }
+            try bench.embeddingSideBySide(model: model, documents: embedDocuments, rounds: embedRounds, peerPython: peerPython)
+            return
+        }
         let nprobes = [1, 2, 4, 8, 16, 32, 64, 128]
         let configurations = [["--kind", "ivf", "--codes", "sq8"], ["--kind", "ivf", "--codes", "sq8", "--rerank"],
                               ["--kind", "ivf", "--codes", "fp16"], ["--kind", "ivf", "--codes", "fp32"], ["--kind", "flat", "--codes", "sq8"]]
@@ -54,7 +68,9 @@ struct RagpipeBench: ParsableCommand {
         try bench.chunking(repeats: chunkRepeats)
         if let model {
             try bench.wordPieceChunking(repeats: chunkRepeats, model: model)
-            if embedDocuments > 0 { try bench.embedding(model: model, documents: embedDocuments) }
+            if embedDocuments > 0 {
+                try bench.embeddingSideBySide(model: model, documents: embedDocuments, rounds: embedRounds, peerPython: peerPython)
+            }
             try bench.minilmQuery(model: model)
         }
         try bench.ingest(records: ingestRecords)
@@ -189,37 +205,6 @@ final class Bench {
 
     /// Texts/s and tokens/s embedding the first `documents` SciFact documents as the pipeline
     /// chunks them (256 wordpiece tokens, 20% overlap), with 1 and 2 threads.
-    func embedding(model: String, documents: Int) throws {
-        try ensureSciFact()
-        let counter = WordPieceTokenCounter(tokenizer: try WordPieceTokenizer(vocabFile: model + "/vocab.txt"))
-        let chunker = RecursiveChunker(options: .init(), counter: counter)
-        var texts: [String] = []
-        var reader = CorpusReader(format: .beir)
-        var seen = 0
-        try reader.read([scifact]) { doc in
-            guard seen < documents else { return }
-            seen += 1
-            texts.append(contentsOf: chunker.records(of: doc).map(\.text))
-        }
-        let embedder = try MiniLMEmbedder(directory: model)
-        let tokens = texts.reduce(0) { $0 + embedder.tokenizer.encode($1, maxLength: embedder.maxTokens).ids.count }
-        var out = [Float](repeating: 0, count: 64 * embedder.dimension)
-        for threads in [1, 2] {
-            embedder.threads = threads
-            let clock = Stopwatch()
-            var i = 0
-            while i < texts.count {
-                let batch = Array(texts[i..<min(i + 64, texts.count)])
-                try out.withUnsafeMutableBufferPointer { _ = try embedder.embed(batch, into: $0) }
-                i += 64
-            }
-            let seconds = clock.seconds
-            record("embed MiniLM, first \(documents) SciFact docs as chunked (\(texts.count) chunks, mean \(tokens / max(texts.count, 1)) tokens), \(threads) thread\(threads > 1 ? "s" : "")",
-                   String(format: "%.1f texts/s, %.0f tokens/s", Double(texts.count) / seconds, Double(tokens) / seconds),
-                   "sentence-transformers 6.2 / torch 2.13, 2 threads, on 2,000 passages (mean 208 tokens): 4,013 tokens/s quiet, 2,255 loaded")
-        }
-    }
-
     func minilmQuery(model: String) throws {
         // A 3k-chunk MiniLM index from SciFact (open cost does not depend on size), then the
         // process wall time of one query.

@@ -4,7 +4,7 @@ import Testing
 
 /// The fp16 and sq8 kernels at every instruction-set level this CPU has, against scalar oracles.
 @Suite struct KernelTests {
-    var levels: [rp_level] { (0...Int(rp_cpu_level().rawValue)).map { rp_level(UInt32($0)) } }
+    var levels: [rp_level] { (0...Int(rp_cpu_level().rawValue)).map { rp_level(Int32($0)) } }
 
     @Test func sq8ScoresAreExactIntegerSumsAtEveryLevel() {
         var rng = SplitMix64(seed: 5)

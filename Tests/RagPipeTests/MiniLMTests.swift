@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 @testable import RagPipe
@@ -173,5 +174,109 @@ struct MiniLMEmbeddingTests {
         // ǅ and ﬁ have compatibility (not canonical) decompositions: NFD keeps them.
         #expect(tokenizer.normalize("Åland ǅ ﬁ").unicodeScalars.map(\.value) ==
             [0x61, 0x6C, 0x61, 0x6E, 0x64, 0x20, 0x1C6, 0x20, 0xFB01])
+    }
+}
+
+/// Every precision and matrix library against sentence-transformers' vectors, and the
+/// batch-independence that lets the embedding cache rebuild an index byte for byte.
+@Suite(.enabled(if: modelAvailable, "needs the model: run `make model`"))
+struct EncoderPrecisionTests {
+    static func embed(_ e: MiniLMEmbedder, _ rows: [Int], threads: Int = 1) throws -> [[Float]] {
+        e.threads = threads
+        let texts = try Golden.shared().texts
+        var out = [Float](repeating: .nan, count: rows.count * 384)
+        try out.withUnsafeMutableBufferPointer { _ = try e.embed(rows.map { texts[$0] }, into: $0) }
+        return (0..<rows.count).map { Array(out[($0 * 384)..<(($0 + 1) * 384)]) }
+    }
+
+    static func cosine(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } / (zip(a, a).reduce(0) { $0 + $1.0 * $1.1 }.squareRoot() * zip(b, b).reduce(0) { $0 + $1.0 * $1.1 }.squareRoot())
+    }
+
+    @Test(arguments: [MatrixLibrary.onednn, .blas])
+    func fp32MatchesSentenceTransformersOnEitherLibrary(library: MatrixLibrary) throws {
+        let config = try BertConfig(configFile: modelDirectory + "/config.json")
+        let encoder = try BertEncoder(config: config, weights: SafetensorsFile(path: modelDirectory + "/model.safetensors"), library: library)
+        #expect(encoder.library == library)
+        let tokenizer = try WordPieceTokenizer(vocabFile: modelDirectory + "/vocab.txt")
+        let golden = try Golden.shared()
+        var out = [Float](repeating: .nan, count: 20 * 384)
+        out.withUnsafeMutableBufferPointer { encoder.embed(golden.texts.map { tokenizer.encode($0, maxLength: 256).ids }, into: $0) }
+        for i in 0..<20 {
+            let v = Array(out[(i * 384)..<((i + 1) * 384)])
+            #expect(zip(v, golden.vectors[i]).map { abs($0 - $1) }.max()! <= 1e-5, "text \(i), \(library)")
+            #expect(Self.cosine(v, golden.vectors[i]) >= 0.99999, "text \(i), \(library)")
+        }
+    }
+
+    /// Measured: bf16 0.99997, int8 0.9982 at the worst golden text (the empty one).
+    @Test(arguments: [EncoderPrecision.bf16, .int8])
+    func reducedPrecisionStaysWithinTheQualityBar(precision: EncoderPrecision) throws {
+        let e = try MiniLMEmbedder(directory: modelDirectory, precision: precision)
+        #expect(e.modelID == "all-MiniLM-L6-v2@\(precision.rawValue)")
+        #expect(e.encoder.kernelDescription.contains("\(precision.rawValue) matmul"))
+        let golden = try Golden.shared()
+        let vectors = try Self.embed(e, Array(0..<20))
+        var worst: Float = 1
+        for i in 0..<20 { worst = min(worst, Self.cosine(vectors[i], golden.vectors[i])) }
+        #expect(worst >= 0.995, "\(precision): worst cosine \(worst)")
+        // Not fp32 in disguise: the products really ran in reduced precision.
+        #expect(worst < 0.99999, "\(precision): worst cosine \(worst) is fp32's")
+    }
+
+    @Test(arguments: [EncoderPrecision.bf16, .int8])
+    func reducedPrecisionIsBitIdenticalInAnyBatch(precision: EncoderPrecision) throws {
+        let e = try MiniLMEmbedder(directory: modelDirectory, precision: precision)
+        let alone = try (0..<20).map { try Self.embed(e, [$0])[0] }
+        let shuffled = [19, 4, 0, 7, 18, 2, 11, 5, 13, 1]
+        let together = try Self.embed(e, shuffled, threads: 2)
+        for (k, i) in shuffled.enumerated() { #expect(together[k] == alone[i], "\(precision): text \(i)") }
+        // A second load calibrates to the same int8 layers.
+        let again = try MiniLMEmbedder(directory: modelDirectory, precision: precision)
+        #expect(try Self.embed(again, [3])[0] == alone[3])
+    }
+
+    @Test func theIndexNamesThePrecisionAndTheRegistryRebuildsIt() throws {
+        let e = try EmbedderRegistry.embedder(modelID: "all-MiniLM-L6-v2@int8", dimension: 384, modelDirectory: modelDirectory)
+        #expect(e.modelID == "all-MiniLM-L6-v2@int8")
+        #expect((e as? MiniLMEmbedder)?.precision == .int8)
+        #expect(throws: RagPipeError.self) {
+            try EmbedderRegistry.embedder(modelID: "all-MiniLM-L6-v2@fp4", dimension: 384, modelDirectory: modelDirectory)
+        }
+    }
+}
+
+@Suite struct EmbeddingModelIDTests {
+    @Test func parsesAndPrintsEveryPrecision() throws {
+        for precision in EncoderPrecision.allCases {
+            let id = EmbeddingModelID(name: "all-MiniLM-L6-v2", precision: precision)
+            #expect(try EmbeddingModelID(parsing: id.description) == id)
+        }
+        #expect(EmbeddingModelID(name: "m", precision: .fp32).description == "m", "fp32 ids are the ids older files have")
+        #expect(throws: RagPipeError.self) { try EmbeddingModelID(parsing: "m@fp32") }
+        #expect(throws: RagPipeError.self) { try EmbeddingModelID(parsing: "m@int4") }
+    }
+}
+
+@Suite struct OpenBLASCoreTests {
+    @Test func genericKernelsOnAWideCPUAreReplaced() {
+        let avx512 = OpenBLASCore.CPU(level: RP_LEVEL_AVX512, bf16: false)
+        let bf16 = OpenBLASCore.CPU(level: RP_LEVEL_AVX512, bf16: true)
+        let avx2 = OpenBLASCore.CPU(level: RP_LEVEL_AVX2, bf16: false)
+        let old = OpenBLASCore.CPU(level: RP_LEVEL_PORTABLE, bf16: false)
+        #expect(OpenBLASCore.override(picked: "Prescott", cpu: bf16) == "Cooperlake")
+        #expect(OpenBLASCore.override(picked: "Prescott", cpu: avx512) == "SkylakeX")
+        #expect(OpenBLASCore.override(picked: "Haswell", cpu: avx512) == "SkylakeX", "AVX2 kernels on an AVX-512 CPU")
+        #expect(OpenBLASCore.override(picked: "Sandybridge", cpu: avx2) == "Haswell")
+        #expect(OpenBLASCore.override(picked: "Zen", cpu: avx2) == nil)
+        #expect(OpenBLASCore.override(picked: "Cooperlake", cpu: bf16) == nil)
+        #expect(OpenBLASCore.override(picked: "Prescott", cpu: old) == nil)
+    }
+
+    @Test func theLoadedOpenBLASRunsKernelsThisCPUWarrants() throws {
+        try BLAS.ensureLoaded()
+        guard let core = BLAS.coreName else { return }   // another BLAS than OpenBLAS
+        #expect(OpenBLASCore.override(picked: core, cpu: .current) == nil || getenv("OPENBLAS_CORETYPE") != nil,
+                "OpenBLAS runs \(core) kernels")
     }
 }

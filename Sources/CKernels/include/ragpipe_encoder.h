@@ -15,9 +15,6 @@
 extern "C" {
 #endif
 
-/// Not a CPU level: the plain libm loops every vector kernel is tested against.
-#define RP_LEVEL_SCALAR ((rp_level)-1)
-
 /// Row-wise softmax in place over `columns` values of each row (row stride `stride`).
 void rp_softmax_rows_at(rp_level level, float *m, size_t rows, size_t columns, size_t stride);
 

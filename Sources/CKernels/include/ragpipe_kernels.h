@@ -15,6 +15,7 @@ extern "C" {
 
 /// Instruction-set levels a kernel can run at.
 typedef enum {
+    RP_LEVEL_SCALAR = -1,    ///< not a CPU level: plain libm loops, the oracle of the encoder kernels
     RP_LEVEL_PORTABLE = 0,   ///< the baseline the compiler targets (SSE2 on x86-64)
     RP_LEVEL_AVX2 = 1,       ///< AVX2 + FMA + F16C
     RP_LEVEL_AVX512 = 2,     ///< AVX-512 F + BW

@@ -3,11 +3,11 @@ public enum EmbedderRegistry {
     /// Builds the embedder recorded as `modelID` with `dimension`, or explains why it can't.
     /// Model folders are looked up by name (`ModelLocator`) unless `modelDirectory` is given.
     public static func embedder(modelID: String, dimension: Int, modelDirectory: String? = nil,
-                                threads: Int = 1) throws -> any Embedder {
+                                threads: Int = 1, use: EncoderUse = .batch) throws -> any Embedder {
         if modelID == HashEmbedder.modelName { return HashEmbedder(dimension: dimension) }
         let id = try EmbeddingModelID(parsing: modelID)
         guard let directory = modelDirectory ?? ModelLocator.find(id.name) else { throw ModelLocator.missing(id.name) }
-        let embedder = try MiniLMEmbedder(directory: directory, threads: threads, precision: id.precision)
+        let embedder = try MiniLMEmbedder(directory: directory, threads: threads, precision: id.precision, use: use)
         guard embedder.modelID == modelID else {
             throw RagPipeError.modelMismatch("the index was built with '\(modelID)', --model \(directory) is '\(embedder.modelID)'")
         }

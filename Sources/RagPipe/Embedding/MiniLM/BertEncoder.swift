@@ -79,6 +79,15 @@ public enum EncoderPrecision: String, Sendable, CaseIterable {
     }
 }
 
+/// What an encoder is loaded for, which decides where fp32 products run.
+public enum EncoderUse: Sendable {
+    /// Many texts (embed, evaluate): oneDNN, whose weights are repacked once at load.
+    case batch
+    /// A few short queries per process (query): BLAS for fp32, which uses the mapped weights as
+    /// they are (oneDNN's repacking would add ~30 ms to every query process); oneDNN otherwise.
+    case interactive
+}
+
 /// Where the linear layers' matrix products run.
 public enum MatrixLibrary: String, Sendable, CaseIterable {
     /// oneDNN's matmul, JIT-compiled for the CPU found at run time (fp32, bf16, int8).
@@ -200,13 +209,15 @@ public final class BertEncoder: @unchecked Sendable {
     /// `library` nil picks oneDNN when it loads, else BLAS; reduced precisions need oneDNN.
     /// int8 measures its layers' inputs on `calibration` (token id sequences) first.
     public init(config: BertConfig, weights: SafetensorsFile, precision: EncoderPrecision = .fp32,
-                library: MatrixLibrary? = nil, calibration: [[Int32]] = []) throws {
+                library: MatrixLibrary? = nil, use: EncoderUse = .batch, calibration: [[Int32]] = []) throws {
         self.config = config
         self.weights = weights
         self.precision = precision
         let chosen: MatrixLibrary
         if let library = library ?? MatrixLibrary.preferred() {
             chosen = library
+        } else if use == .interactive && precision == .fp32, (try? BLAS.ensureLoaded()) != nil {
+            chosen = .blas
         } else {
             var error = [CChar](repeating: 0, count: 256)
             chosen = rp_dnnl_load(&error, error.count) == 0 ? .onednn : .blas
@@ -483,4 +494,16 @@ extension BertConfig {
         let attention = 4 * Double(length) * h
         return Double(layers) * (linear + attention)
     }
+}
+
+/// What the encoder's products run on, for benchmarks and `--help`-level diagnostics.
+public enum EncoderKernels {
+    /// oneDNN's instruction set after loading it ("avx512_core_bf16", …), or why it did not load.
+    public static var oneDNNISA: String {
+        var error = [CChar](repeating: 0, count: 256)
+        return rp_dnnl_load(&error, error.count) == 0 ? String(cString: rp_dnnl_isa()) : "unavailable: " + cString(error)
+    }
+
+    /// The kernels OpenBLAS runs ("Cooperlake", "Haswell", …).
+    public static var blasCore: String { BLAS.coreName ?? "unknown" }
 }

@@ -33,7 +33,7 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     /// ≥ 0.995, README "Embedding precision").
     public var defaultMinEvidence: Float? { modelName == "all-MiniLM-L6-v2" ? Self.calibratedMinEvidence : nil }
 
-    public init(directory: String, threads: Int = 1, precision: EncoderPrecision = .fp32) throws {
+    public init(directory: String, threads: Int = 1, precision: EncoderPrecision = .fp32, use: EncoderUse = .batch) throws {
         self.directory = directory
         modelName = lastComponent(directory)
         modelID = EmbeddingModelID(name: modelName, precision: precision).description
@@ -42,7 +42,7 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         let (words, limit) = (tokenizer, maxTokens)
         let calibration = precision == .int8 ? Self.calibrationTexts.map { words.encode($0, maxLength: limit).ids } : []
         encoder = try BertEncoder(config: config, weights: SafetensorsFile(path: directory + "/model.safetensors"),
-                                  precision: precision, calibration: calibration)
+                                  precision: precision, use: use, calibration: calibration)
         var pooling = Pooling.mean
         if let bytes = try? readFileBytes(directory + "/1_Pooling/config.json") {
             var mean = false, cls = false

@@ -1,0 +1,143 @@
+import CKernels
+import Foundation
+import Testing
+@testable import RagPipe
+
+/// The encoder's element-wise and attention kernels at every level this CPU has, against the
+/// scalar libm oracle (RP_LEVEL_SCALAR).
+@Suite struct EncoderKernelTests {
+    var levels: [rp_level] { (0...Int(rp_cpu_level().rawValue)).map { rp_level(Int32($0)) } }
+
+    func random(_ count: Int, _ rng: inout SplitMix64, scale: Float = 1) -> [Float] {
+        (0..<count).map { _ in (Float(rng.next() % 2_000_001) / 1_000_000 - 1) * scale }
+    }
+
+    func maxRelativeError(_ a: [Float], _ b: [Float], floor: Float = 1e-6) -> Float {
+        zip(a, b).map { abs($0 - $1) / max(abs($1), floor) }.max() ?? 0
+    }
+
+    @Test func softmaxRowsSumToOneAndMatchLibm() {
+        var rng = SplitMix64(seed: 11)
+        for columns in [1, 3, 4, 15, 16, 17, 100, 256] {
+            let rows = 5, stride = columns + 3
+            let input = random(rows * stride, &rng, scale: 30)
+            var oracle = input
+            rp_softmax_rows_at(RP_LEVEL_SCALAR, &oracle, rows, columns, stride)
+            for level in levels {
+                var out = input
+                rp_softmax_rows_at(level, &out, rows, columns, stride)
+                for r in 0..<rows {
+                    let row = Array(out[(r * stride)..<(r * stride + columns)]), want = Array(oracle[(r * stride)..<(r * stride + columns)])
+                    #expect(maxRelativeError(row, want, floor: 1e-30) < 2e-6, "level \(level.rawValue), \(columns) columns, row \(r)")
+                    #expect(Array(out[(r * stride + columns)..<((r + 1) * stride)]) == Array(input[(r * stride + columns)..<((r + 1) * stride)]),
+                            "the padding between rows is untouched")
+                }
+            }
+        }
+    }
+
+    @Test func exactGELUMatchesErfWithinTheRelativeErrorOfOnePlusErf() {
+        var rng = SplitMix64(seed: 12)
+        for columns in [1, 7, 16, 33, 1536] {
+            let rows = 3
+            let input = random(rows * columns, &rng, scale: 8), bias = random(columns, &rng)
+            var oracle = input
+            rp_bias_gelu_at(RP_LEVEL_SCALAR, &oracle, rows, columns, bias)
+            for level in levels {
+                var out = input
+                rp_bias_gelu_at(level, &out, rows, columns, bias)
+                // |Δ(1 + erf)| ≤ 1.5e-7 (A&S 7.1.26) scaled by |x|/2, plus float rounding.
+                for j in out.indices {
+                    let x = abs(input[j] + bias[j % columns])
+                    #expect(abs(out[j] - oracle[j]) <= 1.5e-7 * x + 4e-7 * abs(oracle[j]) + 1e-7,
+                            "level \(level.rawValue), x \(input[j] + bias[j % columns]): \(out[j]) vs \(oracle[j])")
+                }
+            }
+        }
+    }
+
+    @Test func residualLayerNormMatchesTheOracle() {
+        var rng = SplitMix64(seed: 13)
+        for width in [1, 5, 16, 31, 384] {
+            let rows = 4
+            let x = random(rows * width, &rng, scale: 4), y = random(rows * width, &rng), bias = random(width, &rng)
+            let gamma = random(width, &rng), beta = random(width, &rng)
+            for (withY, withBias) in [(true, true), (false, false), (true, false)] {
+                var oracle = x
+                rp_residual_layer_norm_at(RP_LEVEL_SCALAR, &oracle, withY ? y : nil, withBias ? bias : nil, rows, width, gamma, beta, 1e-12)
+                for level in levels {
+                    var out = x
+                    rp_residual_layer_norm_at(level, &out, withY ? y : nil, withBias ? bias : nil, rows, width, gamma, beta, 1e-12)
+                    let worst = zip(out, oracle).map { abs($0 - $1) }.max()!
+                    #expect(worst < 1e-5, "level \(level.rawValue), width \(width): max |Δ| \(worst)")
+                }
+            }
+        }
+    }
+
+    @Test func attentionMatchesTheOracleForEveryLengthAndHeadSize() {
+        var rng = SplitMix64(seed: 14)
+        for (heads, d) in [(12, 32), (2, 16), (3, 8), (1, 4), (2, 5), (1, 64)] {
+            for length in [1, 2, 3, 4, 5, 15, 16, 17, 33, 64] {
+                let width = heads * d, stride = 3 * width + 7
+                let qkv = random(length * stride, &rng, scale: 2)
+                var scratch = [Float](repeating: .nan, count: rp_attention_scratch_floats(length, d))
+                var oracle = [Float](repeating: .nan, count: length * width)
+                let scale = 1 / Float(d).squareRoot()
+                rp_attention_at(RP_LEVEL_SCALAR, qkv, length, heads, d, stride, scale, &oracle, &scratch)
+                for level in levels {
+                    var out = [Float](repeating: .nan, count: length * width)
+                    rp_attention_at(level, qkv, length, heads, d, stride, scale, &out, &scratch)
+                    let worst = zip(out, oracle).map { abs($0 - $1) }.max()!
+                    #expect(worst < 2e-5, "level \(level.rawValue), \(heads)×\(d), length \(length): max |Δ| \(worst)")
+                }
+            }
+        }
+    }
+
+    @Test func bf16RoundsToNearestEven() {
+        let cases: [(Float, UInt16)] = [(1, 0x3F80), (-2, 0xC000), (Float(bitPattern: 0x3F80_8000), 0x3F80),   // tie, even stays
+                                        (Float(bitPattern: 0x3F81_8000), 0x3F82), (Float(bitPattern: 0x3F80_8001), 0x3F81),
+                                        (.infinity, 0x7F80), (Float.greatestFiniteMagnitude, 0x7F80)]
+        for (value, bits) in cases {
+            var out: UInt16 = 0
+            var v = value
+            rp_f32_to_bf16(&v, &out, 1)
+            #expect(out == bits, "\(value): \(String(out, radix: 16))")
+        }
+        var nan = Float.nan, out: UInt16 = 0
+        rp_f32_to_bf16(&nan, &out, 1)
+        #expect(out & 0x7F80 == 0x7F80 && out & 0x7F != 0, "NaN stays NaN")
+    }
+
+    @Test func int8RowQuantizationIsSymmetricPerRow() {
+        let x: [Float] = [0.5, -1, 0.25, 0, 127, -63.5, 1, 2, 0, 0, 0, 0]
+        var q = [Int8](repeating: 0, count: 12), scales = [Float](repeating: 0, count: 3)
+        rp_quantize_rows_s8(x, 3, 4, 4, &q, &scales)
+        #expect(scales == [1 / 127, 1, 1])
+        #expect(q == [64, -127, 32, 0, 127, -64, 1, 2, 0, 0, 0, 0])
+    }
+}
+
+/// oneDNN's products against BLAS on the encoder's shapes, for every precision and row count.
+@Suite(.enabled(if: rp_dnnl_load(nil, 0) == 0, "needs oneDNN (libdnnl2)"))
+struct LinearLayerTests {
+    @Test(arguments: EncoderPrecision.allCases)
+    func productsAgreeWithBLAS(precision: EncoderPrecision) throws {
+        var rng = SplitMix64(seed: 21)
+        let n = 96, k = 64
+        let weight = (0..<(n * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+        let onednn = try LinearWeights(copying: weight, n: n, k: k, library: .onednn, precision: precision)
+        let blas = try LinearWeights(copying: weight, n: n, k: k, library: .blas, precision: .fp32)
+        let tolerance: Float = precision == .fp32 ? 1e-4 : precision == .bf16 ? 0.05 : 0.15
+        for m in [1, 2, 7, 64, 257] {
+            let x = (0..<(m * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+            var a = [Float](repeating: .nan, count: m * n), b = a
+            onednn.apply(x, rows: m, into: &a)
+            blas.apply(x, rows: m, into: &b)
+            let worst = zip(a, b).map { abs($0 - $1) }.max()!
+            #expect(worst < tolerance, "\(precision), \(m) rows: max |Δ| \(worst)")
+            if precision != .fp32 { #expect(worst > 0, "\(precision) products differ from fp32 somewhere") }
+        }
+    }
+}
