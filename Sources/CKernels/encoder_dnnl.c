@@ -40,6 +40,9 @@ static pthread_key_t thread_key;
 static void destroy_thread_state(void *state);
 
 static void load(void) {
+    // ragpipe runs one sequence per thread (embed --threads); OpenMP teams inside each product
+    // would only fight those threads for the cores. libgomp reads this when it loads.
+    setenv("OMP_NUM_THREADS", "1", 0);
     void *handle = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         snprintf(load_error, sizeof load_error, "oneDNN not found (%s): apt-get install libdnnl2", dlerror());
@@ -71,6 +74,19 @@ int rp_dnnl_load(char *error, size_t error_size) {
     return load_status;
 }
 
+int rp_dnnl_native_int8(void) {
+    if (load_status != 0) return 0;
+    dnnl_cpu_isa_t isa = p_dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16
+        || isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
+}
+
+int rp_dnnl_native_bf16(void) {
+    if (load_status != 0) return 0;
+    dnnl_cpu_isa_t isa = p_dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+}
+
 const char *rp_dnnl_isa(void) {
     if (load_status != 0) return "none";
     switch (p_dnnl_get_effective_cpu_isa()) {
@@ -87,7 +103,9 @@ const char *rp_dnnl_isa(void) {
 }
 
 struct rp_linear {
-    rp_precision precision;
+    rp_precision precision;          // what the primitive computes in
+    int round_inputs_to_bf16;        // bf16 emulated: fp32 products of bf16-rounded operands
+    int quantize_inputs;             // int8 emulated: fp32 products of int8-quantized operands
     size_t n, k;
     dnnl_memory_desc_t weights_md;   // the layout oneDNN chose, fixed at creation
     void *weights;                   // in that layout
@@ -220,6 +238,42 @@ rp_linear *rp_linear_create(rp_precision precision, const float *weight, size_t 
     if (rp_dnnl_load(error, error_size) != 0) return NULL;
     rp_linear *linear = calloc(1, sizeof *linear);
     if (!linear) { snprintf(error, error_size, "out of memory"); return NULL; }
+    // Without AVX512_BF16, oneDNN emulates bf16 slower than fp32 (AVX-512) or not at all (AVX2):
+    // the same products of bf16-rounded operands then run as fp32 instead.
+    float *rounded = NULL;
+    if (precision == RP_PRECISION_BF16 && !rp_dnnl_native_bf16()) {
+        rounded = malloc(n * k * sizeof(float));
+        if (!rounded) { free(linear); snprintf(error, error_size, "out of memory"); return NULL; }
+        rp_round_to_bf16(weight, rounded, n * k);
+        weight = rounded;
+        precision = RP_PRECISION_FP32;
+        linear->round_inputs_to_bf16 = 1;
+    }
+    // Without VNNI, oneDNN's int8 kernels sum pairs of products in 16 bits, which saturate: the
+    // same integer products run exactly in fp32 instead (|Σ| < 2^24 for these layers).
+    if (precision == RP_PRECISION_INT8 && !rp_dnnl_native_int8()) {
+        rounded = malloc(n * k * sizeof(float));
+        float *scales = malloc(n * sizeof(float));
+        int8_t *q = malloc(n * k);
+        if (smoothing) linear->inverse_smoothing = malloc(k * sizeof(float));
+        if (!rounded || !scales || !q || (smoothing && !linear->inverse_smoothing)) {
+            free(rounded); free(scales); free(q); free(linear->inverse_smoothing); free(linear);
+            snprintf(error, error_size, "out of memory");
+            return NULL;
+        }
+        for (size_t r = 0; r < n; r++)
+            for (size_t j = 0; j < k; j++) rounded[r * k + j] = weight[r * k + j] * (smoothing ? smoothing[j] : 1.0f);
+        rp_quantize_rows_s8(rounded, n, k, k, q, scales);
+        for (size_t r = 0; r < n; r++)
+            for (size_t j = 0; j < k; j++) rounded[r * k + j] = (float)q[r * k + j] * scales[r];
+        if (smoothing) for (size_t j = 0; j < k; j++) linear->inverse_smoothing[j] = 1.0f / smoothing[j];
+        free(scales);
+        free(q);
+        weight = rounded;
+        smoothing = NULL;
+        precision = RP_PRECISION_FP32;
+        linear->quantize_inputs = 1;
+    }
     linear->precision = precision;
     linear->n = n;
     linear->k = k;
@@ -228,6 +282,7 @@ rp_linear *rp_linear_create(rp_precision precision, const float *weight, size_t 
         snprintf(error, error_size, "oneDNN has no %s matmul for %zu × %zu on this CPU",
                  precision == RP_PRECISION_BF16 ? "bf16" : precision == RP_PRECISION_INT8 ? "int8" : "fp32", n, k);
         free(linear);
+        free(rounded);
         return NULL;
     }
     linear->weights_md = *p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -260,10 +315,12 @@ rp_linear *rp_linear_create(rp_precision precision, const float *weight, size_t 
     if (!linear->weights || !source || reorder_weights(linear, source)) {
         snprintf(error, error_size, "could not prepare %zu × %zu weights for oneDNN", n, k);
         free(plain);
+        free(rounded);
         rp_linear_destroy(linear);
         return NULL;
     }
     free(plain);
+    free(rounded);
     return linear;
 }
 
@@ -286,15 +343,33 @@ int rp_linear_apply(const rp_linear *linear, const float *x, size_t m, size_t ld
     const void *source = x;
     void *result = y;
     float *row_scales = NULL;
-    if (linear->precision == RP_PRECISION_BF16) {
+    if (linear->round_inputs_to_bf16) {
+        float *converted = grow(state, m * k * sizeof(float));
+        if (!converted) return 1;
+        rp_round_to_bf16(x, converted, m * k);
+        source = converted;
+    } else if (linear->quantize_inputs) {
+        float *converted = grow(state, m * k * (sizeof(float) + 1));
+        if (m > state->scales_count) {
+            float *scales = realloc(state->scales, m * sizeof(float));
+            if (!scales) return 1;
+            state->scales = scales;
+            state->scales_count = m;
+        }
+        if (!converted) return 1;
+        int8_t *q = (int8_t *)(converted + m * k);
+        rp_quantize_rows_smoothed_at(rp_cpu_level(), x, m, k, linear->inverse_smoothing, q, state->scales);
+        for (size_t r = 0; r < m; r++)
+            for (size_t j = 0; j < k; j++) converted[r * k + j] = (float)q[r * k + j] * state->scales[r];
+        source = converted;
+    } else if (linear->precision == RP_PRECISION_BF16) {
         uint16_t *converted = grow(state, m * k * sizeof(uint16_t));
         if (!converted) return 1;
         rp_f32_to_bf16(x, converted, m * k);
         source = converted;
     } else if (linear->precision == RP_PRECISION_INT8) {
         size_t result_bytes = (m * n * sizeof(int32_t) + 63) / 64 * 64;
-        size_t smoothed_bytes = linear->inverse_smoothing ? m * k * sizeof(float) : 0;
-        unsigned char *buffer = grow(state, result_bytes + m * k + smoothed_bytes);
+        unsigned char *buffer = grow(state, result_bytes + m * k);
         if (!buffer) return 1;
         if (m > state->scales_count) {
             float *scales = realloc(state->scales, m * sizeof(float));
@@ -303,14 +378,7 @@ int rp_linear_apply(const rp_linear *linear, const float *x, size_t m, size_t ld
             state->scales_count = m;
         }
         row_scales = state->scales;
-        const float *input = x;
-        if (linear->inverse_smoothing) {
-            float *smoothed = (float *)(buffer + result_bytes + m * k);
-            for (size_t r = 0; r < m; r++)
-                for (size_t j = 0; j < k; j++) smoothed[r * k + j] = x[r * k + j] * linear->inverse_smoothing[j];
-            input = smoothed;
-        }
-        rp_quantize_rows_s8(input, m, k, k, (int8_t *)(buffer + result_bytes), row_scales);
+        rp_quantize_rows_smoothed_at(rp_cpu_level(), x, m, k, linear->inverse_smoothing, (int8_t *)(buffer + result_bytes), row_scales);
         source = buffer + result_bytes;
         result = buffer;
     }
@@ -331,26 +399,32 @@ int rp_linear_apply(const rp_linear *linear, const float *x, size_t m, size_t ld
     p_dnnl_memory_destroy(wei);
     p_dnnl_memory_destroy(dst);
     if (failed) return 1;
-    if (linear->precision == RP_PRECISION_INT8) {
-        const int32_t *sums = result;
-        const float *w = linear->row_scales;
-        for (size_t r = 0; r < m; r++) {
-            float a = row_scales[r];
-            const int32_t *in = sums + r * n;
-            float *out = y + r * ldy;
-            for (size_t j = 0; j < n; j++) out[j] = (float)in[j] * (a * w[j]);
-        }
-    }
+    if (linear->precision == RP_PRECISION_INT8) rp_dequantize(result, m, n, row_scales, linear->row_scales, y);
     return 0;
 }
 
 #else   // no oneDNN 2.x headers at build time: report it, and the encoder uses its BLAS path
 
+int rp_dnnl_native_bf16(void) { return 0; }
+int rp_dnnl_native_int8(void) { return 0; }
 int rp_dnnl_load(char *error, size_t error_size) {
     if (error && error_size)
         snprintf(error, error_size, "built without oneDNN 2.x headers (apt-get install libdnnl-dev, then rebuild)");
     return 1;
 }
+int rp_dnnl_native_int8(void) {
+    if (load_status != 0) return 0;
+    dnnl_cpu_isa_t isa = p_dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16
+        || isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
+}
+
+int rp_dnnl_native_bf16(void) {
+    if (load_status != 0) return 0;
+    dnnl_cpu_isa_t isa = p_dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+}
+
 const char *rp_dnnl_isa(void) { return "none"; }
 rp_linear *rp_linear_create(rp_precision precision, const float *weight, size_t n, size_t k,
                             const float *smoothing, char *error, size_t error_size) {

@@ -147,6 +147,81 @@ static void RP_FN(residual_layer_norm)(float *x, const float *y, const float *bi
     }
 }
 
+/// Symmetric int8 rows of `x · inverse_smoothing` (per column, or 1): scale = max|·| / 127,
+/// rounded half away from zero, as `rp_quantize_rows_s8`.
+static void RP_FN(quantize_rows)(const float *x, size_t rows, size_t columns, const float *inverse_smoothing,
+                                 int8_t *q, float *scales) {
+    typedef int8_t RP_V8 __attribute__((ext_vector_type(RP_W)));
+    size_t full = columns / RP_W * RP_W;
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = x + r * columns;
+        RP_V top = (RP_V)(0.0f);
+        for (size_t j = 0; j < full; j += RP_W) {
+            RP_V v = RP_FN(load)(row + j);
+            if (inverse_smoothing) v *= RP_FN(load)(inverse_smoothing + j);
+            top = __builtin_elementwise_max(top, __builtin_elementwise_abs(v));
+        }
+        float m = RP_FN(maximum)(top);
+        for (size_t j = full; j < columns; j++) {
+            float a = fabsf(row[j] * (inverse_smoothing ? inverse_smoothing[j] : 1.0f));
+            m = a > m ? a : m;
+        }
+        float scale = m > 0 ? m / 127.0f : 1.0f, inv = 1.0f / scale;
+        int8_t *out = q + r * columns;
+        for (size_t j = 0; j < full; j += RP_W) {
+            RP_V v = RP_FN(load)(row + j);
+            if (inverse_smoothing) v *= RP_FN(load)(inverse_smoothing + j);
+            v *= inv;
+            v += v >= 0.0f ? (RP_V)(0.5f) : (RP_V)(-0.5f);
+            v = __builtin_elementwise_min(__builtin_elementwise_max(v, (RP_V)(-127.0f)), (RP_V)(127.0f));
+            RP_V8 n = __builtin_convertvector(__builtin_convertvector(v, RP_VI), RP_V8);
+            memcpy(out + j, &n, sizeof n);
+        }
+        for (size_t j = full; j < columns; j++) {
+            float v = row[j] * (inverse_smoothing ? inverse_smoothing[j] : 1.0f) * inv;
+            int32_t n = (int32_t)(v + (v >= 0 ? 0.5f : -0.5f));
+            out[j] = (int8_t)(n > 127 ? 127 : (n < -127 ? -127 : n));
+        }
+        scales[r] = scale;
+    }
+}
+
+/// Round to nearest even bfloat16 (NaN stays a quiet NaN), as `rp_f32_to_bf16`.
+static void RP_FN(to_bf16)(const float *input, uint16_t *output, size_t count) {
+    typedef uint16_t RP_V16 __attribute__((ext_vector_type(RP_W)));
+    size_t full = count / RP_W * RP_W;
+    for (size_t i = 0; i < full; i += RP_W) {
+        RP_VI bits;
+        memcpy(&bits, input + i, sizeof bits);
+        // Signed arithmetic cannot overflow here (finite magnitudes stay below 0x7f808000), and
+        // the arithmetic shift's sign bits fall outside the 16 kept.
+        RP_VI magnitude = bits & 0x7fffffff;
+        RP_VI rounded = (bits + 0x7fff + ((bits >> 16) & 1)) >> 16;
+        RP_VI quiet = (bits >> 16) | 0x40;
+        RP_VI chosen = magnitude > 0x7f800000 ? quiet : rounded;
+        RP_V16 h = __builtin_convertvector(chosen & 0xffff, RP_V16);
+        memcpy(output + i, &h, sizeof h);
+    }
+    rp_f32_to_bf16_scalar(input + full, output + full, count - full);
+}
+
+/// `y[r][j] = sums[r][j] · row_scales[r] · column_scales[j]`.
+static void RP_FN(dequantize)(const int32_t *sums, size_t rows, size_t columns, const float *row_scales,
+                              const float *column_scales, float *y) {
+    size_t full = columns / RP_W * RP_W;
+    for (size_t r = 0; r < rows; r++) {
+        const int32_t *in = sums + r * columns;
+        float *out = y + r * columns;
+        RP_V a = (RP_V)(row_scales[r]);
+        for (size_t j = 0; j < full; j += RP_W) {
+            RP_VI s;
+            memcpy(&s, in + j, sizeof s);
+            RP_FN(store)(out + j, __builtin_convertvector(s, RP_V) * (a * RP_FN(load)(column_scales + j)));
+        }
+        for (size_t j = full; j < columns; j++) out[j] = (float)in[j] * (row_scales[r] * column_scales[j]);
+    }
+}
+
 /// `context` rows i0…i0+3 (as many as exist) = Σ_j p[r][j] · v[j] · inv[r], `chunks` vectors
 /// wide; inlined with a constant `chunks` so the accumulators stay in registers.
 __attribute__((always_inline))

@@ -95,6 +95,56 @@ import Testing
         }
     }
 
+    @Test func bf16AttentionStaysWithinBF16RoundingOfTheOracle() {
+        var rng = SplitMix64(seed: 15)
+        for (heads, d) in [(12, 32), (2, 16), (1, 64)] {
+            for length in [1, 2, 3, 17, 64, 100] {
+                let width = heads * d, stride = 3 * width
+                let qkv = random(length * stride, &rng, scale: 2)
+                var scratch = [Float](repeating: .nan, count: rp_attention_scratch_floats(length, d))
+                var oracle = [Float](repeating: .nan, count: length * width), out = oracle
+                let scale = 1 / Float(d).squareRoot()
+                rp_attention_at(RP_LEVEL_SCALAR, qkv, length, heads, d, stride, scale, &oracle, &scratch)
+                rp_attention_bf16(qkv, length, heads, d, stride, scale, &out, &scratch)
+                let worst = zip(out, oracle).map { abs($0 - $1) }.max()!
+                // bf16 keeps 8 significant bits: values of size ~1 move by up to ~2^-8 per operand.
+                #expect(worst < 0.03, "\(heads)×\(d), length \(length): max |Δ| \(worst)")
+                if rp_attention_bf16_available() != 0 && length > 1 { #expect(worst > 0, "bf16 really ran") }
+            }
+        }
+    }
+
+    @Test func vectorBF16AndInt8ConversionsMatchTheirScalarOracles() {
+        var rng = SplitMix64(seed: 16)
+        var bits = (0..<4099).map { _ in UInt32(truncatingIfNeeded: rng.next()) }
+        bits += [0x7F80_0000, 0xFF80_0000, 0x7FC0_0000, 0x7F80_0001, 0x7F7F_FFFF, 0x0000_0001, 0x8000_0000, 0x3F80_8000]
+        let values = bits.map { Float(bitPattern: $0) }
+        var fast = [UInt16](repeating: 0, count: values.count), slow = fast
+        rp_f32_to_bf16(values, &fast, values.count)
+        rp_f32_to_bf16_scalar(values, &slow, values.count)
+        #expect(fast == slow)
+        for columns in [1, 15, 16, 17, 384, 1536] {
+            let rows = 3
+            let x = random(rows * columns, &rng, scale: 5), smoothing = random(columns, &rng).map { 0.5 + abs($0) }
+            for inverse in [nil, smoothing] {
+                var oracleQ = [Int8](repeating: 0, count: rows * columns), oracleS = [Float](repeating: 0, count: rows)
+                rp_quantize_rows_smoothed_at(RP_LEVEL_SCALAR, x, rows, columns, inverse, &oracleQ, &oracleS)
+                for level in levels {
+                    var q = oracleQ.map { _ in Int8(0) }, s = oracleS.map { _ in Float(0) }
+                    rp_quantize_rows_smoothed_at(level, x, rows, columns, inverse, &q, &s)
+                    #expect(s == oracleS, "level \(level.rawValue), \(columns) columns: scales")
+                    // Products may round differently in the last bit, moving a value across .5.
+                    #expect(zip(q, oracleQ).allSatisfy { abs(Int($0) - Int($1)) <= 1 }, "level \(level.rawValue), \(columns) columns")
+                    #expect(zip(q, oracleQ).filter { $0 != $1 }.count <= max(1, q.count / 500))
+                }
+            }
+        }
+        let sums: [Int32] = [1, -2, 3, 100_000, 0, -7]
+        var y = [Float](repeating: 0, count: 6)
+        rp_dequantize(sums, 2, 3, [0.5, 2], [1, 0.25, 4], &y)
+        #expect(y == [0.5, -0.25, 6, 200_000, 0, -56])
+    }
+
     @Test func bf16RoundsToNearestEven() {
         let cases: [(Float, UInt16)] = [(1, 0x3F80), (-2, 0xC000), (Float(bitPattern: 0x3F80_8000), 0x3F80),   // tie, even stays
                                         (Float(bitPattern: 0x3F81_8000), 0x3F82), (Float(bitPattern: 0x3F80_8001), 0x3F81),

@@ -34,6 +34,12 @@ void rp_attention_at(rp_level level, const float *qkv, size_t length, size_t hea
                      size_t stride, float scale, float *context, float *scratch);
 size_t rp_attention_scratch_floats(size_t length, size_t head_dim);
 
+/// The same with bf16 operands and fp32 sums where the CPU has AVX512_BF16 (head sizes a
+/// multiple of 16), else `rp_attention`.
+void rp_attention_bf16(const float *qkv, size_t length, size_t heads, size_t head_dim, size_t stride,
+                       float scale, float *context, float *scratch);
+int rp_attention_bf16_available(void);
+
 /// The same at the CPU's best level.
 void rp_softmax_rows(float *m, size_t rows, size_t columns, size_t stride);
 void rp_bias_gelu(float *m, size_t rows, size_t columns, const float *bias);
@@ -71,8 +77,33 @@ void rp_linear_destroy(rp_linear *linear);
 /// keeps its own oneDNN primitives and conversion buffers. 0 on success.
 int rp_linear_apply(const rp_linear *linear, const float *x, size_t m, size_t ldx, float *y, size_t ldy);
 
-/// Float32 to bfloat16, round to nearest even (NaN stays NaN); and back.
+/// Whether oneDNN runs bf16 natively here (AVX512_BF16 or AMX); elsewhere bf16 layers run as
+/// fp32 products of bf16-rounded operands.
+int rp_dnnl_native_bf16(void);
+
+/// Whether oneDNN runs int8 natively here (VNNI or AMX); elsewhere int8 layers run as exact fp32
+/// products of the same int8 values (oneDNN's pre-VNNI kernels saturate 16-bit pair sums).
+int rp_dnnl_native_int8(void);
+
+/// Float32 to bfloat16, round to nearest even (NaN stays NaN).
 void rp_f32_to_bf16(const float *input, uint16_t *output, size_t count);
+
+/// Float32 rounded to the nearest bfloat16, kept as float32.
+void rp_round_to_bf16(const float *input, float *output, size_t count);
+
+/// The scalar oracle of rp_f32_to_bf16.
+void rp_f32_to_bf16_scalar(const float *input, uint16_t *output, size_t count);
+
+/// Symmetric int8 rows of `x[r][j] · inverse_smoothing[j]` (NULL: 1) at one level, contiguous rows.
+void rp_quantize_rows_smoothed_at(rp_level level, const float *x, size_t rows, size_t columns,
+                                  const float *inverse_smoothing, int8_t *q, float *scales);
+
+/// `y[r][j] = sums[r][j] · row_scales[r] · column_scales[j]`, contiguous rows.
+void rp_dequantize(const int32_t *sums, size_t rows, size_t columns, const float *row_scales,
+                   const float *column_scales, float *y);
+
+/// The scalar oracle of rp_quantize_rows_s8.
+void rp_quantize_rows_s8_scalar(const float *x, size_t rows, size_t columns, size_t ldx, int8_t *q, float *scales);
 
 /// Symmetric int8 row quantization: `q[r][j] = round(x[r][j] / scale[r])`, `scale[r] = max|x[r]| / 127`.
 void rp_quantize_rows_s8(const float *x, size_t rows, size_t columns, size_t ldx, int8_t *q, float *scales);

@@ -302,7 +302,10 @@ public final class BertEncoder: @unchecked Sendable {
     /// "blas Haswell, fp32".
     public var kernelDescription: String {
         switch library {
-        case .onednn: "oneDNN \(String(cString: rp_dnnl_isa())), \(precision.rawValue) matmul"
+        case .onednn:
+            "oneDNN \(String(cString: rp_dnnl_isa())), \(precision.rawValue) matmul"
+                + (precision == .int8 && rp_dnnl_native_int8() == 0 ? " (int8 layers as exact fp32 products: no VNNI)" : "")
+                + (precision != .fp32 && rp_dnnl_native_bf16() == 0 ? " (bf16 layers as fp32 of bf16-rounded values: no AVX512_BF16)" : "")
         case .blas: "BLAS \(BLAS.coreName ?? "?"), fp32 sgemm"
         }
     }
@@ -394,7 +397,11 @@ public final class BertEncoder: @unchecked Sendable {
         scratch.probe?.record(scratch.layer, .qkv, x, rows: length, columns: h)
         layer.qkv.apply(x, rows: length, into: qkv)
         layer.qkvBias.withUnsafeBufferPointer { b in addBias(qkv, rows: length, columns: 3 * h, bias: b.baseAddress!) }
-        rp_attention(qkv, length, heads, d, 3 * h, 1 / Float(d).squareRoot(), scratch.context, scratch.attention)
+        if precision == .fp32 {
+            rp_attention(qkv, length, heads, d, 3 * h, 1 / Float(d).squareRoot(), scratch.context, scratch.attention)
+        } else {
+            rp_attention_bf16(qkv, length, heads, d, 3 * h, 1 / Float(d).squareRoot(), scratch.context, scratch.attention)
+        }
         // Output projection, then residual and LayerNorm in one pass.
         scratch.probe?.record(scratch.layer, .out, scratch.context, rows: length, columns: h)
         layer.out.apply(scratch.context, rows: length, into: scratch.projected)
