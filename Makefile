@@ -26,7 +26,7 @@ FUZZ_SEED       ?= 1
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all deps deps-test release index query test bench bench-faiss fuzz eval clean help model llm-server
+.PHONY: all deps deps-test release index query test bench bench-embed bench-faiss fuzz eval clean help model llm-server
 
 all: index
 
@@ -36,6 +36,7 @@ help:
 	@echo "make query Q='...'    ask the index a question"
 	@echo "make test             run the test suite"
 	@echo "make bench            release benchmarks (chunk MB/s, ingest records/s, open+query ms, scan GB/s, IVF recall/QPS)"
+	@echo "make bench-embed      only the embedding benchmark: ragpipe fp32/bf16/int8 beside sentence-transformers and ONNX Runtime"
 	@echo "make bench-faiss      the same, plus FAISS (faiss-cpu from PyPI, in $(BENCH_VENV)) on the IVF benchmark's vectors"
 	@echo "make fuzz             long mutation fuzzing of the index reader (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
@@ -88,8 +89,16 @@ TEST_ARGS ?=
 test: deps-test model
 	@SWIFT=$(SWIFT) scripts/run-tests.sh $(MODEL_DIR) $(TEST_ARGS)
 
-bench: release model
-	$(RELEASE)/ragpipe-bench --data data --work .build/bench-data --model $(MODEL_DIR)
+# The embedding rows run sentence-transformers and ONNX Runtime beside ragpipe when the peer venv
+# can be made (bench/peers.mk); without the local torch wheel they say so and ragpipe runs alone.
+bench: release model bench-venv
+	$(RELEASE)/ragpipe-bench --data data --work .build/bench-data --model $(MODEL_DIR) \
+		$$(test -f $(BENCH_PEERS_STAMP) && echo --peer-python $(BENCH_PYTHON))
+
+# Only the embedding benchmark: ragpipe fp32/bf16/int8 and its peers on the same texts.
+bench-embed: release model bench-venv
+	$(RELEASE)/ragpipe-bench --only-embedding --data data --work .build/bench-data --model $(MODEL_DIR) \
+		$$(test -f $(BENCH_PEERS_STAMP) && echo --peer-python $(BENCH_PYTHON))
 
 # FAISS runs on the very vectors ragpipe's IVF benchmark indexes, single-threaded, in the same run.
 bench-faiss: release model
