@@ -11,12 +11,14 @@ typedef int32_t rp_v16i __attribute__((ext_vector_type(16)));
 
 // The baseline: four lanes, no FMA (a fused multiply-add would be a libm call per lane).
 #define RP_SUFFIX portable
+#define RP_ROWS 4
 #define RP_W 4
 #define RP_V rp_v4f
 #define RP_VI rp_v4i
 #define RP_FMA(a, b, c) ((a) * (b) + (c))
 #include "encoder_level.h"
 #undef RP_SUFFIX
+#undef RP_ROWS
 #undef RP_W
 #undef RP_V
 #undef RP_VI
@@ -29,11 +31,13 @@ typedef int32_t rp_v16i __attribute__((ext_vector_type(16)));
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #define RP_SUFFIX avx2
+#define RP_ROWS 4
 #define RP_W 8
 #define RP_V rp_v8f
 #define RP_VI rp_v8i
 #include "encoder_level.h"
 #undef RP_SUFFIX
+#undef RP_ROWS
 #undef RP_W
 #undef RP_V
 #undef RP_VI
@@ -41,11 +45,13 @@ typedef int32_t rp_v16i __attribute__((ext_vector_type(16)));
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))), apply_to = function)
 #define RP_SUFFIX avx512
+#define RP_ROWS 8
 #define RP_W 16
 #define RP_V rp_v16f
 #define RP_VI rp_v16i
 #include "encoder_level.h"
 #undef RP_SUFFIX
+#undef RP_ROWS
 #undef RP_W
 #undef RP_V
 #undef RP_VI
@@ -225,7 +231,7 @@ size_t rp_attention_scratch_floats(size_t length, size_t head_dim) {
     size_t padded = (length + 15) / 16 * 16;
     // fp32: keys transposed + 4 score rows; bf16: keys + values + 4 query rows + 4 weight rows in
     // halves, 4 score rows in floats, and room to align them.
-    size_t fp32 = (head_dim + 4) * padded + length;
+    size_t fp32 = (head_dim + 8) * padded + length;
     size_t bf16 = (2 * head_dim * padded + 4 * head_dim + 4 * padded + 32) / 2 + 4 * padded + 16;
     return fp32 > bf16 ? fp32 : bf16;
 }

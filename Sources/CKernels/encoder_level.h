@@ -222,32 +222,32 @@ static void RP_FN(dequantize)(const int32_t *sums, size_t rows, size_t columns, 
     }
 }
 
-/// `context` rows i0…i0+3 (as many as exist) = Σ_j p[r][j] · v[j] · inv[r], `chunks` vectors
+/// `context` rows i0…i0+RP_ROWS-1 (as many as exist) = Σ_j p[r][j] · v[j] · inv[r], `chunks` vectors
 /// wide; inlined with a constant `chunks` so the accumulators stay in registers.
 __attribute__((always_inline))
 static inline void RP_FN(weighted_values)(const float *p, size_t padded, const float *v, size_t length, size_t stride,
                                           const float *inv, float *context, size_t i0, size_t width, size_t column,
                                           const size_t chunks) {
-    RP_V acc[4][32];
-    for (int r = 0; r < 4; r++) for (size_t c = 0; c < chunks; c++) acc[r][c] = (RP_V)(0.0f);
+    RP_V acc[RP_ROWS][32];
+    for (int r = 0; r < RP_ROWS; r++) for (size_t c = 0; c < chunks; c++) acc[r][c] = (RP_V)(0.0f);
     for (size_t j = 0; j < length; j++) {
         const float *vj = v + j * stride;
         for (size_t c = 0; c < chunks; c++) {
             RP_V value = RP_FN(load)(vj + c * RP_W);
-            for (int r = 0; r < 4; r++) acc[r][c] = RP_FMA((RP_V)(p[r * padded + j]), value, acc[r][c]);
+            for (int r = 0; r < RP_ROWS; r++) acc[r][c] = RP_FMA((RP_V)(p[r * padded + j]), value, acc[r][c]);
         }
     }
-    for (int r = 0; r < 4 && i0 + r < length; r++) {
+    for (int r = 0; r < RP_ROWS && i0 + r < length; r++) {
         float *out = context + (i0 + r) * width + column;
         for (size_t c = 0; c < chunks; c++) RP_FN(store)(out + c * RP_W, acc[r][c] * inv[r]);
     }
 }
 
-/// Four query rows at a time: their scores against every key (keys transposed into `kt`, padded
+/// RP_ROWS query rows at a time (the key or value vector loaded once serves them all): their scores against every key (keys transposed into `kt`, padded
 /// to a multiple of RP_W with -inf scores), softmax, then the weighted sum of value rows.
 static void RP_FN(attention)(const float *qkv, size_t length, size_t heads, size_t d, size_t stride, float scale,
                              float *context, float *scratch) {
-    enum { ROWS = 4 };
+    enum { ROWS = RP_ROWS };
     size_t padded = (length + RP_W - 1) / RP_W * RP_W;
     size_t chunks = d / RP_W;
     size_t width = heads * d;
