@@ -26,7 +26,7 @@ FUZZ_SEED       ?= 1
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all deps deps-test release index query test bench bench-embed bench-faiss fuzz eval clean help model llm-server
+.PHONY: all deps deps-test release index query test eval-precision bench bench-embed bench-faiss fuzz eval clean help model llm-server
 
 all: index
 
@@ -40,6 +40,7 @@ help:
 	@echo "make bench-faiss      the same, plus FAISS (faiss-cpu from PyPI, in $(BENCH_VENV)) on the IVF benchmark's vectors"
 	@echo "make fuzz             long mutation fuzzing of the index reader (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
+	@echo "make eval-precision   bf16 and int8 embeddings against fp32 on SciFact (cosine per vector, dense nDCG@10)"
 	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
 	@echo "make deps             check (as root: install) the system packages the build needs"
 	@echo "make clean            remove build products and generated indexes"
@@ -137,6 +138,25 @@ eval: release model
 	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv
 	@echo "== SQuAD v1.1 dev, 24 articles: paragraph retrieval, extractive answers, abstention"
 	@$(RELEASE)/evaluate $(EVAL_DIR)/squad.ragx --squad $(SQUAD)
+
+# Reduced precisions against fp32 on SciFact: retrieval (dense nDCG@10, --no-split) and per-vector
+# cosine on the chunks of the first 600 documents (about 1,100 chunks).
+PRECISION_DOCS ?= 600
+$(EVAL_DIR)/scifact-nosplit-%.ragx: $(SCIFACT)/corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
+	$(RELEASE)/chunk --no-split --model $(MODEL_DIR) $< | $(RELEASE)/embed --precision $* --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
+	mv -f $@.partial $@
+
+$(EVAL_DIR)/scifact-chunks-%.jsonl: $(SCIFACT)/corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
+	head -n $(PRECISION_DOCS) $< | $(RELEASE)/chunk --format beir --model $(MODEL_DIR) | $(RELEASE)/embed --precision $* --format jsonl --model $(MODEL_DIR) --cache $(EMBED_CACHE) > $@.partial
+	mv -f $@.partial $@
+
+eval-precision: release model
+	@$(MAKE) --no-print-directory $(foreach p,fp32 bf16 int8,$(EVAL_DIR)/scifact-nosplit-$(p).ragx $(EVAL_DIR)/scifact-chunks-$(p).jsonl) \
+		$(SCIFACT)/queries.jsonl $(SCIFACT)/qrels/train.tsv
+	@echo "== SciFact chunks of the first $(PRECISION_DOCS) documents: bf16 and int8 vectors against fp32"
+	@python3 scripts/compare-vectors.py $(EVAL_DIR)/scifact-chunks-fp32.jsonl $(EVAL_DIR)/scifact-chunks-bf16.jsonl $(EVAL_DIR)/scifact-chunks-int8.jsonl
+	@for p in fp32 bf16 int8; do echo "== SciFact train, --no-split, $$p, dense"; \
+		$(RELEASE)/evaluate $(EVAL_DIR)/scifact-nosplit-$$p.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv --configurations dense; done
 
 LLM_PORT ?= 8080
 llm-server:

@@ -191,3 +191,43 @@ struct LinearLayerTests {
         }
     }
 }
+
+/// `embed --precision` through the real tools: the model id carries it, build-index keeps the
+/// index to one precision, and query embeds questions the same way (or refuses a server).
+@Suite(.enabled(if: modelAvailable, "needs the model: run `make model`"))
+struct PrecisionPipelineTests {
+    @Test func anInt8IndexIsQueriedInInt8() throws {
+        let dir = try TempDir()
+        dir.write("corpus/ivf.md", "# IVF\n\nAn inverted file index scans only nprobe of its lists at query time.\n")
+        dir.write("corpus/zlib.md", "# Compression\n\nText blocks are compressed with zlib, sixty-four kibibytes at a time.\n")
+        let model = "--model '\(modelDirectory)'"
+        let build = try shell("chunk \(model) corpus | embed \(model) --precision int8 | build-index -o int8.ragx", in: dir.path)
+        #expect(build.status == 0, "\(build.stderr)")
+        #expect(build.stderr.contains("all-MiniLM-L6-v2@int8"))
+        #expect(build.stderr.contains("int8 matmul"), "embed names the kernels it ran: \(build.stderr)")
+        let q = try shell("query --json \(model) int8.ragx 'how many lists does IVF scan?'", in: dir.path)
+        #expect(q.status == 0, "\(q.stderr)")
+        let result = try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as! [String: Any]
+        let hits = result["hits"] as! [[String: Any]]
+        #expect(hits.first?["source"] as? String == "ivf.md")
+        // The query vector is the int8 one: its similarity to the top chunk equals what the
+        // library computes with an int8 embedder, not an fp32 one.
+        let int8 = try MiniLMEmbedder(directory: modelDirectory, precision: .int8)
+        let fp32 = try MiniLMEmbedder(directory: modelDirectory)
+        let chunkText = hits.first?["text"] as! String
+        let expected = zip(try int8.embed("how many lists does IVF scan?"), try int8.embed(chunkText)).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+        let fp32Similarity = zip(try fp32.embed("how many lists does IVF scan?"), try int8.embed(chunkText)).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+        let reported = Float(hits.first?["similarity"] as! Double)
+        #expect(abs(reported - expected) < 1e-5, "reported \(reported), int8 query \(expected), fp32 query \(fp32Similarity)")
+        #expect(abs(expected - fp32Similarity) > 1e-5, "the two precisions are distinguishable here")
+
+        let remote = try shell("query --embed-url http://127.0.0.1:9 int8.ragx 'how many lists?'", in: dir.path)
+        #expect(remote.status != 0 && remote.status < 128)
+        #expect(remote.stderr.contains("int8 vectors"), "\(remote.stderr)")
+
+        let mixed = try shell("(chunk \(model) corpus | embed \(model); chunk \(model) corpus | embed \(model) --precision bf16) | build-index -o mixed.ragx", in: dir.path)
+        #expect(mixed.status == 82, "\(mixed.stderr)")
+        #expect(mixed.stderr.contains("all-MiniLM-L6-v2@bf16"))
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/mixed.ragx"))
+    }
+}
