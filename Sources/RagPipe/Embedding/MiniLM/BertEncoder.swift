@@ -61,123 +61,6 @@ public struct BertConfig: Sendable, Equatable {
     }
 }
 
-/// The arithmetic of the encoder's linear layers (attention, softmax, GELU and layer norms stay
-/// float32 in every precision). Recorded in streams and indexes, so that queries are embedded the
-/// same way as the documents they search.
-public enum EncoderPrecision: String, Sendable, CaseIterable {
-    case fp32, bf16
-    /// int8 in the attention projections and the first feed-forward layer (inputs smoothed, see
-    /// `BertEncoder.quantizeLayers`), bf16 in the second feed-forward layer.
-    case int8
-
-    var kernel: rp_precision {
-        switch self {
-        case .fp32: RP_PRECISION_FP32
-        case .bf16: RP_PRECISION_BF16
-        case .int8: RP_PRECISION_INT8
-        }
-    }
-}
-
-/// What an encoder is loaded for, which decides where fp32 products run.
-public enum EncoderUse: Sendable {
-    /// Many texts (embed, evaluate): oneDNN, whose weights are repacked once at load.
-    case batch
-    /// A few short queries per process (query): BLAS for fp32, which uses the mapped weights as
-    /// they are (oneDNN's repacking would add ~30 ms to every query process); oneDNN otherwise.
-    case interactive
-}
-
-/// Where the linear layers' matrix products run.
-public enum MatrixLibrary: String, Sendable, CaseIterable {
-    /// oneDNN's matmul, JIT-compiled for the CPU found at run time (fp32, bf16, int8).
-    case onednn
-    /// The system BLAS's `cblas_sgemm` (fp32 only).
-    case blas
-
-    /// `RAGPIPE_MATRIX_LIBRARY=blas|onednn` pins one for comparisons; by default oneDNN when it
-    /// loads, else BLAS.
-    static func preferred() -> MatrixLibrary? {
-        guard let value = getenv("RAGPIPE_MATRIX_LIBRARY") else { return nil }
-        return MatrixLibrary(rawValue: String(cString: value))
-    }
-}
-
-/// One linear layer's weight `[n × k]` (y = x · Wᵀ), prepared for the chosen library and precision.
-final class LinearWeights: @unchecked Sendable {
-    let n: Int, k: Int
-    private let plain: UnsafePointer<Float>
-    private let prepared: OpaquePointer?
-    private let owned: UnsafeMutableBufferPointer<Float>?
-    private let library: MatrixLibrary
-    /// Keeps a copied weight alive for `quantized` layers made from this one.
-    private var source: LinearWeights?
-
-    /// `weight` must outlive this (a mapped safetensors tensor), unless `copying` is used.
-    convenience init(_ weight: UnsafePointer<Float>, n: Int, k: Int, library: MatrixLibrary, precision: EncoderPrecision) throws {
-        try self.init(weight, owned: nil, n: n, k: k, library: library, precision: precision)
-    }
-
-    convenience init(copying weight: [Float], n: Int, k: Int, library: MatrixLibrary, precision: EncoderPrecision) throws {
-        let copy = UnsafeMutableBufferPointer<Float>.allocate(capacity: weight.count)
-        _ = copy.initialize(from: weight)
-        try self.init(UnsafePointer(copy.baseAddress!), owned: copy, n: n, k: k, library: library, precision: precision)
-    }
-
-    private init(_ weight: UnsafePointer<Float>, owned: UnsafeMutableBufferPointer<Float>?, n: Int, k: Int,
-                 library: MatrixLibrary, precision: EncoderPrecision, smoothing: [Float]? = nil) throws {
-        self.n = n; self.k = k; plain = weight; self.owned = owned; self.library = library
-        switch library {
-        case .blas:
-            precondition(precision == .fp32, "BLAS runs fp32 only")
-            prepared = nil
-        case .onednn:
-            var error = [CChar](repeating: 0, count: 256)
-            guard let linear = rp_linear_create(precision.kernel, weight, n, k, smoothing, &error, error.count) else {
-                throw RagPipeError.unavailable(cString(error))
-            }
-            prepared = linear
-        }
-    }
-
-    /// The same weights in int8, smoothed for inputs whose column maxima are `inputMaxima`.
-    /// The same weights in another precision, without smoothing.
-    func converted(to precision: EncoderPrecision) throws -> LinearWeights {
-        let q = try LinearWeights(plain, owned: nil, n: n, k: k, library: library, precision: precision)
-        q.source = self
-        return q
-    }
-
-    func quantized(inputMaxima: [Float]) throws -> LinearWeights {
-        var weightMaxima = [Float](repeating: 0, count: k)
-        for r in 0..<n { for j in 0..<k { weightMaxima[j] = max(weightMaxima[j], abs(plain[r * k + j])) } }
-        let smoothing = (0..<k).map { j -> Float in
-            guard inputMaxima[j] > 0, weightMaxima[j] > 0 else { return 1 }
-            // α = ½ measured best on the golden texts (0.3: 0.985, 0.65: 0.993, 0.8: 0.942).
-            return min(max((inputMaxima[j] / weightMaxima[j]).squareRoot(), 1e-2), 1e2)
-        }
-        let q = try LinearWeights(plain, owned: nil, n: n, k: k, library: library, precision: .int8, smoothing: smoothing)
-        q.source = self
-        return q
-    }
-
-    deinit {
-        if let prepared { rp_linear_destroy(prepared) }
-        owned?.deallocate()
-    }
-
-    /// `y[m × n] = x[m × k] · Wᵀ`, rows contiguous.
-    @inline(__always)
-    func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>) {
-        if let prepared {
-            let status = rp_linear_apply(prepared, x, m, k, y, n)
-            precondition(status == 0, "oneDNN matmul failed on \(m) × \(k) · \(k) × \(n)")
-        } else {
-            BLAS.gemm(m: m, n: n, k: k, a: x, lda: k, b: plain, ldb: k, transposeB: true, c: y, ldc: n)
-        }
-    }
-}
-
 /// A BERT encoder with mean pooling, the architecture of sentence-transformers' MiniLM models.
 ///
 /// Sequences are not padded: each runs through the layers at its own length, so no work is spent
@@ -204,7 +87,7 @@ public final class BertEncoder: @unchecked Sendable {
     let tokenTypeEmbeddings: UnsafeBufferPointer<Float>
     let embeddingNormGain: UnsafeBufferPointer<Float>
     let embeddingNormBias: UnsafeBufferPointer<Float>
-    private(set) var layers: [Layer]
+    var layers: [Layer]
 
     /// `library` nil picks oneDNN when it loads, else BLAS; reduced precisions need oneDNN.
     /// int8 measures its layers' inputs on `calibration` (token id sequences) first.
@@ -271,31 +154,6 @@ public final class BertEncoder: @unchecked Sendable {
         }
         self.layers = layers
         if precision == .int8 { try quantizeLayers(calibration: calibration) }
-    }
-
-    /// Replaces the fp32 layers by int8 ones whose input columns are smoothed by
-    /// `s_j = √(max|x_j| / max|W_j|)` (SmoothQuant with α = ½), the input maxima measured by
-    /// running `calibration` through the fp32 encoder. Without smoothing, the few hidden
-    /// dimensions BERT keeps large would set every row's int8 step (golden texts: cosine 0.986).
-    private func quantizeLayers(calibration: [[Int32]]) throws {
-        let probe = ActivationProbe(layers: layers.count)
-        let longest = calibration.map(\.count).max() ?? 0
-        if longest > 0 {
-            let scratch = Scratch(tokens: longest, config: config)
-            scratch.probe = probe
-            var sink = [Float](repeating: 0, count: config.hiddenSize)
-            for ids in calibration { sink.withUnsafeMutableBufferPointer { forward(ids, scratch: scratch, into: $0) } }
-        }
-        for (l, layer) in layers.enumerated() {
-            var quantized = layer
-            quantized.qkv = try layer.qkv.quantized(inputMaxima: probe.maxima[l][.qkv])
-            quantized.out = try layer.out.quantized(inputMaxima: probe.maxima[l][.out])
-            quantized.ffnIn = try layer.ffnIn.quantized(inputMaxima: probe.maxima[l][.ffnIn])
-            // GELU's outputs (heavy-tailed, one-sided) lose too much in int8 even smoothed:
-            // golden texts' cosine to fp32 0.9936 with it, 0.9982 with this layer in bf16.
-            quantized.ffnOut = try layer.ffnOut.converted(to: .bf16)
-            layers[l] = quantized
-        }
     }
 
     /// What runs the encoder, for the tools' stderr: "onednn avx512_core_bf16, bf16" or
@@ -428,89 +286,9 @@ public final class BertEncoder: @unchecked Sendable {
     }
 }
 
+
 /// The text of a NUL-terminated C buffer.
 func cString(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-/// The largest magnitude per input column of every linear layer, seen over calibration passes.
-final class ActivationProbe {
-    enum Site: Int, CaseIterable { case qkv, out, ffnIn, ffnOut }
-    struct LayerMaxima {
-        var columns: [[Float]] = Array(repeating: [], count: Site.allCases.count)
-        subscript(site: Site) -> [Float] { columns[site.rawValue] }
-    }
-    var maxima: [LayerMaxima]
-
-    init(layers: Int) { maxima = Array(repeating: LayerMaxima(), count: layers) }
-
-    func record(_ layer: Int, _ site: Site, _ x: UnsafePointer<Float>, rows: Int, columns: Int) {
-        var m = maxima[layer].columns[site.rawValue]
-        if m.isEmpty { m = [Float](repeating: 0, count: columns) }
-        for r in 0..<rows { for j in 0..<columns { m[j] = max(m[j], abs(x[r * columns + j])) } }
-        maxima[layer].columns[site.rawValue] = m
-    }
-}
-
-/// A one-thread matrix-product microbenchmark at the encoder's own shapes, for reporting how close
-/// `embed` runs to what this CPU's matrix units deliver.
-public enum MatmulRate {
-    /// Billions of multiply-adds × 2 per second of one thread: `rows × 1536 × 384` products
-    /// (the first feed-forward layer's shape), repeated for about `seconds`.
-    public static func measure(precision: EncoderPrecision, library: MatrixLibrary, rows: Int = 256,
-                               seconds: Double = 0.5) throws -> Double {
-        let n = 1536, k = 384
-        var weight = [Float](repeating: 0, count: n * k)
-        var x = [Float](repeating: 0, count: rows * k)
-        var y = [Float](repeating: 0, count: rows * n)
-        var state: UInt32 = 12345
-        func next() -> Float { state = state &* 1_664_525 &+ 1_013_904_223; return Float(state >> 8) / Float(1 << 24) - 0.5 }
-        for i in weight.indices { weight[i] = next() }
-        for i in x.indices { x[i] = next() }
-        let linear = try LinearWeights(copying: weight, n: n, k: k, library: library, precision: precision)
-        return x.withUnsafeBufferPointer { xs in
-            y.withUnsafeMutableBufferPointer { ys in
-                linear.apply(xs.baseAddress!, rows: rows, into: ys.baseAddress!)   // warm up (JIT, buffers)
-                var repeats = 0
-                let start = threadCPUSeconds()
-                var elapsed = 0.0
-                while elapsed < seconds {
-                    for _ in 0..<8 { linear.apply(xs.baseAddress!, rows: rows, into: ys.baseAddress!) }
-                    repeats += 8
-                    elapsed = threadCPUSeconds() - start
-                }
-                return 2 * Double(rows * n * k) * Double(repeats) / elapsed / 1e9
-            }
-        }
-    }
-
-    /// CPU time of the calling thread: other processes on the machine do not count against it.
-    static func threadCPUSeconds() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-    }
-}
-
-extension BertConfig {
-    /// Multiply-adds × 2 per token of a sequence of `length` tokens: the linear layers, plus
-    /// attention's scores and weighted sum (which grow with the length).
-    public func flopsPerToken(length: Int) -> Double {
-        let h = Double(hiddenSize), i = Double(intermediateSize)
-        let linear = 2 * (3 * h * h + h * h + 2 * h * i)
-        let attention = 4 * Double(length) * h
-        return Double(layers) * (linear + attention)
-    }
-}
-
-/// What the encoder's products run on, for benchmarks and `--help`-level diagnostics.
-public enum EncoderKernels {
-    /// oneDNN's instruction set after loading it ("avx512_core_bf16", …), or why it did not load.
-    public static var oneDNNISA: String {
-        var error = [CChar](repeating: 0, count: 256)
-        return rp_dnnl_load(&error, error.count) == 0 ? String(cString: rp_dnnl_isa()) : "unavailable: " + cString(error)
-    }
-
-    /// The kernels OpenBLAS runs ("Cooperlake", "Haswell", …).
-    public static var blasCore: String { BLAS.coreName ?? "unknown" }
-}
