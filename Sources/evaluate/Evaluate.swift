@@ -97,7 +97,9 @@ struct Evaluate: ParsableCommand {
             let reader = try IndexReader(path: index)
             let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                          modelDirectory: model)
-            let engine = try QueryEngine(index: reader, embedder: embedder, mode: .dense)
+            // query's default retrieval (hybrid, weighted, when the index has BM25): what --abstention
+            // and --answerability-features measure.
+            let engine = try QueryEngine(index: reader, embedder: embedder)
             let evaluator = try Evaluator(engine: engine)
             let queryList = try BEIRData.queries(queries)
             let judgments = try BEIRData.qrels(qrels)
@@ -107,7 +109,8 @@ struct Evaluate: ParsableCommand {
                 try sink.write("\(index): \(reader.count) chunks, \(reader.metadata.modelID), \(judgments.count) judged queries\n")
                 try sink.write("configuration          nDCG@10  R@10    R@100   MRR@10  P50 ms  P95 ms  P99 ms\n")
             }
-            for name in configurations {
+            // Every configuration is checked against the index before anything runs or a run file is written.
+            let configs: [Evaluator.Configuration] = try configurations.map { name in
                 let config: Evaluator.Configuration
                 switch name {
                 case "dense": config = .init(mode: .dense)
@@ -116,6 +119,13 @@ struct Evaluate: ParsableCommand {
                 case "hybrid-weighted": config = .init(mode: .hybrid, fusion: .weighted, weight: weight)
                 default: throw RagPipeError.usage("unknown configuration '\(name)' (dense, bm25, hybrid-rrf, hybrid-weighted)")
                 }
+                if config.mode != .dense && engine.bm25 == nil {
+                    throw RagPipeError.usage("\(index) has no BM25 sections (built with --no-bm25): configuration '\(name)' needs them; use --configurations dense")
+                }
+                _ = try engine.retrieval(config.mode, fusion: config.fusion, denseWeight: config.weight)
+                return config
+            }
+            for config in configs {
                 var runSink: OutputSink? = nil
                 if let runPrefix {
                     let path = "\(runPrefix).\(config.label).trec"
@@ -138,14 +148,10 @@ struct Evaluate: ParsableCommand {
                 try sink.flush()
             }
             if let answerabilityFeatures {
-                engine.mode = .hybrid
-                engine.fusion = .weighted
                 let rows = try evaluator.answerabilityRows(queries: queryList, qrels: judgments, k: engine.k)
                 try writeFeatures(rows, to: answerabilityFeatures)
             }
             if abstention {
-                engine.mode = .hybrid
-                engine.fusion = .weighted
                 let e = try evaluator.abstentionEvidence(queries: queryList, qrels: judgments, k: engine.k)
                 try writeAbstention(sink, label: "queries", cosine: e.cosine, answer: e.answer, answerer: engine.answerer)
             }
@@ -210,7 +216,12 @@ struct Evaluate: ParsableCommand {
         try sink.write("\(index): \(reader.count) paragraphs, \(reader.metadata.modelID), \(r.questions) questions\n")
         try sink.write("paragraph retrieval    R@1    R@5\n")
         for mode in ["dense", "bm25", "hybrid"] {
-            try sink.write(mode.padding(21) + f(r.recallAt1[mode] ?? 0) + "  " + f(r.recallAt5[mode] ?? 0) + "\n")
+            // A mode the index cannot run (no BM25 sections) is shown as such, not as a zero.
+            guard let at1 = r.recallAt1[mode], let at5 = r.recallAt5[mode] else {
+                try sink.write(mode.padding(21) + "-      -      (no BM25 sections in the index)\n")
+                continue
+            }
+            try sink.write(mode.padding(21) + f(at1) + "  " + f(at5) + "\n")
         }
         try sink.write("answer (hybrid hits)   contains an accepted answer   mean words\n")
         try sink.write("default (≤ 3 sentences, ≤ 80 words)   " + f(r.containsDefault) + "   " + String(format1: r.meanWordsDefault) + "\n")

@@ -176,12 +176,11 @@ struct Query: ParsableCommand {
                 embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                          modelDirectory: model, threads: threads)
             }
-            let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, minEvidence: minEvidence, mode: mode)
-            engine.fusion = fusion
+            let stored = reader.metadata.bm25.map { BM25Parameters(k1: Float($0.k1), b: Float($0.b)) } ?? BM25Parameters()
+            let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, minEvidence: minEvidence, mode: mode,
+                                         fusion: fusion, denseWeight: weight,
+                                         bm25Parameters: BM25Parameters(k1: bm25K1 ?? stored.k1, b: bm25B ?? stored.b))
             engine.nprobe = nprobe
-            engine.denseWeight = weight
-            if let bm25K1 { engine.bm25?.parameters.k1 = bm25K1 }
-            if let bm25B { engine.bm25?.parameters.b = bm25B }
             engine.groundedness = GroundednessCheck(sentenceThreshold: supportThreshold, answerThreshold: groundedThreshold)
             engine.strict = strict
             engine.answerer.maxSentences = answerSentences

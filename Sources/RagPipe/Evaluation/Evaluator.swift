@@ -42,9 +42,7 @@ public final class Evaluator {
     /// Evaluates `configuration`; with `run`, appends TREC run lines (`qid Q0 doc rank score tag`).
     public func evaluate(_ configuration: Configuration, queries: [(id: String, text: String)],
                          qrels: [String: [String: Int]], depth: Int = 1000, run: ((String) -> Void)? = nil) throws -> Report {
-        engine.mode = configuration.mode
-        engine.fusion = configuration.fusion
-        engine.denseWeight = configuration.weight
+        let retrieval = try engine.retrieval(configuration.mode, fusion: configuration.fusion, denseWeight: configuration.weight)
         var perQuery: [RetrievalMetrics] = []
         var latencies: [Double] = []
         for q in queries {
@@ -56,7 +54,7 @@ public final class Evaluator {
             }
             let (vector, embedSeconds) = vectors[q.text]!
             let clock = Stopwatch()
-            let ranked = try engine.rank(q.text, vector: vector, depth: depth)
+            let ranked = try engine.rank(q.text, vector: vector, depth: depth, using: retrieval)
             latencies.append((embedSeconds + clock.seconds) * 1000)
             var seen = Set<String>()
             var docs: [(String, Float)] = []
