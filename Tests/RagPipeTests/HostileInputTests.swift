@@ -54,4 +54,32 @@ import Testing
         #expect(throws: RagPipeError.self) { try Retrieval(.hybrid, bm25: nil, path: "x.ragx") }
         #expect(try Retrieval(.dense, bm25: nil, path: "x.ragx").mode == .dense)
     }
+
+    /// A model folder with a tokenizer (config.json, vocab.txt) and `sentence_bert_config` text.
+    func modelFolder(_ dir: TempDir, sentenceBert: String) -> String {
+        dir.write("m/config.json", """
+        {"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16,
+         "max_position_embeddings": 512, "vocab_size": 6, "type_vocab_size": 2}
+        """)
+        dir.write("m/vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nzinc\ncold\n")
+        dir.write("m/sentence_bert_config.json", sentenceBert)
+        return dir.path + "/m"
+    }
+
+    @Test func modelFoldersWithANonPositiveSequenceLengthAreRefused() throws {
+        let dir = try TempDir()
+        for value in ["0", "-4", "1"] {
+            let folder = modelFolder(dir, sentenceBert: "{\"max_seq_length\": \(value)}")
+            #expect(throws: RagPipeError.self, "max_seq_length \(value)") { try MiniLMEmbedder.tokenizer(directory: folder) }
+            for command in ["echo zinc | embed --lines --model m", "echo zinc | embed --lines --embedder openai --url http://127.0.0.1:9 --retries 0 --tokenizer m"] {
+                let r = try shell(command, in: dir.path)
+                #expect(r.status == 69, "\(command), max_seq_length \(value): \(r.status) \(r.stderr)")
+                #expect(r.stderr.contains("max_seq_length"), "\(r.stderr)")
+            }
+        }
+        let good = modelFolder(dir, sentenceBert: "{\"max_seq_length\": 2}")
+        let (tokenizer, maxTokens) = try MiniLMEmbedder.tokenizer(directory: good)
+        #expect(maxTokens == 2)
+        #expect(tokenizer.encode("zinc cold zinc", maxLength: maxTokens).ids.count == 2)
+    }
 }

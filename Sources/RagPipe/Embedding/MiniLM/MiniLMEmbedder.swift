@@ -64,15 +64,25 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         let config = try config ?? BertConfig(configFile: directory + "/config.json")
         let tokenizer = try WordPieceTokenizer(vocabFile: directory + "/vocab.txt")
         var maxLength = min(256, config.maxPositions)
-        if let bytes = try? readFileBytes(directory + "/sentence_bert_config.json") {
-            try bytes.withUnsafeBytes { raw in
-                var s = JSONScanner(raw)
-                try s.beginObject()
-                while let key = try s.nextKey() {
-                    if key.equals("max_seq_length") { maxLength = min(try s.readInt(), config.maxPositions) } else { try s.skipValue() }
+        let file = directory + "/sentence_bert_config.json"
+        if let bytes = try? readFileBytes(file) {
+            do {
+                try bytes.withUnsafeBytes { raw in
+                    var s = JSONScanner(raw)
+                    try s.beginObject()
+                    while let key = try s.nextKey() {
+                        guard key.equals("max_seq_length") else { try s.skipValue(); continue }
+                        let value = try s.readInt()
+                        // [CLS] and [SEP] always stay: a shorter limit cannot hold any sequence.
+                        guard value >= 2 else { throw RagPipeError.unavailable("\(file): max_seq_length \(value) must be at least 2") }
+                        maxLength = min(value, config.maxPositions)
+                    }
                 }
+            } catch let error as JSONScanError {
+                throw RagPipeError.unavailable("\(file): \(error)")
             }
         }
+        guard maxLength >= 2 else { throw RagPipeError.unavailable("\(directory)/config.json: max_position_embeddings \(config.maxPositions) must be at least 2") }
         return (tokenizer, maxLength)
     }
 
