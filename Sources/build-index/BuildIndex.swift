@@ -101,6 +101,7 @@ struct BuildIndex: ParsableCommand {
         guard (1...1000).contains(iterations) else { throw ValidationError("--iterations must be in 1...1000") }
         if rerank && codes == .fp32 { throw ValidationError("--rerank needs --codes fp16 or sq8 (fp32 codes are already exact)") }
         if kind == .flat && (nlist != nil || nprobe != nil) { throw ValidationError("--nlist and --nprobe apply to --kind ivf") }
+        if let problem = BM25Parameters(k1: bm25K1, b: bm25B).problem { throw ValidationError("--bm25-k1/--bm25-b: \(problem)") }
         guard blockSize >= 1024 && blockSize <= 64 << 20 else { throw ValidationError("--block-size must be in 1024...67108864") }
     }
 

@@ -129,8 +129,7 @@ struct Query: ParsableCommand {
         guard k >= 1 && k <= 10_000 else { throw ValidationError("-k must be in 1...10000") }
         guard weight >= 0 && weight <= 1 else { throw ValidationError("--weight must be in 0...1") }
         guard embedTokenizer == nil || embedURL != nil else { throw ValidationError("--embed-tokenizer applies to --embed-url") }
-        if let bm25K1, !(bm25K1 >= 0 && bm25K1 <= 10) { throw ValidationError("--bm25-k1 must be in 0...10") }
-        if let bm25B, !(bm25B >= 0 && bm25B <= 1) { throw ValidationError("--bm25-b must be in 0...1") }
+        if let problem = BM25Parameters(k1: bm25K1 ?? 0.9, b: bm25B ?? 0.4).problem { throw ValidationError("--bm25-k1/--bm25-b: \(problem)") }
         if let nprobe, nprobe < 1 { throw ValidationError("--nprobe must be at least 1") }
         guard (1...20).contains(answerSentences), (5...1000).contains(answerWords) else {
             throw ValidationError("--answer-sentences must be in 1...20 and --answer-words in 5...1000")

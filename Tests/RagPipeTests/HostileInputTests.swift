@@ -82,4 +82,67 @@ import Testing
         #expect(maxTokens == 2)
         #expect(tokenizer.encode("zinc cold zinc", maxLength: maxTokens).ids.count == 2)
     }
+
+    /// `n` hash-embedded records (`embed --lines`), as a stream file in `dir`.
+    func embeddedLines(_ dir: TempDir, _ n: Int, name: String = "e.jsonl") throws {
+        dir.write("lines.txt", (0..<n).map { "Record \($0) is about topic \($0 % 3) and zinc." }.joined(separator: "\n") + "\n")
+        let r = try shell("embed --embedder hash --lines lines.txt | awk '/^\\{\"text/ { sub(/^\\{/, \"{\\\"id\\\":\\\"\" NR \"\\\",\"); } { print }' > \(name)", in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    @Test func smallIVFIndexesStoreAUsableNProbe() throws {
+        let dir = try TempDir()
+        try embeddedLines(dir, 8)
+        for extra in ["", "--nprobe 1", "--nprobe 5 --nlist 2"] {
+            let build = try shell("build-index --kind ivf \(extra) -o i.ragx e.jsonl", in: dir.path)
+            #expect(build.status == 0, "\(extra): \(build.stderr)")
+            let q = try shell("query i.ragx 'topic zinc'", in: dir.path)
+            #expect(q.status == 0, "\(extra): \(q.stderr)")
+            let index = try IndexReader(path: dir.path + "/i.ragx")
+            #expect((1...index.metadata.dense.nlist).contains(index.metadata.dense.nprobe))
+            if extra == "--nprobe 1" { #expect(index.metadata.dense.nprobe == 1) }
+        }
+    }
+
+    @Test func vectorsWiderThanAnyReaderAcceptsAreRefusedAtBuild() throws {
+        let dir = try TempDir()
+        let wide = "{\"id\":\"a\",\"text\":\"t\",\"model\":\"m\",\"embedding\":[" + Array(repeating: "1", count: 65_537).joined(separator: ",") + "]}\n"
+        dir.write("wide.jsonl", wide)
+        let r = try shell("build-index -o w.ragx wide.jsonl", in: dir.path)
+        #expect(r.status == 65, "\(r.status): \(r.stderr)")
+        #expect(r.stderr.contains("65536"), "\(r.stderr)")
+        #expect(!dir.exists("w.ragx"))
+        dir.write("huge.npy", bytes: NumpyTests.npy(rows: 1 << 56, columns: 4096, values: []))
+        dir.write("wide.npy", bytes: NumpyTests.npy(rows: 1, columns: 65_537, values: []))
+        for file in ["huge.npy", "wide.npy"] {
+            let n = try shell("build-index --npy \(file) -o w.ragx", in: dir.path)
+            #expect(n.status == 65, "\(file): \(n.stderr)")
+            #expect(!n.stderr.contains("needs 0 bytes") && !n.stderr.contains("needs -"), "\(n.stderr)")
+        }
+    }
+
+    @Test func bm25ParametersNoReaderAcceptsAreNeverWritten() throws {
+        let dir = try TempDir()
+        try embeddedLines(dir, 3)
+        #expect(try shell("build-index -o i.ragx e.jsonl", in: dir.path).status == 0)
+        let good = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/i.ragx"))
+        for bad in ["--bm25-k1 nan", "--bm25-k1=-3", "--bm25-b=9", "--bm25-b nan", "--bm25-k1 inf"] {
+            let r = try shell("build-index \(bad) -o i.ragx e.jsonl", in: dir.path)
+            #expect(r.status == 64, "\(bad): \(r.status) \(r.stderr)")
+            let q = try shell("query \(bad) i.ragx zinc", in: dir.path)
+            #expect(q.status == 64, "\(bad): \(q.status) \(q.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path + "/i.ragx")) == good)
+        // The writer's own check, below the command line: META the reader would refuse is never written.
+        var meta = IndexMetadata(modelID: "m", dimension: 4, count: 1)
+        meta.bm25 = .init(k1: .nan, b: 0.4, averageLength: 1)
+        #expect(meta.problem != nil)
+        meta.bm25 = .init(k1: 0.9, b: 0.4, averageLength: 1)
+        #expect(meta.problem == nil)
+        #expect(throws: RagPipeError.self) {
+            try BuildIndexStage.run(inputs: [dir.path + "/e.jsonl"], output: dir.path + "/j.ragx", blockSize: 65536, compressionLevel: 6,
+                                    bm25: BM25Parameters(k1: .nan), progress: Progress(tool: "test"))
+        }
+        #expect(!dir.exists("j.ragx"))
+    }
 }

@@ -72,6 +72,9 @@ public final class IndexBuilder {
                 throw RagPipeError.modelMismatch("\(place): model '\(model)', earlier records have '\(modelID!)'")
             }
         } else {
+            guard dim <= IndexFormat.maxDimension else {
+                throw RagPipeError.malformedRecord(where: place, reason: "vector has \(dim) values; an index holds at most \(IndexFormat.maxDimension)")
+            }
             dimension = dim
             modelID = model
         }
@@ -148,6 +151,7 @@ public final class IndexBuilder {
                                      codes: layout.coding.rawValue, blockSize: blockSize)
         metadata.bm25 = bm25
         metadata.dense = layout.report
+        if let problem = metadata.problem { throw RagPipeError.usage("\(path): refusing to write an index that no reader accepts: META: \(problem)") }
         let version = metadata.formatVersion
 
         // Compress text blocks on all cores.

@@ -12,6 +12,7 @@ public enum BuildIndexStage {
     public static func run(inputs: [String], output: String, blockSize: Int, compressionLevel: Int32,
                            bm25: BM25Parameters? = BM25Parameters(), dense: DenseIndexOptions = DenseIndexOptions(),
                            progress: Progress) throws -> Summary {
+        if let problem = bm25?.problem { throw RagPipeError.usage(problem) }
         let builder = IndexBuilder(blockSize: blockSize)
         if bm25 != nil { builder.lexicalText = bm25Text }
         var inputBytes = 0

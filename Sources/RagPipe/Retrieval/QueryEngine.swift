@@ -100,6 +100,7 @@ public final class QueryEngine {
         self.k = k
         self.answerer = ExtractiveAnswerer(minScore: minScore ?? resolved.defaultMinScore,
                                            minEvidence: minEvidence ?? resolved.defaultMinEvidence)
+        if let problem = bm25Parameters?.problem { throw RagPipeError.usage(problem) }
         let bm25 = try BM25Searcher(index: index, parameters: bm25Parameters)
         self.bm25 = bm25
         if let bm25 { answerer.idf = { bm25.idf($0) } }
