@@ -129,6 +129,7 @@ struct Evaluate: ParsableCommand {
                 var runSink: OutputSink? = nil
                 if let runPrefix {
                     let path = "\(runPrefix).\(config.label).trec"
+                    try OutputTarget.checkNotAnInput(path, inputs: [index, queries, qrels])
                     runSink = OutputSink(fd: try openForWriting(path), name: path)
                 }
                 let report = try evaluator.evaluate(config, queries: queryList, qrels: judgments, depth: depth,
@@ -183,6 +184,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func writeFeatures(_ rows: [(group: String, answerable: Bool, features: [Float])], to path: String) throws {
+        try OutputTarget.checkNotAnInput(path, inputs: [self.index, queries, qrels, squad].compactMap { $0 })
         let sink = OutputSink(fd: try openForWriting(path), name: path)
         try sink.write((["group", "answerable"] + AnswerabilityFeatures.names).joined(separator: "\t") + "\n")
         for r in rows {

@@ -145,4 +145,33 @@ import Testing
         }
         #expect(!dir.exists("j.ragx"))
     }
+
+    @Test func outputsThatAreNotRegularFilesAreNeverReplaced() throws {
+        let dir = try TempDir()
+        try embeddedLines(dir, 3)
+        #expect(try shell("mkfifo fifo && ln -s /dev/null null-link && (mknod dev c 1 3 2>/dev/null || ln -s /dev/zero dev)", in: dir.path).status == 0)
+        for (target, type) in [("fifo", "FIFO"), ("null-link", "character device"), ("dev", "character device")] {
+            let before = try shell("stat -c %F \(target)", in: dir.path).stdout
+            let r = try shell("build-index -o \(target) e.jsonl", in: dir.path)
+            #expect(r.status == 64, "\(target): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains(type), "\(r.stderr)")
+            #expect(try shell("stat -c %F \(target)", in: dir.path).stdout == before, "\(target) was replaced")
+        }
+        #expect(try shell("stat -c %F null-link", in: dir.path).stdout == "symbolic link\n")
+    }
+
+    @Test func anInputIsNeverReplacedByTheIndex() throws {
+        let dir = try TempDir()
+        try embeddedLines(dir, 3)
+        let original = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/e.jsonl"))
+        #expect(try shell("ln e.jsonl hard.jsonl", in: dir.path).status == 0)
+        for command in ["build-index -o e.jsonl e.jsonl", "build-index -o ./e.jsonl hard.jsonl", "build-index -o e.jsonl < e.jsonl"] {
+            let r = try shell(command, in: dir.path)
+            #expect(r.status == 64, "\(command): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains("is also an input"), "\(r.stderr)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path + "/e.jsonl")) == original, "\(command) replaced its input")
+        }
+        dir.write("m.npy", bytes: NumpyTests.npy(rows: 2, columns: 4))
+        #expect(try shell("build-index --npy m.npy -o m.npy", in: dir.path).status == 64)
+    }
 }

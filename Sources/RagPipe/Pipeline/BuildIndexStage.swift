@@ -13,6 +13,8 @@ public enum BuildIndexStage {
                            bm25: BM25Parameters? = BM25Parameters(), dense: DenseIndexOptions = DenseIndexOptions(),
                            progress: Progress) throws -> Summary {
         if let problem = bm25?.problem { throw RagPipeError.usage(problem) }
+        try OutputTarget.checkReplaceable(output)
+        try OutputTarget.checkNotAnInput(output, inputs: inputs)
         let builder = IndexBuilder(blockSize: blockSize)
         if bm25 != nil { builder.lexicalText = bm25Text }
         var inputBytes = 0
@@ -52,6 +54,8 @@ extension BuildIndexStage {
     /// no text (so no BM25), under `modelID`. Rows are normalized to unit length (cosine).
     public static func runNumpy(path: String, output: String, modelID: String, blockSize: Int, compressionLevel: Int32,
                                 dense: DenseIndexOptions = DenseIndexOptions(), progress: Progress) throws -> Summary {
+        try OutputTarget.checkReplaceable(output)
+        try OutputTarget.checkNotAnInput(output, inputs: [path])
         let matrix = try NumpyMatrix(path: path)
         let builder = IndexBuilder(blockSize: blockSize)
         try matrix.values.withUnsafeBufferPointer { all in
