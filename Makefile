@@ -58,8 +58,9 @@ $(MODEL_DIR)/model.safetensors:
 index: release model
 	@$(MAKE) --no-print-directory $(INDEX)
 
-# build-index cannot tell a stream cut short by a dying upstream stage from a complete one, so
-# the index goes to $@.partial and replaces $@ only when every stage succeeded (pipefail).
+# A stream cut short by a dying stage lacks its end-of-stream line, which build-index requires, so
+# the target is only ever the old or the complete new index; .partial also keeps $@ untouched when
+# the model or the tools fail late (pipefail).
 $(INDEX): $(CORPUS_FILES) $(TOOLS) $(MODEL_DIR)/model.safetensors
 	@mkdir -p $(dir $@)
 	$(RELEASE)/chunk --model $(MODEL_DIR) $(CORPUS) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial

@@ -147,7 +147,8 @@ import Testing
         let r = try shell("chunk --counter upper-bound corpus.jsonl", in: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n")
-        #expect(lines.count == 2)
+        #expect(lines.count == 3)
+        #expect(lines.last == #"{"end_of_stream":{"version":1,"stage":"chunk","records":2}}"#)
         #expect(lines[0].contains(#""source":"d1""#) && lines[0].contains(#""title":"Zinc and colds""#))
         #expect(lines[0].contains(#""text":"Zinc and colds\n\nZinc lozenges shorten colds.""#))
         let stdin = try shell("cat corpus.jsonl | chunk --counter upper-bound", in: dir.path)
@@ -183,7 +184,7 @@ struct MiniLMEndToEndTests {
 
         let lines = try shell("printf 'first\\nsecond\\n' | embed --model '\(modelDirectory)' --lines --format jsonl", in: dir.path)
         #expect(lines.status == 0)
-        #expect(lines.stdout.split(separator: "\n").count == 2)
+        #expect(lines.stdout.split(separator: "\n").count == 2, "two vectors, no end-of-stream line (not an index stream)")
         #expect(lines.stdout.contains("\"embedding\":["))
     }
 

@@ -86,7 +86,7 @@ import Testing
     /// `n` hash-embedded records (`embed --lines`), as a stream file in `dir`.
     func embeddedLines(_ dir: TempDir, _ n: Int, name: String = "e.jsonl") throws {
         dir.write("lines.txt", (0..<n).map { "Record \($0) is about topic \($0 % 3) and zinc." }.joined(separator: "\n") + "\n")
-        let r = try shell("embed --embedder hash --lines lines.txt | awk '/^\\{\"text/ { sub(/^\\{/, \"{\\\"id\\\":\\\"\" NR \"\\\",\"); } { print }' > \(name)", in: dir.path)
+        let r = try shell("embed --embedder hash --lines lines.txt | awk '{ sub(/^\\{/, \"{\\\"id\\\":\\\"\" NR \"\\\",\"); print } END { print \"{\\\"end_of_stream\\\":{\\\"version\\\":1,\\\"stage\\\":\\\"embed\\\",\\\"records\\\":\" NR \"}}\" }' > \(name)", in: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
     }
 
@@ -108,7 +108,7 @@ import Testing
         let dir = try TempDir()
         let wide = "{\"id\":\"a\",\"text\":\"t\",\"model\":\"m\",\"embedding\":[" + Array(repeating: "1", count: 65_537).joined(separator: ",") + "]}\n"
         dir.write("wide.jsonl", wide)
-        let r = try shell("build-index -o w.ragx wide.jsonl", in: dir.path)
+        let r = try shell("build-index --allow-unterminated -o w.ragx wide.jsonl", in: dir.path)
         #expect(r.status == 65, "\(r.status): \(r.stderr)")
         #expect(r.stderr.contains("65536"), "\(r.stderr)")
         #expect(!dir.exists("w.ragx"))
