@@ -71,6 +71,13 @@ struct Evaluate: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard depth >= 1 else { throw ValidationError("--depth must be at least 1, not \(depth)") }
+        guard weight >= 0 && weight <= 1 else { throw ValidationError("--weight must be in 0...1, not \(weight)") }
+        guard limit >= 0 else { throw ValidationError("--limit must be 0 (all) or more") }
+        if let answerCandidates, answerCandidates < 1 { throw ValidationError("--answer-candidates must be at least 1") }
+        if let answerHits, answerHits < 1 { throw ValidationError("--answer-hits must be at least 1") }
+        if let hitWeight, !hitWeight.isFinite { throw ValidationError("--hit-weight must be a finite number") }
+        if let lexicalWeight, !lexicalWeight.isFinite { throw ValidationError("--lexical-weight must be a finite number") }
         if exportSquad != nil {
             guard index == nil, squad == nil, queries == nil else { throw ValidationError("--export-squad takes no index, --squad or --queries") }
             return

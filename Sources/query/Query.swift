@@ -127,6 +127,10 @@ struct Query: ParsableCommand {
 
     func validate() throws {
         guard k >= 1 && k <= 10_000 else { throw ValidationError("-k must be in 1...10000") }
+        // NaN passes no comparison: it would abstain on everything, or reach the server as invalid JSON.
+        if let minScore, !(minScore >= -1 && minScore <= 1) { throw ValidationError("--min-score must be a number in -1...1 (a cosine), not \(minScore)") }
+        if let minEvidence, !minEvidence.isFinite { throw ValidationError("--min-evidence must be a finite number, not \(minEvidence)") }
+        guard temperature >= 0 && temperature <= 2 else { throw ValidationError("--temperature must be in 0...2, not \(temperature)") }
         guard weight >= 0 && weight <= 1 else { throw ValidationError("--weight must be in 0...1") }
         guard embedTokenizer == nil || embedURL != nil else { throw ValidationError("--embed-tokenizer applies to --embed-url") }
         if let problem = BM25Parameters(k1: bm25K1 ?? 0.9, b: bm25B ?? 0.4).problem { throw ValidationError("--bm25-k1/--bm25-b: \(problem)") }

@@ -95,6 +95,8 @@ public final class QueryEngine {
         guard resolved.dimension == index.dimension else {
             throw RagPipeError.dimensionMismatch("\(index.path) holds \(index.dimension)-d vectors, the query embedder makes \(resolved.dimension)-d")
         }
+        if let minScore, !minScore.isFinite { throw RagPipeError.usage("minimum score \(minScore) is not a finite number") }
+        if let minEvidence, !minEvidence.isFinite { throw RagPipeError.usage("minimum evidence \(minEvidence) is not a finite number") }
         self.index = index
         self.embedder = resolved
         self.k = k
