@@ -108,12 +108,12 @@ struct Evaluate: ParsableCommand {
             // and --answerability-features measure.
             let engine = try QueryEngine(index: reader, embedder: embedder)
             let evaluator = try Evaluator(engine: engine)
-            let queryList = try BEIRData.queries(queries)
             let judgments = try BEIRData.qrels(qrels)
             guard !judgments.isEmpty else { throw RagPipeError.emptyInput("no relevance judgments in \(qrels)") }
+            let queryList = try evaluator.judged(try BEIRData.queries(queries), qrels: judgments, queriesName: queries, qrelsName: qrels)
             let sink = OutputSink()
             if !json {
-                try sink.write("\(index): \(reader.count) chunks, \(reader.metadata.modelID), \(judgments.count) judged queries\n")
+                try sink.write("\(index): \(reader.count) chunks, \(reader.metadata.modelID), \(queryList.count) judged queries\n")
                 try sink.write("configuration          nDCG@10  R@10    R@100   MRR@10  P50 ms  P95 ms  P99 ms\n")
             }
             // Every configuration is checked against the index before anything runs or a run file is written.

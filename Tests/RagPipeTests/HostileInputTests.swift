@@ -190,4 +190,41 @@ import Testing
         }
         #expect(try shell("query --min-score 0.1 i.ragx zinc", in: dir.path).status == 0)
     }
+
+    @Test func evaluateRefusesToReportWhenNothingCouldBeEvaluated() throws {
+        let dir = try denseOnlyEvaluation()
+        dir.write("empty.jsonl", "")
+        dir.write("other-queries.tsv", "query-id\tcorpus-id\tscore\nq9\td1\t1\n")
+        dir.write("other-docs.tsv", "query-id\tcorpus-id\tscore\nq1\tx7\t1\n")
+        dir.write("twice.jsonl", "{\"_id\": \"q1\", \"text\": \"zinc\"}\n{\"_id\": \"q2\", \"text\": \"cold\"}\n{\"_id\": \"q1\", \"text\": \"zinc\"}\n")
+        for (queries, qrels, status, fragment) in [("empty.jsonl", "qrels.tsv", 66, "no query of empty.jsonl"),
+                                                   ("queries.jsonl", "other-queries.tsv", 66, "has relevance judgments"),
+                                                   ("queries.jsonl", "other-docs.tsv", 66, "no document judged relevant"),
+                                                   ("twice.jsonl", "qrels.tsv", 65, "twice.jsonl:3: malformed record: query id 'q1' again (first at line 1)")] {
+            let r = try shell("evaluate i.ragx --queries \(queries) --qrels \(qrels) --configurations dense", in: dir.path)
+            #expect(r.status == Int32(status), "\(queries) \(qrels): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains(fragment), "\(r.stderr)")
+            #expect(r.stdout.isEmpty, "no metrics: \(r.stdout)")
+        }
+        // The header counts the queries run, not the qrels' queries.
+        dir.write("more.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq5\td2\t1\nq6\td2\t1\n")
+        let ok = try shell("evaluate i.ragx --queries queries.jsonl --qrels more.tsv --configurations dense", in: dir.path)
+        #expect(ok.status == 0 && ok.stdout.contains(", 1 judged queries"), "\(ok.stdout) \(ok.stderr)")
+    }
+
+    @Test func squadEvaluationNeedsItsOwnIndexAndAnswers() throws {
+        let dir = try TempDir()
+        dir.write("squad.json", """
+        {"data": [{"title": "Zinc", "paragraphs": [{"context": "Zinc lozenges shorten the common cold.",
+          "qas": [{"id": "a1", "question": "What do zinc lozenges shorten?", "answers": [{"text": "the common cold", "answer_start": 23}]},
+                  {"id": "a2", "question": "Who sells them?", "answers": []}]}]}]}
+        """)
+        let data = try SQuADData(path: dir.path + "/squad.json")
+        #expect(data.questions.map(\.id) == ["a1"] && data.unanswerable == 1)
+        dir.write("corpus.jsonl", "{\"_id\": \"d1\", \"title\": \"Zinc\", \"text\": \"Zinc lozenges shorten the common cold.\"}\n")
+        #expect(try shell("chunk --counter upper-bound corpus.jsonl | embed --embedder hash | build-index -o other.ragx", in: dir.path).status == 0)
+        let r = try shell("evaluate other.ragx --squad squad.json", in: dir.path)
+        #expect(r.status == 66 && r.stderr.contains("holds none of the SQuAD file's paragraphs"), "\(r.status) \(r.stderr)")
+        #expect(r.stdout.isEmpty)
+    }
 }

@@ -40,6 +40,7 @@ public final class SQuADEvaluator {
         // Every record once (one inflate per block), instead of an inflate per hit per question.
         var records: [ChunkRecord] = []
         try engine.index.forEachRecord { _, record in records.append(record) }
+        try Self.checkIndexHolds(data, records, path: engine.index.path)
         for (n, question) in questions.enumerated() {
             if n % 50 == 0 { progress(n, questions.count) }
             let q = try engine.embedder.embed(question.text)
@@ -87,6 +88,7 @@ public final class SQuADEvaluator {
         let questions = Self.sample(data, limit: limit)
         var records: [ChunkRecord] = []
         try engine.index.forEachRecord { _, record in records.append(record) }
+        try Self.checkIndexHolds(data, records, path: engine.index.path)
         var rows: [(group: String, answerable: Bool, features: [Float])] = []
         for (n, question) in questions.enumerated() {
             if n % 50 == 0 { progress(n, questions.count) }
@@ -103,6 +105,15 @@ public final class SQuADEvaluator {
             }
         }
         return rows
+    }
+
+    /// An index not built from this file's paragraphs (`--export-squad`) holds none of the gold
+    /// paragraphs: every recall would be 0, which must not pass for a measurement.
+    static func checkIndexHolds(_ data: SQuADData, _ records: [ChunkRecord], path: String) throws {
+        let sources = Set(records.map(\.source))
+        guard data.questions.contains(where: { sources.contains($0.paragraph) }) else {
+            throw RagPipeError.emptyInput("\(path) holds none of the SQuAD file's paragraphs (build it from `evaluate --export-squad` of that file)")
+        }
     }
 
     /// `limit` evenly spaced questions, so every article is represented (0: all).
