@@ -227,4 +227,43 @@ import Testing
         #expect(r.status == 66 && r.stderr.contains("holds none of the SQuAD file's paragraphs"), "\(r.status) \(r.stderr)")
         #expect(r.stdout.isEmpty)
     }
+
+    @Test func repeatedIdsAreRefusedWithBothPlaces() throws {
+        let dir = try TempDir()
+        dir.write("beir.jsonl", "{\"_id\": \"d1\", \"text\": \"zinc\"}\n{\"_id\": \"d2\", \"text\": \"cold\"}\n{\"_id\": \"d1\", \"text\": \"other\"}\n")
+        let beir = try shell("chunk --counter upper-bound beir.jsonl", in: dir.path)
+        #expect(beir.status == 65, "\(beir.stderr)")
+        #expect(beir.stderr.contains("beir.jsonl:3: malformed record: document id 'd1' again (first at beir.jsonl:1)"), "\(beir.stderr)")
+        dir.write("a/x.md", "zinc")
+        dir.write("b/x.md", "cold")
+        let files = try shell("chunk --counter upper-bound a/x.md b/x.md", in: dir.path)
+        #expect(files.status == 65 && files.stderr.contains("again (first at a/x.md)"), "\(files.stderr)")
+        try embeddedLines(dir, 3)
+        let twice = try shell("(grep -v end_of_stream e.jsonl; sed -n 2p e.jsonl) > d.jsonl && build-index --allow-unterminated -o d.ragx d.jsonl", in: dir.path)
+        #expect(twice.status == 65, "\(twice.stderr)")
+        #expect(twice.stderr.contains("d.jsonl:4: malformed record: id '2' again (first at d.jsonl:2)"), "\(twice.stderr)")
+        #expect(!dir.exists("d.ragx"))
+    }
+
+    @Test func directoryLinksAreWalkedOnce() throws {
+        let dir = try TempDir()
+        dir.write("corpus/sub/doc.md", "# Doc\n\nZinc lozenges.")
+        #expect(try shell("ln -s .. corpus/sub/up && ln -s ../sub corpus/sub/again && ln -s sub corpus/alias", in: dir.path).status == 0)
+        let r = try shell("chunk --counter upper-bound corpus", in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("1 documents"), "\(r.stderr)")
+        #expect(r.stderr.contains("already read"), "\(r.stderr)")
+    }
+
+    @Test func fileNamesThatAreNotUTF8AreNamedAsSuch() throws {
+        let dir = try TempDir()
+        dir.write("corpus/good.md", "Zinc.")
+        #expect(try shell("printf 'Cold.' > \"corpus/bad-$(printf '\\xff').md\"", in: dir.path).status == 0)
+        let r = try shell("chunk --counter upper-bound corpus", in: dir.path)
+        #expect(r.status == 66, "\(r.stderr)")
+        #expect(r.stderr.contains("corpus/bad-\\xFF.md: cannot read: file name is not valid UTF-8"), "\(r.stderr)")
+        #expect(!r.stderr.contains("No such file"), "\(r.stderr)")
+        let skipped = try shell("chunk --counter upper-bound --skip-invalid corpus", in: dir.path)
+        #expect(skipped.status == 0 && skipped.stderr.contains("1 documents"), "\(skipped.stderr)")
+    }
 }

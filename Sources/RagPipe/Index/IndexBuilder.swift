@@ -25,6 +25,8 @@ public final class IndexBuilder {
     /// the records themselves are already serialized into blocks.
     public var lexicalText: ((ChunkRecord) -> String)?
     public private(set) var lexicalTexts: [String] = []
+    /// Where each id was first read: a query would return both records of a repeated id.
+    private var idPlaces: [String: String] = [:]
 
     public init(blockSize: Int = IndexFormat.defaultBlockSize) {
         self.blockSize = max(1024, blockSize)
@@ -90,6 +92,9 @@ public final class IndexBuilder {
                 normalize(v)
                 renormalized += 1
             }
+        }
+        if let first = idPlaces.updateValue(place, forKey: record.id) {
+            throw RagPipeError.malformedRecord(where: place, reason: "id '\(record.id)' again (first at \(first))")
         }
         appendRecordBytes(record)
         if let lexicalText { lexicalTexts.append(lexicalText(record)) }
