@@ -266,4 +266,47 @@ import Testing
         let skipped = try shell("chunk --counter upper-bound --skip-invalid corpus", in: dir.path)
         #expect(skipped.status == 0 && skipped.stderr.contains("1 documents"), "\(skipped.stderr)")
     }
+
+    @Test func theReadmeExitStatusTableIsTheOneTheToolsUse() throws {
+        var dir = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { dir.deleteLastPathComponent() }
+        let readme = try String(contentsOf: dir.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.range(of: "## Exit status")).upperBound
+        let rows = readme[section...].split(separator: "\n").drop { !$0.hasPrefix("| status") }.dropFirst(2).prefix { $0.hasPrefix("|") }
+        let table = rows.map { row -> (Int32, String) in
+            let cells = row.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            return (Int32(cells[1]) ?? -1, cells[2])
+        }
+        #expect(table.map(\.0) == ExitStatus.allCases.map(\.rawValue))
+        #expect(table.map(\.1) == ExitStatus.allCases.map(\.meaning))
+    }
+
+    @Test func everyToolGivesAMissingInputTheSameStatus() throws {
+        let dir = try TempDir()
+        dir.write("q.jsonl", "{\"_id\": \"q1\", \"text\": \"zinc\"}\n")
+        for command in ["chunk missing.md", "embed --embedder hash missing.jsonl", "build-index -o x.ragx missing.jsonl", "build-index --npy missing.npy -o x.ragx",
+                        "query missing.ragx zinc", "evaluate missing.ragx --queries q.jsonl --qrels missing.tsv", "evaluate --export-squad missing.json"] {
+            let r = try shell(command, in: dir.path)
+            #expect(r.status == 66, "\(command): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains("missing."), "\(r.stderr)")
+        }
+        for command in ["echo hi | embed --lines --model /nonexistent/m", "query --model /nonexistent/m x.ragx zinc"] {
+            if command.hasPrefix("query") {
+                #expect(try shell("echo '{\"id\":\"a\",\"text\":\"t\",\"model\":\"m\",\"embedding\":[1,0]}' | build-index --allow-unterminated -o x.ragx", in: dir.path).status == 0)
+            }
+            let r = try shell(command, in: dir.path)
+            #expect(r.status == 69, "\(command): \(r.status) \(r.stderr)")
+        }
+    }
+
+    @Test func byteOrderMarksAndRetriesAreNamed() throws {
+        let dir = try TempDir()
+        dir.write("bom.jsonl", bytes: [0xEF, 0xBB, 0xBF] + Array("{\"_id\": \"d1\", \"text\": \"zinc\"}\n".utf8))
+        let r = try shell("chunk --counter upper-bound bom.jsonl", in: dir.path)
+        #expect(r.status == 65 && r.stderr.contains("bom.jsonl:1: malformed record: the line starts with a UTF-8 byte-order mark"), "\(r.stderr)")
+        let retry = try shell("echo hi | embed --lines --embedder openai --url http://127.0.0.1:9 --retries 1", in: dir.path)
+        #expect(retry.status == 69, "\(retry.stderr)")
+        let lines = retry.stderr.split(separator: "\n")
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("embed: ") }, "\(retry.stderr)")
+    }
 }

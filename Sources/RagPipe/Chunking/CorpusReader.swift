@@ -113,6 +113,8 @@ public struct CorpusReader {
                 } catch RagPipeError.io(_, _, let code) {
                     // Inside a tree, one unreadable file should not stop a nightly run.
                     unreadable(full, errnoDescription(code))
+                } catch RagPipeError.unreadable(_, let reason) {
+                    unreadable(full, reason)
                 }
             }
         }

@@ -31,9 +31,9 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     public init(directory: String, threads: Int = 1) throws {
         self.directory = directory
         modelID = lastComponent(directory)
-        let config = try BertConfig(configFile: directory + "/config.json")
+        let config = try Self.modelFile { try BertConfig(configFile: directory + "/config.json") }
         (tokenizer, maxTokens) = try Self.tokenizer(directory: directory, config: config)
-        encoder = try BertEncoder(config: config, weights: SafetensorsFile(path: directory + "/model.safetensors"))
+        encoder = try Self.modelFile { try BertEncoder(config: config, weights: SafetensorsFile(path: directory + "/model.safetensors")) }
         var pooling = Pooling.mean
         if let bytes = try? readFileBytes(directory + "/1_Pooling/config.json") {
             var mean = false, cls = false
@@ -61,8 +61,8 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     /// The model folder's tokenizer and the input length sentence-transformers truncates at:
     /// `max_seq_length` of `sentence_bert_config.json` (default 256), capped by the position table.
     public static func tokenizer(directory: String, config: BertConfig? = nil) throws -> (WordPieceTokenizer, maxTokens: Int) {
-        let config = try config ?? BertConfig(configFile: directory + "/config.json")
-        let tokenizer = try WordPieceTokenizer(vocabFile: directory + "/vocab.txt")
+        let config = try modelFile { try config ?? BertConfig(configFile: directory + "/config.json") }
+        let tokenizer = try modelFile { try WordPieceTokenizer(vocabFile: directory + "/vocab.txt") }
         var maxLength = min(256, config.maxPositions)
         let file = directory + "/sentence_bert_config.json"
         if let bytes = try? readFileBytes(file) {
@@ -84,6 +84,14 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         }
         guard maxLength >= 2 else { throw RagPipeError.unavailable("\(directory)/config.json: max_position_embeddings \(config.maxPositions) must be at least 2") }
         return (tokenizer, maxLength)
+    }
+
+    /// A model folder missing a file is a model that is not usable (exit 69, with how to get one),
+    /// not a missing input.
+    static func modelFile<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch RagPipeError.unreadable(let path, let reason) {
+            throw RagPipeError.unavailable("\(path): cannot read: \(reason): not a usable model folder (`make model` fetches \(ModelLocator.defaultModel))")
+        }
     }
 
     public func embed(_ texts: [String], into output: UnsafeMutableBufferPointer<Float>) throws -> Int {
