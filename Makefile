@@ -21,10 +21,12 @@ MODEL_SHA   := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SEED       ?= 1
+FUZZ_SECONDS    ?= 300
+FUZZ_CI_SECONDS ?= 15
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all release index query test bench bench-faiss fuzz eval clean help model llm-server
+.PHONY: all release index query test bench bench-faiss fuzz fuzz-ci fuzz-mutation eval clean help model llm-server
 
 all: index
 
@@ -35,7 +37,9 @@ help:
 	@echo "make test             run the test suite"
 	@echo "make bench            release benchmarks (chunk MB/s, ingest records/s, open+query ms, scan GB/s, IVF recall/QPS)"
 	@echo "make bench-faiss      the same, plus FAISS (faiss-cpu from PyPI, in $(BENCH_VENV)) on the IVF benchmark's vectors"
-	@echo "make fuzz             long mutation fuzzing of the index reader (FUZZ_ITERATIONS, FUZZ_SEED)"
+	@echo "make fuzz             coverage-guided fuzzing (libFuzzer) of every parser, FUZZ_SECONDS (300) per target"
+	@echo "make fuzz-ci          the same, FUZZ_CI_SECONDS (15) per target: the CI step"
+	@echo "make fuzz-mutation    random mutation of one index through the test suite (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
 	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
 	@echo "make clean            remove build products and generated indexes"
@@ -123,7 +127,18 @@ LLM_PORT ?= 8080
 llm-server:
 	scripts/llama-server.sh start $(LLM_PORT)
 
+# libFuzzer targets: the index reader, JSON Lines records and end-of-stream lines, .npy,
+# safetensors, config.json and META, BEIR queries and qrels, SQuAD (scripts/fuzz.sh). A crash
+# input lands in .build/fuzz/crashes/TARGET/; copy it to Tests/Fuzz/regressions/TARGET/.
 fuzz:
+	scripts/fuzz.sh build
+	scripts/fuzz.sh all $(FUZZ_SECONDS)
+
+fuzz-ci:
+	scripts/fuzz.sh build
+	scripts/fuzz.sh all $(FUZZ_CI_SECONDS)
+
+fuzz-mutation:
 	RAGPIPE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) RAGPIPE_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter IndexFuzzTests 2>&1 | grep -E "^fuzz|passed|failed|error"
 
 clean:
