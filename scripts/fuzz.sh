@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=.build/fuzz
-BIN=$OUT/ragpipe-fuzz
+BIN=${FUZZ_BIN:-$OUT/ragpipe-fuzz}
 TARGETS=(index jsonl npy safetensors config beir-queries qrels squad)
 
 build() {
