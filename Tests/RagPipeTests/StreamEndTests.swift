@@ -155,6 +155,7 @@ import Testing
         }
         print("stream kill loop: \(rounds) pipelines with one stage killed mid-stream (a pipeline takes \(pipelineMilliseconds) ms here): "
               + "\(outcomes.old) left the old index, \(outcomes.new) the new one, \(outcomes.missed) stages ended before their moment")
-        #expect(outcomes.old >= rounds / 2, "most kills land mid-stream")
+        // Kills that land mid-stream leave the old index; if none did, the loop tested nothing.
+        #expect(outcomes.old > 0, "no kill landed mid-stream")
     }
 }
