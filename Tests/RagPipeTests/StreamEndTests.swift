@@ -81,8 +81,11 @@ import Testing
         var upstream: Pipe?
         for (i, (tool, arguments)) in stages.enumerated() {
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: productsDirectory + "/" + tool)
-            p.arguments = arguments
+            // Children of the test runner inherit its blocked signals (SIGTERM among them), so each
+            // stage starts with an empty mask, as from a shell: python3 clears it and execs the tool.
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+                           productsDirectory + "/" + tool] + arguments
             p.standardError = FileHandle.nullDevice
             if let upstream { p.standardInput = upstream } else { p.standardInput = FileHandle.nullDevice }
             let next = i < stages.count - 1 ? Pipe() : nil
@@ -128,6 +131,7 @@ import Testing
         let newBytes = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/new.ragx"))
         #expect(newBytes != oldBytes)
         var outcomes = (old: 0, new: 0, missed: 0), rounds = 0
+        var log: [String] = []
         for moment in Self.moments {
             for signal in [SIGKILL, SIGTERM] {
                 let processes = try startPipeline(dir, target: target)
@@ -148,13 +152,14 @@ import Testing
                 let name = ["chunk", "embed", "build-index"][moment.stage]
                 #expect(now == oldBytes || now == newBytes, "\(name) killed (signal \(signal)) at \(moment.field) \(moment.bytes): the index is neither old nor new")
                 if !reached { outcomes.missed += 1 } else if now == newBytes { outcomes.new += 1 } else if now == oldBytes { outcomes.old += 1 }
+                log.append("\(name)@\(moment.field)\(moment.bytes < 0 ? "-end" : "≥\(moment.bytes >> 20)MiB")/\(signal == SIGKILL ? "KILL" : "TERM"):\(now == newBytes ? "new" : now == oldBytes ? "old" : "MIX")")
                 // Back to the old index, so that each round can tell the two apart.
                 try oldBytes.write(to: URL(fileURLWithPath: target))
                 rounds += 1
             }
         }
         print("stream kill loop: \(rounds) pipelines with one stage killed mid-stream (a pipeline takes \(pipelineMilliseconds) ms here): "
-              + "\(outcomes.old) left the old index, \(outcomes.new) the new one, \(outcomes.missed) stages ended before their moment")
+              + "\(outcomes.old) left the old index, \(outcomes.new) the new one, \(outcomes.missed) stages ended before their moment: " + log.joined(separator: " "))
         // Kills that land mid-stream leave the old index; if none did, the loop tested nothing.
         #expect(outcomes.old > 0, "no kill landed mid-stream")
     }
