@@ -23,10 +23,12 @@ MODEL_SHA   := 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SEED       ?= 1
+FUZZ_SECONDS    ?= 300
+FUZZ_CI_SECONDS ?= 15
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all deps deps-test release index query test eval-precision bench bench-embed bench-faiss fuzz eval clean help model llm-server
+.PHONY: all deps deps-test release index query test eval-precision bench bench-embed bench-faiss fuzz fuzz-ci fuzz-mutation eval clean help model llm-server
 
 all: index
 
@@ -38,7 +40,9 @@ help:
 	@echo "make bench            release benchmarks (chunk MB/s, ingest records/s, open+query ms, scan GB/s, IVF recall/QPS)"
 	@echo "make bench-embed      only the embedding benchmark: ragpipe fp32/bf16/int8 beside sentence-transformers and ONNX Runtime"
 	@echo "make bench-faiss      the same, plus FAISS (faiss-cpu from PyPI, in $(BENCH_VENV)) on the IVF benchmark's vectors"
-	@echo "make fuzz             long mutation fuzzing of the index reader (FUZZ_ITERATIONS, FUZZ_SEED)"
+	@echo "make fuzz             coverage-guided fuzzing (libFuzzer) of every parser, FUZZ_SECONDS (300) per target"
+	@echo "make fuzz-ci          the same, FUZZ_CI_SECONDS (15) per target: the CI step"
+	@echo "make fuzz-mutation    random mutation of one index through the test suite (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
 	@echo "make eval-precision   bf16 and int8 embeddings against fp32 on SciFact (cosine per vector, dense nDCG@10)"
 	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
@@ -72,8 +76,9 @@ $(MODEL_DIR)/model.safetensors: | deps
 index: release model
 	@$(MAKE) --no-print-directory $(INDEX)
 
-# build-index cannot tell a stream cut short by a dying upstream stage from a complete one, so
-# the index goes to $@.partial and replaces $@ only when every stage succeeded (pipefail).
+# A stream cut short by a dying stage lacks its end-of-stream line, which build-index requires, so
+# the target is only ever the old or the complete new index; .partial also keeps $@ untouched when
+# the model or the tools fail late (pipefail).
 $(INDEX): $(CORPUS_FILES) $(TOOLS) $(MODEL_DIR)/model.safetensors
 	@mkdir -p $(dir $@)
 	$(RELEASE)/chunk --model $(MODEL_DIR) $(CORPUS) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
@@ -162,7 +167,18 @@ LLM_PORT ?= 8080
 llm-server:
 	scripts/llama-server.sh start $(LLM_PORT)
 
+# libFuzzer targets: the index reader, JSON Lines records and end-of-stream lines, .npy,
+# safetensors, config.json and META, BEIR queries and qrels, SQuAD (scripts/fuzz.sh). A crash
+# input lands in .build/fuzz/crashes/TARGET/; copy it to Tests/Fuzz/regressions/TARGET/.
 fuzz: deps
+	scripts/fuzz.sh build
+	scripts/fuzz.sh all $(FUZZ_SECONDS)
+
+fuzz-ci: deps
+	scripts/fuzz.sh build
+	scripts/fuzz.sh all $(FUZZ_CI_SECONDS)
+
+fuzz-mutation: deps
 	RAGPIPE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) RAGPIPE_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter IndexFuzzTests 2>&1 | grep -E "^fuzz|passed|failed|error"
 
 clean:

@@ -28,7 +28,7 @@ public final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked S
 
     public let settings: Settings
     /// Told about each retry (one line, without the key).
-    public var log: (String) -> Void = { Log.line($0) }
+    public var log: (String) -> Void = { Log.warning(Log.tool, $0) }
     private var session: URLSession!
     private let lock = NSLock()
     private var receivers: [Int: Receiver] = [:]

@@ -41,6 +41,9 @@ struct BuildIndex: ParsableCommand {
     @Option(help: "Model id recorded for --npy vectors (a text query needs an embedder of that name).")
     var modelID = "external"
 
+    @Flag(help: "Accept input that does not end with an end-of-stream line (made by hand or another tool; docs/FORMATS.md).")
+    var allowUnterminated = false
+
     @Flag(help: "Leave out the BM25 sections (dense search only).")
     var noBM25 = false
 
@@ -101,6 +104,7 @@ struct BuildIndex: ParsableCommand {
         guard (1...1000).contains(iterations) else { throw ValidationError("--iterations must be in 1...1000") }
         if rerank && codes == .fp32 { throw ValidationError("--rerank needs --codes fp16 or sq8 (fp32 codes are already exact)") }
         if kind == .flat && (nlist != nil || nprobe != nil) { throw ValidationError("--nlist and --nprobe apply to --kind ivf") }
+        if let problem = BM25Parameters(k1: bm25K1, b: bm25B).problem { throw ValidationError("--bm25-k1/--bm25-b: \(problem)") }
         guard blockSize >= 1024 && blockSize <= 64 << 20 else { throw ValidationError("--block-size must be in 1024...67108864") }
     }
 
@@ -116,7 +120,7 @@ struct BuildIndex: ParsableCommand {
                 s = try BuildIndexStage.run(inputs: inputs, output: output, blockSize: blockSize,
                                             compressionLevel: Int32(compressionLevel),
                                             bm25: noBM25 ? nil : BM25Parameters(k1: bm25K1, b: bm25B), dense: denseOptions,
-                                            progress: progress)
+                                            allowUnterminated: allowUnterminated, progress: progress)
             }
             var summary = "\(grouped(s.index.count)) records, \(s.index.dimension)-d \(s.index.modelID) → \(output) "
                 + "(\(String(format1: Double(s.index.fileSize) / 1e6)) MB; texts \(String(format1: Double(s.index.textBytes) / 1e6)) MB → "

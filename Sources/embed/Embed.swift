@@ -84,6 +84,9 @@ struct Embed: ParsableCommand {
     @Flag(help: "Read raw texts, one per line, instead of chunk records.")
     var lines = false
 
+    @Flag(help: "Accept chunk record input that does not end with an end-of-stream line (made by hand or another tool; docs/FORMATS.md).")
+    var allowUnterminated = false
+
     @Option(help: "Embedding cache folder: texts seen before (same model) are not embedded again.")
     var cache: String?
 
@@ -124,7 +127,7 @@ struct Embed: ParsableCommand {
             let store = try cache.map { try EmbeddingCache(directory: $0, modelID: model.modelID, dimension: model.dimension) }
             let s = try EmbedStage.run(inputs: inputs, embedder: model, batchSize: batchSize,
                                        encoding: format == .stream ? .base64 : .array, lines: lines, cache: store,
-                                       sink: OutputSink(), progress: progress)
+                                       allowUnterminated: allowUnterminated, sink: OutputSink(), progress: progress)
             var summary = "\(grouped(s.records)) records, \(model.dimension)-d \(model.modelID), "
                 + "\(String(format1: s.seconds)) s (\(rate(Double(s.records), s.seconds)) records/s)"
             if s.truncated > 0 { summary += ", \(grouped(s.truncated)) inputs truncated to \(model.maxTokens) tokens" }

@@ -71,6 +71,13 @@ struct Evaluate: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard depth >= 1 else { throw ValidationError("--depth must be at least 1, not \(depth)") }
+        guard weight >= 0 && weight <= 1 else { throw ValidationError("--weight must be in 0...1, not \(weight)") }
+        guard limit >= 0 else { throw ValidationError("--limit must be 0 (all) or more") }
+        if let answerCandidates, answerCandidates < 1 { throw ValidationError("--answer-candidates must be at least 1") }
+        if let answerHits, answerHits < 1 { throw ValidationError("--answer-hits must be at least 1") }
+        if let hitWeight, !hitWeight.isFinite { throw ValidationError("--hit-weight must be a finite number") }
+        if let lexicalWeight, !lexicalWeight.isFinite { throw ValidationError("--lexical-weight must be a finite number") }
         if exportSquad != nil {
             guard index == nil, squad == nil, queries == nil else { throw ValidationError("--export-squad takes no index, --squad or --queries") }
             return
@@ -97,17 +104,20 @@ struct Evaluate: ParsableCommand {
             let reader = try IndexReader(path: index)
             let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                          modelDirectory: model)
-            let engine = try QueryEngine(index: reader, embedder: embedder, mode: .dense)
+            // query's default retrieval (hybrid, weighted, when the index has BM25): what --abstention
+            // and --answerability-features measure.
+            let engine = try QueryEngine(index: reader, embedder: embedder)
             let evaluator = try Evaluator(engine: engine)
-            let queryList = try BEIRData.queries(queries)
             let judgments = try BEIRData.qrels(qrels)
             guard !judgments.isEmpty else { throw RagPipeError.emptyInput("no relevance judgments in \(qrels)") }
+            let queryList = try evaluator.judged(try BEIRData.queries(queries), qrels: judgments, queriesName: queries, qrelsName: qrels)
             let sink = OutputSink()
             if !json {
-                try sink.write("\(index): \(reader.count) chunks, \(reader.metadata.modelID), \(judgments.count) judged queries\n")
+                try sink.write("\(index): \(reader.count) chunks, \(reader.metadata.modelID), \(queryList.count) judged queries\n")
                 try sink.write("configuration          nDCG@10  R@10    R@100   MRR@10  P50 ms  P95 ms  P99 ms\n")
             }
-            for name in configurations {
+            // Every configuration is checked against the index before anything runs or a run file is written.
+            let configs: [Evaluator.Configuration] = try configurations.map { name in
                 let config: Evaluator.Configuration
                 switch name {
                 case "dense": config = .init(mode: .dense)
@@ -116,9 +126,17 @@ struct Evaluate: ParsableCommand {
                 case "hybrid-weighted": config = .init(mode: .hybrid, fusion: .weighted, weight: weight)
                 default: throw RagPipeError.usage("unknown configuration '\(name)' (dense, bm25, hybrid-rrf, hybrid-weighted)")
                 }
+                if config.mode != .dense && engine.bm25 == nil {
+                    throw RagPipeError.usage("\(index) has no BM25 sections (built with --no-bm25): configuration '\(name)' needs them; use --configurations dense")
+                }
+                _ = try engine.retrieval(config.mode, fusion: config.fusion, denseWeight: config.weight)
+                return config
+            }
+            for config in configs {
                 var runSink: OutputSink? = nil
                 if let runPrefix {
                     let path = "\(runPrefix).\(config.label).trec"
+                    try OutputTarget.checkNotAnInput(path, inputs: [index, queries, qrels])
                     runSink = OutputSink(fd: try openForWriting(path), name: path)
                 }
                 let report = try evaluator.evaluate(config, queries: queryList, qrels: judgments, depth: depth,
@@ -138,14 +156,10 @@ struct Evaluate: ParsableCommand {
                 try sink.flush()
             }
             if let answerabilityFeatures {
-                engine.mode = .hybrid
-                engine.fusion = .weighted
                 let rows = try evaluator.answerabilityRows(queries: queryList, qrels: judgments, k: engine.k)
                 try writeFeatures(rows, to: answerabilityFeatures)
             }
             if abstention {
-                engine.mode = .hybrid
-                engine.fusion = .weighted
                 let e = try evaluator.abstentionEvidence(queries: queryList, qrels: judgments, k: engine.k)
                 try writeAbstention(sink, label: "queries", cosine: e.cosine, answer: e.answer, answerer: engine.answerer)
             }
@@ -177,6 +191,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func writeFeatures(_ rows: [(group: String, answerable: Bool, features: [Float])], to path: String) throws {
+        try OutputTarget.checkNotAnInput(path, inputs: [self.index, queries, qrels, squad].compactMap { $0 })
         let sink = OutputSink(fd: try openForWriting(path), name: path)
         try sink.write((["group", "answerable"] + AnswerabilityFeatures.names).joined(separator: "\t") + "\n")
         for r in rows {
@@ -210,7 +225,12 @@ struct Evaluate: ParsableCommand {
         try sink.write("\(index): \(reader.count) paragraphs, \(reader.metadata.modelID), \(r.questions) questions\n")
         try sink.write("paragraph retrieval    R@1    R@5\n")
         for mode in ["dense", "bm25", "hybrid"] {
-            try sink.write(mode.padding(21) + f(r.recallAt1[mode] ?? 0) + "  " + f(r.recallAt5[mode] ?? 0) + "\n")
+            // A mode the index cannot run (no BM25 sections) is shown as such, not as a zero.
+            guard let at1 = r.recallAt1[mode], let at5 = r.recallAt5[mode] else {
+                try sink.write(mode.padding(21) + "-      -      (no BM25 sections in the index)\n")
+                continue
+            }
+            try sink.write(mode.padding(21) + f(at1) + "  " + f(at5) + "\n")
         }
         try sink.write("answer (hybrid hits)   contains an accepted answer   mean words\n")
         try sink.write("default (≤ 3 sentences, ≤ 80 words)   " + f(r.containsDefault) + "   " + String(format1: r.meanWordsDefault) + "\n")

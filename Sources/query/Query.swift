@@ -127,10 +127,13 @@ struct Query: ParsableCommand {
 
     func validate() throws {
         guard k >= 1 && k <= 10_000 else { throw ValidationError("-k must be in 1...10000") }
+        // NaN passes no comparison: it would abstain on everything, or reach the server as invalid JSON.
+        if let minScore, !(minScore >= -1 && minScore <= 1) { throw ValidationError("--min-score must be a number in -1...1 (a cosine), not \(minScore)") }
+        if let minEvidence, !minEvidence.isFinite { throw ValidationError("--min-evidence must be a finite number, not \(minEvidence)") }
+        guard temperature >= 0 && temperature <= 2 else { throw ValidationError("--temperature must be in 0...2, not \(temperature)") }
         guard weight >= 0 && weight <= 1 else { throw ValidationError("--weight must be in 0...1") }
         guard embedTokenizer == nil || embedURL != nil else { throw ValidationError("--embed-tokenizer applies to --embed-url") }
-        if let bm25K1, !(bm25K1 >= 0 && bm25K1 <= 10) { throw ValidationError("--bm25-k1 must be in 0...10") }
-        if let bm25B, !(bm25B >= 0 && bm25B <= 1) { throw ValidationError("--bm25-b must be in 0...1") }
+        if let problem = BM25Parameters(k1: bm25K1 ?? 0.9, b: bm25B ?? 0.4).problem { throw ValidationError("--bm25-k1/--bm25-b: \(problem)") }
         if let nprobe, nprobe < 1 { throw ValidationError("--nprobe must be at least 1") }
         guard (1...20).contains(answerSentences), (5...1000).contains(answerWords) else {
             throw ValidationError("--answer-sentences must be in 1...20 and --answer-words in 5...1000")
@@ -181,12 +184,11 @@ struct Query: ParsableCommand {
                 embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                          modelDirectory: model, threads: threads, use: .interactive)
             }
-            let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, minEvidence: minEvidence, mode: mode)
-            engine.fusion = fusion
+            let stored = reader.metadata.bm25.map { BM25Parameters(k1: Float($0.k1), b: Float($0.b)) } ?? BM25Parameters()
+            let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, minEvidence: minEvidence, mode: mode,
+                                         fusion: fusion, denseWeight: weight,
+                                         bm25Parameters: BM25Parameters(k1: bm25K1 ?? stored.k1, b: bm25B ?? stored.b))
             engine.nprobe = nprobe
-            engine.denseWeight = weight
-            if let bm25K1 { engine.bm25?.parameters.k1 = bm25K1 }
-            if let bm25B { engine.bm25?.parameters.b = bm25B }
             engine.groundedness = GroundednessCheck(sentenceThreshold: supportThreshold, answerThreshold: groundedThreshold)
             engine.strict = strict
             engine.answerer.maxSentences = answerSentences

@@ -213,7 +213,7 @@ final class Bench {
             // Chunk to a file first: `chunk | head` ends chunk with SIGPIPE, which pipefail reports.
             let chunks = work + "/scifact-chunks.jsonl"
             try sh("chunk --model '\(model)' '\(scifact)' > '\(chunks)'")
-            try sh("head -n 3000 '\(chunks)' | embed --model '\(model)' | build-index -o '\(path)'")
+            try sh("head -n 3000 '\(chunks)' | embed --allow-unterminated --model '\(model)' | build-index -o '\(path)'")
         }
         let question = "Does vitamin D supplementation reduce the risk of fractures?"
         var wall: [Double] = []
@@ -234,7 +234,8 @@ final class Bench {
             try sh("chunk '\(scifact)' | embed > '\(unique)'")
         }
         // Replicate with distinct ids until `records` lines.
-        let lines = try String(contentsOfFile: unique, encoding: .utf8).split(separator: "\n")
+        // Without its end-of-stream line: the replicated stream is cut to size, so it is built with --allow-unterminated.
+        let lines = try String(contentsOfFile: unique, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("{\"end_of_stream\"") }
         let handle = FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path)! : nil
         guard let handle else { throw ValidationError("cannot write \(path)") }
         var buffer = Data()
@@ -257,7 +258,7 @@ final class Bench {
         var bestIngest = 0.0
         var bestTotal = Double.infinity
         for _ in 0..<3 {
-            let r = try sh("cat '\(stream)' | build-index -o '\(out)'")
+            let r = try sh("cat '\(stream)' | build-index --allow-unterminated -o '\(out)'")
             bestTotal = min(bestTotal, r.seconds)
             if let rate = Self.number(after: "ingest ", in: r.stderr) { bestIngest = max(bestIngest, rate) }
         }
@@ -280,7 +281,7 @@ final class Bench {
         let path = work + "/index-\(size).ragx"
         if !FileManager.default.fileExists(atPath: path) {
             let stream = try embeddedStream(records: max(size, 200_000))
-            try sh("head -n \(size) '\(stream)' | build-index -o '\(path)'")
+            try sh("head -n \(size) '\(stream)' | build-index --allow-unterminated -o '\(path)'")
         }
         return path
     }

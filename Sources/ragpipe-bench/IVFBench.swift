@@ -29,8 +29,8 @@ extension Bench {
             try sh("chunk --max-tokens 64 --overlap 0 --model '\(model)' '\(scifact)' | embed --model '\(model)' --cache '\(dir)/embed-cache' > '\(embedded).partial' && mv '\(embedded).partial' '\(embedded)'")
         }
         let base = dir + "/real-base.jsonl", queries = dir + "/real-queries.jsonl"
-        try sh("awk -v q='\(queries)' -v b='\(base)' 'NR % 37 == 19 && c < 1000 { print > q; c++; next } { print > b }' '\(embedded)'")
-        try sh("build-index --no-bm25 -o '\(dir)/real-base-flat.ragx' '\(base)' && build-index --no-bm25 -o '\(dir)/real-queries.ragx' '\(queries)'")
+        try sh("awk -v q='\(queries)' -v b='\(base)' '/^\\{.end_of_stream/ { next } NR % 37 == 19 && c < 1000 { print > q; c++; next } { print > b }' '\(embedded)'")
+        try sh("build-index --no-bm25 --allow-unterminated -o '\(dir)/real-base-flat.ragx' '\(base)' && build-index --no-bm25 --allow-unterminated -o '\(dir)/real-queries.ragx' '\(queries)'")
         let b = try IndexReader(path: dir + "/real-base-flat.ragx"), q = try IndexReader(path: dir + "/real-queries.ragx")
         var set = VectorSet(name: "SciFact MiniLM", base: Array(b.dense.exact!), queries: Array(q.dense.exact!), dimension: b.dimension,
                             stream: base, npy: dir + "/real-base.npy")
@@ -90,7 +90,7 @@ extension Bench {
         for arguments in configurations {
             let label = arguments.joined(separator: " ")
             let file = work + "/ivf/bench-" + arguments.joined().replacingOccurrences(of: "-", with: "") + "-\(set.count).ragx"
-            let input = set.stream.map { "--no-bm25 '\($0)'" } ?? "--npy '\(set.npy)'"
+            let input = set.stream.map { "--no-bm25 --allow-unterminated '\($0)'" } ?? "--npy '\(set.npy)'"
             let built = try sh("build-index \(input) \(label) -o '\(file)'")
             let summary = built.stderr.split(separator: "\n").last.map(String.init) ?? ""
             let index = try IndexReader(path: file)

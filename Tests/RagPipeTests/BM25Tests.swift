@@ -16,7 +16,7 @@ import Testing
             "{\"id\":\"\(i)\",\"source\":\"d\(i)\",\"title\":\"\",\"text\":\"\(t)\",\"model\":\"ragpipe/hash-v1\",\"embedding\":\(try! HashEmbedder(dimension: 8).embed(t))}"
         }
         dir.write("in.jsonl", records.joined(separator: "\n") + "\n")
-        let r = try shell("build-index -o i.ragx in.jsonl", in: dir.path)
+        let r = try shell("build-index --allow-unterminated -o i.ragx in.jsonl", in: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         return try IndexReader(path: dir.path + "/i.ragx")
     }
@@ -84,7 +84,7 @@ import Testing
         #expect(abs(tuned - Double(Self.oracle("cold colds", k1: 1.5, b: 0.9)[0].score)) < 1e-4)
         #expect(try shell("query --bm25-b 2 i.ragx 'x'", in: dir.path).status == 64)
 
-        _ = try shell("build-index --no-bm25 -o plain.ragx in.jsonl", in: dir.path)
+        _ = try shell("build-index --no-bm25 --allow-unterminated -o plain.ragx in.jsonl", in: dir.path)
         let refused = try shell("query --mode bm25 plain.ragx 'zinc'", in: dir.path)
         #expect(refused.status == 64)
         #expect(refused.stderr.contains("no BM25"))

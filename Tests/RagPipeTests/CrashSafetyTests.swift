@@ -14,7 +14,8 @@ import Testing
             lines.append("Record \(i) says something about subject \(i % 17) and \(i % 5).")
         }
         dir.write("texts.txt", lines.joined(separator: "\n") + "\n")
-        _ = try shell("embed --embedder hash --lines texts.txt | awk '{ sub(/^\\{/, \"{\\\"id\\\":\\\"\" NR \"\\\",\"); print }' > a.jsonl && head -n 5999 a.jsonl > b.jsonl", in: dir.path)
+        _ = try shell("embed --embedder hash --lines texts.txt | awk '{ sub(/^\\{/, \"{\\\"id\\\":\\\"\" NR \"\\\",\"); print } END { print \"{\\\"end_of_stream\\\":{\\\"version\\\":1,\\\"stage\\\":\\\"embed\\\",\\\"records\\\":\" NR \"}}\" }' > a.jsonl && "
+            + "(head -n 5999 a.jsonl; echo '{\"end_of_stream\":{\"version\":1,\"stage\":\"embed\",\"records\":5999}}') > b.jsonl", in: dir.path)
         let target = dir.path + "/index.ragx"
         // One complete build: the old index, and the time a build takes here.
         var clock = Stopwatch()

@@ -13,6 +13,10 @@ public final class RemoteChatGenerator: AnswerGenerator {
     let plugin: HTTPPlugin.Functions
 
     public init(settings: Settings) throws {
+        // JSON has no NaN: a request carrying one is refused by the server with no hint why.
+        guard settings.temperature >= 0 && settings.temperature <= 2 else {
+            throw RagPipeError.usage("temperature \(settings.temperature) is not in 0...2")
+        }
         self.settings = settings
         plugin = try HTTPPlugin.functions.get()
     }

@@ -29,6 +29,12 @@ public struct CorpusReader {
     public var skipInvalid: Bool
     public private(set) var counts = Counts()
     private let warn: (String) -> Void
+    /// Where each document id (`source`) was first read: chunk ids hash the source, so two
+    /// documents under one id would get the same ids for different texts.
+    private var firstSeen: [String: String] = [:]
+    /// Directories entered, by device and inode: a symbolic link back up the tree (or a second
+    /// link to a directory already read) is not walked again.
+    private var visitedDirectories: Set<[UInt64]> = []
 
     public init(format: InputFormat = .auto, skipInvalid: Bool = false, warn: @escaping (String) -> Void = { _ in }) {
         self.format = format
@@ -52,6 +58,7 @@ public struct CorpusReader {
                 throw RagPipeError.unreadable(path: input, reason: errnoDescription(errno))
             }
             if (st.st_mode & S_IFMT) == S_IFDIR {
+                visitedDirectories.insert([UInt64(st.st_dev), UInt64(st.st_ino)])
                 try walk(root: input, relative: "", body)
             } else {
                 try readFile(path: input, relative: lastComponent(input), explicit: true, body)
@@ -65,14 +72,24 @@ public struct CorpusReader {
             throw RagPipeError.unreadable(path: dirPath, reason: errnoDescription(errno))
         }
         var names: [String] = []
+        var invalidNames: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                // Decoded with replacement characters the name would point at no file at all.
+                invalidNames.append(bytes.map { $0 < 0x80 ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16, uppercase: true) }.joined())
+                continue
             }
             if name.hasPrefix(".") { continue }         // ., .., hidden files and folders
             names.append(name)
         }
         closedir(dir)
+        for name in invalidNames.sorted() {
+            let shown = dirPath + "/" + name
+            guard skipInvalid else { throw RagPipeError.unreadable(path: shown, reason: "file name is not valid UTF-8 (--skip-invalid skips it)") }
+            counts.invalidFiles += 1
+            warn("\(shown): file name is not valid UTF-8; skipped")
+        }
         names.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         for name in names {
             let rel = relative.isEmpty ? name : relative + "/" + name
@@ -84,6 +101,11 @@ public struct CorpusReader {
             }
             if (st.st_mode & S_IFMT) == S_IFDIR {
                 guard access(full, R_OK | X_OK) == 0 else { unreadable(full, errnoDescription(errno)); continue }
+                guard visitedDirectories.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted else {
+                    counts.skippedFiles += 1
+                    warn("\(full): a directory already read (a symbolic link cycle or a second link to it); skipped")
+                    continue
+                }
                 try walk(root: root, relative: rel, body)
             } else if (st.st_mode & S_IFMT) == S_IFREG {
                 do {
@@ -91,6 +113,8 @@ public struct CorpusReader {
                 } catch RagPipeError.io(_, _, let code) {
                     // Inside a tree, one unreadable file should not stop a nightly run.
                     unreadable(full, errnoDescription(code))
+                } catch RagPipeError.unreadable(_, let reason) {
+                    unreadable(full, reason)
                 }
             }
         }
@@ -135,6 +159,7 @@ public struct CorpusReader {
             }
             throw RagPipeError.notUTF8(path: path)
         }
+        try claim(source, at: path)
         counts.documents += 1
         counts.bytes += bytes.count
         try body(SourceDocument(source: source, title: "", bytes: bytes, syntax: syntax))
@@ -193,10 +218,20 @@ public struct CorpusReader {
         }
         guard let id, !id.isEmpty else { throw RagPipeError.malformedRecord(where: place, reason: "missing \"_id\"") }
         guard let text else { throw RagPipeError.malformedRecord(where: place, reason: "missing \"text\"") }
+        try claim(id, at: place)
         let doc = SourceDocument.beir(id: id, title: title, text: text)
         counts.documents += 1
         counts.bytes += line.count
         try body(doc)
+    }
+}
+
+extension CorpusReader {
+    /// Refuses a second document under one id, naming both places.
+    private mutating func claim(_ source: String, at place: String) throws {
+        if let first = firstSeen.updateValue(place, forKey: source) {
+            throw RagPipeError.malformedRecord(where: place, reason: "document id '\(source)' again (first at \(first)): chunk ids would collide")
+        }
     }
 }
 

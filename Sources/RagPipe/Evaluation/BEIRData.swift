@@ -3,6 +3,7 @@
 public enum BEIRData {
     public static func queries(_ path: String) throws -> [(id: String, text: String)] {
         var out: [(String, String)] = []
+        var firstLine: [String: Int] = [:]
         let reader = try LineReader(path: path)
         defer { reader.close() }
         try reader.forEachLine { line, number in
@@ -20,6 +21,10 @@ public enum BEIRData {
                 throw RagPipeError.malformedRecord(where: "\(path):\(number)", reason: error.description)
             }
             guard let id, let text else { throw RagPipeError.malformedRecord(where: "\(path):\(number)", reason: "needs \"_id\" and \"text\"") }
+            // A repeated id would run twice and count twice in every mean.
+            if let first = firstLine.updateValue(number, forKey: id) {
+                throw RagPipeError.malformedRecord(where: "\(path):\(number)", reason: "query id '\(id)' again (first at line \(first))")
+            }
             out.append((id, text))
         }
         return out

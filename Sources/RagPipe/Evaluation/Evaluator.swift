@@ -39,12 +39,26 @@ public final class Evaluator {
         self.documents = documents
     }
 
+    /// The queries that can be evaluated: those with relevance judgments. Throws when there are
+    /// none, or when no judged document is in the index (qrels of another corpus): all-zero
+    /// metrics would look like a result.
+    public func judged(_ queries: [(id: String, text: String)], qrels: [String: [String: Int]],
+                       queriesName: String, qrelsName: String) throws -> [(id: String, text: String)] {
+        let judged = queries.filter { qrels[$0.id] != nil }
+        guard !judged.isEmpty else {
+            throw RagPipeError.emptyInput("no query of \(queriesName) (\(queries.count) queries) has relevance judgments in \(qrelsName)")
+        }
+        let indexed = Set(documents)
+        guard judged.contains(where: { q in qrels[q.id]!.keys.contains { indexed.contains($0) } }) else {
+            throw RagPipeError.emptyInput("no document judged relevant in \(qrelsName) is in \(engine.index.path) (built from another corpus?)")
+        }
+        return judged
+    }
+
     /// Evaluates `configuration`; with `run`, appends TREC run lines (`qid Q0 doc rank score tag`).
     public func evaluate(_ configuration: Configuration, queries: [(id: String, text: String)],
                          qrels: [String: [String: Int]], depth: Int = 1000, run: ((String) -> Void)? = nil) throws -> Report {
-        engine.mode = configuration.mode
-        engine.fusion = configuration.fusion
-        engine.denseWeight = configuration.weight
+        let retrieval = try engine.retrieval(configuration.mode, fusion: configuration.fusion, denseWeight: configuration.weight)
         var perQuery: [RetrievalMetrics] = []
         var latencies: [Double] = []
         for q in queries {
@@ -56,7 +70,7 @@ public final class Evaluator {
             }
             let (vector, embedSeconds) = vectors[q.text]!
             let clock = Stopwatch()
-            let ranked = try engine.rank(q.text, vector: vector, depth: depth)
+            let ranked = try engine.rank(q.text, vector: vector, depth: depth, using: retrieval)
             latencies.append((embedSeconds + clock.seconds) * 1000)
             var seen = Set<String>()
             var docs: [(String, Float)] = []

@@ -18,6 +18,8 @@ public struct SQuADData: Sendable {
 
     public var paragraphs: [Paragraph] = []
     public var questions: [Question] = []
+    /// Questions left out because they have no answers.
+    public var unanswerable = 0
 
     /// Paragraph ids are `squad-AAA-PPP`: article and paragraph positions in the file.
     public init(path: String) throws {
@@ -39,7 +41,9 @@ public struct SQuADData: Sendable {
         } catch let error as JSONScanError {
             throw RagPipeError.malformedRecord(where: path, reason: "not SQuAD v1.1 JSON: \(error)")
         }
-        guard !questions.isEmpty else { throw RagPipeError.emptyInput("no questions in \(path)") }
+        guard !questions.isEmpty else {
+            throw RagPipeError.emptyInput("no answerable questions in \(path)" + (unanswerable > 0 ? " (\(unanswerable) have no answers)" : ""))
+        }
     }
 
     mutating func readArticle(_ s: inout JSONScanner, number: Int) throws {
@@ -77,7 +81,9 @@ public struct SQuADData: Sendable {
                         } else { try s.skipValue() }
                     }
                     paragraphs.append(Paragraph(id: id, title: "", context: context))
-                    questions += qas
+                    // No accepted answer (SQuAD 2.0's unanswerable questions): nothing to measure an answer against.
+                    unanswerable += qas.filter { $0.answers.isEmpty }.count
+                    questions += qas.filter { !$0.answers.isEmpty }
                     p += 1
                 }
             } else { try s.skipValue() }

@@ -24,12 +24,14 @@ public final class SQuADEvaluator {
     let engine: QueryEngine
     public init(engine: QueryEngine) { self.engine = engine }
 
-    /// `limit`: that many evenly spaced questions (0: all). Retrieval in `modes`; answers from the engine's mode.
-    public func run(_ data: SQuADData, modes: [RetrievalMode] = [.dense, .bm25, .hybrid], limit: Int = 0,
+    /// `limit`: that many evenly spaced questions (0: all). Retrieval in `modes` (default: every
+    /// mode the index supports); answers from the engine's retrieval.
+    public func run(_ data: SQuADData, modes: [RetrievalMode]? = nil, limit: Int = 0,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
         var report = Report()
         let questions = Self.sample(data, limit: limit)
-        let answerMode = engine.mode
+        let modes = modes ?? (engine.bm25 == nil ? [.dense] : [.dense, .bm25, .hybrid])
+        let retrievals = try modes.map { try engine.retrieval($0) }
         var oneSentence = engine.answerer
         oneSentence.maxSentences = 1
         var found1: [String: Int] = [:], found5: [String: Int] = [:]
@@ -38,17 +40,16 @@ public final class SQuADEvaluator {
         // Every record once (one inflate per block), instead of an inflate per hit per question.
         var records: [ChunkRecord] = []
         try engine.index.forEachRecord { _, record in records.append(record) }
+        try Self.checkIndexHolds(data, records, path: engine.index.path)
         for (n, question) in questions.enumerated() {
             if n % 50 == 0 { progress(n, questions.count) }
             let q = try engine.embedder.embed(question.text)
-            for mode in modes {
-                engine.mode = mode
-                let top = try engine.rank(question.text, vector: q, depth: 5)
+            for (mode, retrieval) in zip(modes, retrievals) {
+                let top = try engine.rank(question.text, vector: q, depth: 5, using: retrieval)
                 let sources = top.map { records[$0.id].source }
                 if sources.first == question.paragraph { found1[mode.rawValue, default: 0] += 1 }
                 if sources.contains(question.paragraph) { found5[mode.rawValue, default: 0] += 1 }
             }
-            engine.mode = answerMode
             let (present, removed) = try hits(question, q, records)
             report.cosineAnswerable.append(present.map(\.similarity).max() ?? -1)
             report.cosineRemoved.append(removed.map(\.similarity).max() ?? -1)
@@ -87,6 +88,7 @@ public final class SQuADEvaluator {
         let questions = Self.sample(data, limit: limit)
         var records: [ChunkRecord] = []
         try engine.index.forEachRecord { _, record in records.append(record) }
+        try Self.checkIndexHolds(data, records, path: engine.index.path)
         var rows: [(group: String, answerable: Bool, features: [Float])] = []
         for (n, question) in questions.enumerated() {
             if n % 50 == 0 { progress(n, questions.count) }
@@ -103,6 +105,15 @@ public final class SQuADEvaluator {
             }
         }
         return rows
+    }
+
+    /// An index not built from this file's paragraphs (`--export-squad`) holds none of the gold
+    /// paragraphs: every recall would be 0, which must not pass for a measurement.
+    static func checkIndexHolds(_ data: SQuADData, _ records: [ChunkRecord], path: String) throws {
+        let sources = Set(records.map(\.source))
+        guard data.questions.contains(where: { sources.contains($0.paragraph) }) else {
+            throw RagPipeError.emptyInput("\(path) holds none of the SQuAD file's paragraphs (build it from `evaluate --export-squad` of that file)")
+        }
     }
 
     /// `limit` evenly spaced questions, so every article is represented (0: all).

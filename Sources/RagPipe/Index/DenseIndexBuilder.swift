@@ -229,6 +229,8 @@ public enum DenseIndexBuilder {
         var view = view
         let n = view.count, dim = view.dimension
         let queries = min(n, options.tuningQueries)
+        // Too few vectors to tune on: the asked-for nprobe, else every list (exact).
+        if view.kind == .ivf { report.nprobe = max(1, min(options.nprobe ?? view.nlist, view.nlist)) }
         guard queries > 1, n > 10 else { return }
         var rng = SplitMix64(seed: options.seed &+ 2)
         var rows = Array(0..<n)

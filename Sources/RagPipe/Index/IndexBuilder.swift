@@ -25,6 +25,8 @@ public final class IndexBuilder {
     /// the records themselves are already serialized into blocks.
     public var lexicalText: ((ChunkRecord) -> String)?
     public private(set) var lexicalTexts: [String] = []
+    /// Where each id was first read: a query would return both records of a repeated id.
+    private var idPlaces: [String: String] = [:]
 
     public init(blockSize: Int = IndexFormat.defaultBlockSize) {
         self.blockSize = max(1024, blockSize)
@@ -72,6 +74,9 @@ public final class IndexBuilder {
                 throw RagPipeError.modelMismatch("\(place): model '\(model)', earlier records have '\(modelID!)'")
             }
         } else {
+            guard dim <= IndexFormat.maxDimension else {
+                throw RagPipeError.malformedRecord(where: place, reason: "vector has \(dim) values; an index holds at most \(IndexFormat.maxDimension)")
+            }
             dimension = dim
             modelID = model
         }
@@ -87,6 +92,9 @@ public final class IndexBuilder {
                 normalize(v)
                 renormalized += 1
             }
+        }
+        if let first = idPlaces.updateValue(place, forKey: record.id) {
+            throw RagPipeError.malformedRecord(where: place, reason: "id '\(record.id)' again (first at \(first))")
         }
         appendRecordBytes(record)
         if let lexicalText { lexicalTexts.append(lexicalText(record)) }
@@ -148,6 +156,7 @@ public final class IndexBuilder {
                                      codes: layout.coding.rawValue, blockSize: blockSize)
         metadata.bm25 = bm25
         metadata.dense = layout.report
+        if let problem = metadata.problem { throw RagPipeError.usage("\(path): refusing to write an index that no reader accepts: META: \(problem)") }
         let version = metadata.formatVersion
 
         // Compress text blocks on all cores.

@@ -12,6 +12,8 @@ public enum IndexFormat {
     public static let blockEntrySize = 32
     public static let listEntrySize = 16
     public static let alignment = 64
+    /// The largest vector dimension an index may hold (readers refuse more, writers never write it).
+    public static let maxDimension = 65_536
     /// Target uncompressed size of a text block.
     public static let defaultBlockSize = 64 * 1024
 
@@ -68,6 +70,26 @@ public struct IndexMetadata: Equatable, Sendable {
                 toolVersion: String = RagPipeVersion.string) {
         self.modelID = modelID; self.dimension = dimension; self.metric = metric; self.count = count
         self.kind = kind; self.codes = codes; self.blockSize = blockSize; self.toolVersion = toolVersion
+    }
+
+    /// Why this metadata cannot describe a readable index, or nil. The reader refuses such META
+    /// as corrupt and the writer refuses to write it: one rule for both sides.
+    public var problem: String? {
+        guard dimension > 0 && dimension <= IndexFormat.maxDimension else { return "dimension \(dimension) out of range 1...\(IndexFormat.maxDimension)" }
+        guard count > 0 else { return "count \(count) out of range" }
+        guard metric == "cosine" else { return "unknown metric '\(metric)'" }
+        guard let kind = IndexKind(rawValue: kind), VectorCoding(rawValue: codes) != nil else {
+            return "index kind '\(self.kind)' with '\(codes)' codes is not known"
+        }
+        if kind == .ivf {
+            guard dense.nlist >= 1 && dense.nlist <= count else { return "nlist \(dense.nlist) out of range 1...\(count)" }
+            guard dense.nprobe >= 1 && dense.nprobe <= dense.nlist else { return "nprobe \(dense.nprobe) out of range 1...\(dense.nlist)" }
+        }
+        if let bm25 {
+            if let problem = BM25Parameters.problem(k1: bm25.k1, b: bm25.b) { return problem }
+            guard bm25.averageLength.isFinite, bm25.averageLength >= 0 else { return "bm25_avgdl \(bm25.averageLength) out of range" }
+        }
+        return nil
     }
 
     /// The lowest format version that can describe this index.

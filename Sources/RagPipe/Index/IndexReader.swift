@@ -88,9 +88,7 @@ public final class IndexReader: @unchecked Sendable {
         do { metadata = try IndexMetadata.parse(metaView) } catch {
             throw corrupt("META section: \(error)")
         }
-        guard metadata.dimension > 0 && metadata.dimension <= 65_536 else { throw corrupt("META: dimension \(metadata.dimension) out of range") }
-        guard metadata.count > 0 else { throw corrupt("META: count \(metadata.count) out of range") }
-        guard metadata.metric == "cosine" else { throw corrupt("META: unknown metric '\(metadata.metric)'") }
+        if let problem = metadata.problem { throw corrupt("META: \(problem)") }
         guard let kind = IndexKind(rawValue: metadata.kind), let coding = VectorCoding(rawValue: metadata.codes),
               version >= 2 || (kind == .flat && coding == .fp32) else {
             throw corrupt("META: index kind '\(metadata.kind)' with '\(metadata.codes)' codes is not readable by this version")

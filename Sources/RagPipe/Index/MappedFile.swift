@@ -12,7 +12,7 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = try Syscall.openFile(path, O_RDONLY | O_CLOEXEC)
+        let fd = try Syscall.openInput(path)
         defer { Syscall.closeFile(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw RagPipeError.io(path: path, operation: "fstat", errno: errno) }

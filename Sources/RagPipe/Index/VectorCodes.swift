@@ -71,7 +71,10 @@ public struct SQ8Quantizer: Equatable, Sendable {
     static func parse(_ raw: UnsafeRawBufferPointer, dimension d: Int) -> SQ8Quantizer? {
         guard raw.count == 8 * d else { return nil }
         let values = (0..<(2 * d)).map { Float(bitPattern: raw.u32(at: 4 * $0)) }
-        guard values.allSatisfy(\.isFinite), values[d...].allSatisfy({ $0 >= 0 }) else { return nil }
+        // Stored vectors are unit length, so every component, each minimum and each range lie
+        // within [-1, 1]: larger parameters are damage, and would overflow the query's weights.
+        guard values[..<d].allSatisfy({ $0 >= -1.001 && $0 <= 1.001 }),
+              values[d...].allSatisfy({ $0 >= 0 && $0 <= 2.002 / 255 }) else { return nil }
         return SQ8Quantizer(minimum: Array(values[..<d]), step: Array(values[d...]))
     }
 }
@@ -98,7 +101,10 @@ struct PreparedQuery {
         // 16-bit weights, bounded so that Σ |weight|·255 stays below 2^31 in the kernel.
         var s: Float = largest > 0 ? 32_767 / largest : 1
         if total > 0 { s = min(s, 2_000_000_000 / 255 / total) }
-        weights = w.map { Int16(($0 * s).rounded()) }
+        weights = w.map { w in
+            let x = (w * s).rounded()
+            return x.isFinite ? Int16(max(-32_767, min(32_767, x))) : 0
+        }
         self.offset = Float(offset)
         self.scale = 1 / s
     }

@@ -11,21 +11,30 @@ public enum BuildIndexStage {
     /// With `bm25`, also writes BM25 sections over the chunk texts (docs/FORMAT.md).
     public static func run(inputs: [String], output: String, blockSize: Int, compressionLevel: Int32,
                            bm25: BM25Parameters? = BM25Parameters(), dense: DenseIndexOptions = DenseIndexOptions(),
-                           progress: Progress) throws -> Summary {
+                           allowUnterminated: Bool = false, progress: Progress) throws -> Summary {
+        if let problem = bm25?.problem { throw RagPipeError.usage(problem) }
+        try OutputTarget.checkReplaceable(output)
+        try OutputTarget.checkNotAnInput(output, inputs: inputs)
         let builder = IndexBuilder(blockSize: blockSize)
         if bm25 != nil { builder.lexicalText = bm25Text }
         var inputBytes = 0
         for input in inputs.isEmpty ? ["-"] : inputs {
             let reader = try LineReader(path: input)
             defer { reader.close() }
+            // Each input must end with its end-of-stream line: a stream cut short at a line
+            // boundary by a dying upstream stage must not become the index.
+            var segments = StreamSegments(name: reader.name)
             try reader.forEachLine { line, number in
                 inputBytes += line.count + 1
                 if line.allSatisfy(isASCIISpace) { return }
+                if try segments.marker(line, number: number) != nil { return }
+                segments.record()
                 try builder.addLine(line, place: "\(reader.name):\(number)")
                 if number & 1023 == 0 {
                     progress.update("\(grouped(builder.count)) records, \(rate(Double(builder.count), progress.elapsed)) records/s")
                 }
             }
+            try segments.finish(allowUnterminated: allowUnterminated)
         }
         let ingestSeconds = progress.elapsed
         guard builder.count > 0 else {
@@ -51,6 +60,8 @@ extension BuildIndexStage {
     /// no text (so no BM25), under `modelID`. Rows are normalized to unit length (cosine).
     public static func runNumpy(path: String, output: String, modelID: String, blockSize: Int, compressionLevel: Int32,
                                 dense: DenseIndexOptions = DenseIndexOptions(), progress: Progress) throws -> Summary {
+        try OutputTarget.checkReplaceable(output)
+        try OutputTarget.checkNotAnInput(output, inputs: [path])
         let matrix = try NumpyMatrix(path: path)
         let builder = IndexBuilder(blockSize: blockSize)
         try matrix.values.withUnsafeBufferPointer { all in

@@ -21,12 +21,15 @@ public enum ChunkStage {
             progress.update("\(grouped(documents)) documents, \(grouped(chunks)) chunks, "
                 + "\(String(format1: Double(bytes) / 1e6 / max(progress.elapsed, 1e-9))) MB/s")
         }
-        try sink.flush()
         let c = reader.counts
         guard c.documents > 0 else {
+            try sink.flush()
             throw RagPipeError.emptyInput("no documents found in \(inputs.isEmpty ? "stdin" : inputs.joined(separator: " "))"
                 + (c.skippedFiles > 0 ? " (\(c.skippedFiles) files skipped: only .md, .markdown, .txt and .jsonl are read)" : ""))
         }
+        // Written only once everything was read: its absence tells `embed` the stream is short.
+        try sink.append { EndOfStream(stage: "chunk", records: chunks).append(to: &$0) }
+        try sink.flush()
         return Summary(documents: c.documents, chunks: chunks, bytes: c.bytes, skippedFiles: c.skippedFiles,
                        invalidFiles: c.invalidFiles, unreadableFiles: c.unreadableFiles, seconds: progress.elapsed)
     }

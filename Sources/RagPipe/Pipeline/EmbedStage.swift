@@ -8,10 +8,13 @@ public enum EmbedStage {
         public var cacheMisses = 0
     }
 
-    /// `lines`: each input line is a raw text rather than a chunk record.
+    /// `lines`: each input line is a raw text rather than a chunk record; the output is vectors for
+    /// other programs (no ids: not an index stream) and has no end-of-stream line. Chunk record inputs must
+    /// end with an end-of-stream line (unless `allowUnterminated`); each one read is checked and
+    /// answered by embed's own, so the output keeps the input's segments.
     public static func run(inputs: [String], embedder: any Embedder, batchSize: Int,
                            encoding: RecordCodec.VectorEncoding, lines: Bool, cache: EmbeddingCache? = nil,
-                           sink: OutputSink, progress: Progress) throws -> Summary {
+                           allowUnterminated: Bool = false, sink: OutputSink, progress: Progress) throws -> Summary {
         let dim = embedder.dimension
         var batch: [ChunkRecord] = []
         batch.reserveCapacity(batchSize)
@@ -58,10 +61,16 @@ public enum EmbedStage {
             progress.update("\(grouped(records)) records, \(rate(Double(records), progress.elapsed)) records/s")
         }
 
+        func endSegment(_ records: Int) throws {
+            try flush()
+            try sink.append { EndOfStream(stage: "embed", records: records).append(to: &$0) }
+        }
+
         var ignored: [Float] = []
         for input in inputs.isEmpty ? ["-"] : inputs {
             let reader = try LineReader(path: input)
             defer { reader.close() }
+            var segments = StreamSegments(name: reader.name)
             try reader.forEachLine { line, number in
                 if lines {
                     guard let text = String(validating: UnsafeBufferPointer(start: line.baseAddress?.assumingMemoryBound(to: UInt8.self), count: line.count), as: UTF8.self) else {
@@ -70,6 +79,8 @@ public enum EmbedStage {
                     batch.append(ChunkRecord(id: "", source: "", title: "", headings: [], text: text, start: 0, end: 0, tokens: 0, position: 0))
                 } else {
                     if line.allSatisfy(isASCIISpace) { return }
+                    if let marker = try segments.marker(line, number: number) { try endSegment(marker.records); return }
+                    segments.record()
                     do {
                         ignored.removeAll(keepingCapacity: true)
                         batch.append(try RecordCodec.parseLine(line, vectors: &ignored).0)
@@ -78,6 +89,10 @@ public enum EmbedStage {
                     }
                 }
                 if batch.count == batchSize { try flush() }
+            }
+            if !lines && !segments.terminated {
+                try segments.finish(allowUnterminated: allowUnterminated)
+                try endSegment(segments.open)
             }
         }
         try flush()

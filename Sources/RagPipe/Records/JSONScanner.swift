@@ -45,7 +45,13 @@ public struct JSONScanner {
         pos += 1
     }
 
-    public mutating func beginObject() throws { try expect(0x7B, "'{'") }
+    public mutating func beginObject() throws {
+        // Editors on Windows save UTF-8 with a byte-order mark; say so rather than "expected '{'".
+        if pos == 0 && count >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF {
+            throw fail("the line starts with a UTF-8 byte-order mark (EF BB BF); save the file as UTF-8 without one")
+        }
+        try expect(0x7B, "'{'")
+    }
 
     /// The next key of the current object as raw bytes (keys are compared, not decoded), or nil
     /// at the closing brace. Consumes the `:` after the key.

@@ -33,12 +33,14 @@ public struct NumpyMatrix {
             throw bad("no shape in the header")
         }
         let dims = compact[shapeStart.upperBound..<shapeEnd].split(separator: ",").map { Int($0) }
-        guard dims.count == 2, let r = dims[0], let c = dims[1], r > 0, c > 0, c <= 65_536 else {
+        guard dims.count == 2, let r = dims[0], let c = dims[1], r > 0, c > 0 else {
             throw bad("shape must be (rows, columns) with both > 0, found (\(compact[shapeStart.upperBound..<shapeEnd]))")
         }
+        guard c <= IndexFormat.maxDimension else { throw bad("\(c) columns; an index holds vectors of at most \(IndexFormat.maxDimension) dimensions") }
         let dataStart = headerStart + headerLength
         let (need, overflow) = r.multipliedReportingOverflow(by: c * 4)
-        guard !overflow, bytes.count - dataStart == need else {
+        guard !overflow else { throw bad("shape (\(r), \(c)) is more float32 data than any file holds; the file has \(bytes.count - dataStart) bytes after the header") }
+        guard bytes.count - dataStart == need else {
             throw bad("\(r) × \(c) float32 needs \(need) bytes of data, the file has \(bytes.count - dataStart)")
         }
         var values = [Float](repeating: 0, count: r * c)

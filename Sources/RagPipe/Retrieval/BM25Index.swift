@@ -13,6 +13,20 @@ public struct BM25Parameters: Equatable, Sendable {
     public var k1: Float = 0.9
     public var b: Float = 0.4
     public init(k1: Float = 0.9, b: Float = 0.4) { self.k1 = k1; self.b = b }
+
+    /// The values every tool accepts and every index may store: `build-index` refuses to write
+    /// what `query` would refuse to read.
+    public static let k1Range: ClosedRange<Double> = 0...10
+    public static let bRange: ClosedRange<Double> = 0...1
+
+    /// Why `k1`/`b` are not usable (NaN fails every range), or nil.
+    public static func problem(k1: Double, b: Double) -> String? {
+        if !k1Range.contains(k1) { return "bm25 k1 \(k1) is not in 0...10" }
+        if !bRange.contains(b) { return "bm25 b \(b) is not in 0...1" }
+        return nil
+    }
+
+    public var problem: String? { Self.problem(k1: Double(k1), b: Double(b)) }
 }
 
 /// The text BM25 indexes for a chunk: its text, with the title in front when the text does not

@@ -27,20 +27,50 @@ public struct QueryResult: Sendable {
     }
 }
 
+/// A ranking of one index's chunks. The BM25 cases carry the index's BM25 sections, so a
+/// retrieval that needs them cannot exist for an index built without them.
+public enum Retrieval {
+    case dense
+    case bm25(BM25Searcher)
+    /// Dense and BM25 lists fused; `denseWeight` is `Fusion.weighted`'s weight of the dense list.
+    case hybrid(BM25Searcher, Fusion, denseWeight: Float)
+
+    public init(_ mode: RetrievalMode, bm25: BM25Searcher?, fusion: Fusion = .weighted, denseWeight: Float = 0.5, path: String) throws {
+        guard denseWeight >= 0 && denseWeight <= 1 else {
+            throw RagPipeError.usage("the dense weight of hybrid fusion must be in 0...1, not \(denseWeight)")
+        }
+        switch (mode, bm25) {
+        case (.dense, _): self = .dense
+        case let (.bm25, bm25?): self = .bm25(bm25)
+        case let (.hybrid, bm25?): self = .hybrid(bm25, fusion, denseWeight: denseWeight)
+        case (.bm25, nil), (.hybrid, nil):
+            throw RagPipeError.usage("\(path) has no BM25 sections (built with --no-bm25): \(mode.rawValue) retrieval needs them; use dense retrieval")
+        }
+    }
+
+    public var mode: RetrievalMode {
+        switch self {
+        case .dense: return .dense
+        case .bm25: return .bm25
+        case .hybrid: return .hybrid
+        }
+    }
+}
+
 /// Runs queries against an open index: embed, exact top-k, fetch texts, answer.
 public final class QueryEngine {
     public let index: IndexReader
     public let embedder: any Embedder
     public var k: Int
     public var answerer: ExtractiveAnswerer
-    public var mode: RetrievalMode
-    /// Weighted score fusion: on SciFact train it beat RRF (nDCG@10 0.7363 vs 0.7157, README).
-    public var fusion: Fusion = .weighted
-    /// Dense weight of `Fusion.weighted`.
-    public var denseWeight: Float = 0.5
+    /// How chunks are ranked; fixed at construction, and BM25 can only be chosen with the
+    /// index's BM25 sections in hand, so no ranking can reach for sections that are not there.
+    public let retrieval: Retrieval
+    public var mode: RetrievalMode { retrieval.mode }
     /// Candidates taken from each list before fusion.
     public var fusionDepth = 100
-    public var bm25: BM25Searcher?
+    /// The index's BM25 sections (nil when built with --no-bm25): IDF for answers, features.
+    public let bm25: BM25Searcher?
     /// IVF lists probed per query; nil: the index's tuned default.
     public var nprobe: Int?
     /// Generates answers instead of extracting them (`query --llm`).
@@ -56,7 +86,8 @@ public final class QueryEngine {
 
     /// Uses the embedder the index names; a different `modelID` is refused.
     public init(index: IndexReader, embedder: (any Embedder)? = nil, k: Int = 5, minScore: Float? = nil,
-                minEvidence: Float? = nil, mode: RetrievalMode? = nil) throws {
+                minEvidence: Float? = nil, mode: RetrievalMode? = nil, fusion: Fusion = .weighted,
+                denseWeight: Float = 0.5, bm25Parameters: BM25Parameters? = nil) throws {
         let resolved = try embedder ?? EmbedderRegistry.embedder(modelID: index.metadata.modelID, dimension: index.dimension)
         guard resolved.modelID == index.metadata.modelID else {
             throw RagPipeError.modelMismatch("\(index.path) was built with '\(index.metadata.modelID)', the query embedder is '\(resolved.modelID)'")
@@ -64,30 +95,37 @@ public final class QueryEngine {
         guard resolved.dimension == index.dimension else {
             throw RagPipeError.dimensionMismatch("\(index.path) holds \(index.dimension)-d vectors, the query embedder makes \(resolved.dimension)-d")
         }
+        if let minScore, !minScore.isFinite { throw RagPipeError.usage("minimum score \(minScore) is not a finite number") }
+        if let minEvidence, !minEvidence.isFinite { throw RagPipeError.usage("minimum evidence \(minEvidence) is not a finite number") }
         self.index = index
         self.embedder = resolved
         self.k = k
         self.answerer = ExtractiveAnswerer(minScore: minScore ?? resolved.defaultMinScore,
                                            minEvidence: minEvidence ?? resolved.defaultMinEvidence)
-        bm25 = try BM25Searcher(index: index)
+        if let problem = bm25Parameters?.problem { throw RagPipeError.usage(problem) }
+        let bm25 = try BM25Searcher(index: index, parameters: bm25Parameters)
+        self.bm25 = bm25
         if let bm25 { answerer.idf = { bm25.idf($0) } }
-        if (mode == .bm25 || mode == .hybrid) && bm25 == nil {
-            throw RagPipeError.usage("\(index.path) has no BM25 sections (built with --no-bm25): use --mode dense")
-        }
-        self.mode = mode ?? (bm25 == nil ? .dense : .hybrid)
+        retrieval = try Retrieval(mode ?? (bm25 == nil ? .dense : .hybrid), bm25: bm25, fusion: fusion, denseWeight: denseWeight,
+                                  path: index.path)
+    }
+
+    /// A ranking of this engine's index; throws when it needs BM25 sections the index lacks.
+    public func retrieval(_ mode: RetrievalMode, fusion: Fusion = .weighted, denseWeight: Float = 0.5) throws -> Retrieval {
+        try Retrieval(mode, bm25: bm25, fusion: fusion, denseWeight: denseWeight, path: index.path)
     }
 
     /// The best `depth` chunk rows for `query` (vector `q`) in the current mode.
-    public func rank(_ query: String, vector q: [Float], depth: Int) throws -> [(id: Int, score: Float)] {
+    public func rank(_ query: String, vector q: [Float], depth: Int, using retrieval: Retrieval? = nil) throws -> [(id: Int, score: Float)] {
         func dense(_ n: Int) throws -> [(id: Int, score: Float)] {
             try index.dense.search(q, k: n, nprobe: nprobe)
         }
-        switch mode {
+        switch retrieval ?? self.retrieval {
         case .dense: return try dense(depth)
-        case .bm25: return try bm25!.search(query, k: depth)
-        case .hybrid:
+        case .bm25(let bm25): return try bm25.search(query, k: depth)
+        case let .hybrid(bm25, fusion, weight):
             let n = max(depth, fusionDepth)
-            return fusion.fuse(dense: try dense(n), bm25: try bm25!.search(query, k: n), weight: denseWeight, k: depth)
+            return fusion.fuse(dense: try dense(n), bm25: try bm25.search(query, k: n), weight: weight, k: depth)
         }
     }
 

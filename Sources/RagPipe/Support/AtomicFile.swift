@@ -14,6 +14,7 @@ final class AtomicFile {
     private var buffer: [UInt8] = []
 
     init(target: String) throws {
+        try OutputTarget.checkReplaceable(target)
         self.target = target
         temporary = target + ".tmp-\(getpid())"
         Self.removeStaleTemporaries(of: target)
@@ -102,6 +103,44 @@ final class AtomicFile {
     func abandon() {
         if fd >= 0 { Syscall.closeFile(fd); fd = -1 }
         unlink(temporary)
+    }
+}
+
+/// Checks on a file a tool is about to write, made before any input is read so that a refused
+/// target costs nothing and destroys nothing.
+public enum OutputTarget {
+    /// The file an AtomicFile renames over must be a regular file (or not exist): renaming over a
+    /// device node or FIFO would replace it (`-o /dev/full` once replaced /dev/full).
+    public static func checkReplaceable(_ target: String) throws {
+        var st = stat()
+        guard stat(target, &st) == 0 else { return }
+        let type = st.st_mode & S_IFMT
+        guard type != S_IFREG else { return }
+        let what: String
+        switch type {
+        case S_IFDIR: what = "a directory"
+        case S_IFCHR: what = "a character device"
+        case S_IFBLK: what = "a block device"
+        case S_IFIFO: what = "a FIFO"
+        case S_IFSOCK: what = "a socket"
+        default: what = "not a regular file"
+        }
+        throw RagPipeError.usage("\(target): is \(what); the output must be a regular file (it would be replaced)")
+    }
+
+    /// Refuses a target that is one of the inputs (same device and inode, whatever the path
+    /// spelling or links); `"-"` (or no inputs) is stdin. Writing it would replace the input with
+    /// the output.
+    public static func checkNotAnInput(_ target: String, inputs: [String]) throws {
+        var out = stat()
+        guard stat(target, &out) == 0 else { return }
+        for input in inputs.isEmpty ? ["-"] : inputs {
+            var st = stat()
+            let found = input == "-" ? fstat(0, &st) == 0 : stat(input, &st) == 0
+            if found && st.st_dev == out.st_dev && st.st_ino == out.st_ino && (st.st_mode & S_IFMT) == S_IFREG {
+                throw RagPipeError.usage("\(target): is also an input (\(input == "-" ? "stdin" : input)); writing it would destroy that input")
+            }
+        }
     }
 }
 

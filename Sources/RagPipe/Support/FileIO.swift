@@ -17,6 +17,16 @@ enum Syscall {
     }
 
     /// Reads up to `count` bytes; returns 0 at end of file.
+    /// Opens a file a tool reads: one that does not exist or may not be read is a missing input
+    /// (exit 66) in every tool, other failures are I/O errors (74).
+    static func openInput(_ path: String) throws -> Int32 {
+        do {
+            return try openFile(path, O_RDONLY | O_CLOEXEC)
+        } catch RagPipeError.io(_, _, let code) where [ENOENT, EACCES, EPERM, ENOTDIR, ELOOP, ENAMETOOLONG, EISDIR].contains(code) {
+            throw RagPipeError.unreadable(path: path, reason: errnoDescription(code))
+        }
+    }
+
     static func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, path: String) throws -> Int {
         while true {
             let n = read(fd, buffer, count)
@@ -47,7 +57,7 @@ enum Syscall {
 
 /// Reads a whole file into memory (corpus documents, small inputs).
 public func readFileBytes(_ path: String) throws -> [UInt8] {
-    let fd = try Syscall.openFile(path, O_RDONLY | O_CLOEXEC)
+    let fd = try Syscall.openInput(path)
     defer { Syscall.closeFile(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0 else { throw RagPipeError.io(path: path, operation: "fstat", errno: errno) }
@@ -112,5 +122,7 @@ public enum Log {
     }
 
     public static func error(_ tool: String, _ message: String) { line("\(tool): error: \(message)") }
+    /// The running tool's name (its executable's), for messages from code that is not told it.
+    public static var tool: String { lastComponent(CommandLine.arguments.first ?? "ragpipe") }
     public static func warning(_ tool: String, _ message: String) { line("\(tool): warning: \(message)") }
 }

@@ -17,7 +17,7 @@ public struct LineReader {
         if path == "-" {
             fd = 0; name = "stdin"; ownsDescriptor = false
         } else {
-            fd = try Syscall.openFile(path, O_RDONLY | O_CLOEXEC); name = path; ownsDescriptor = true
+            fd = try Syscall.openInput(path); name = path; ownsDescriptor = true
         }
     }
 

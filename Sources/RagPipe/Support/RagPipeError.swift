@@ -43,19 +43,51 @@ public enum RagPipeError: Error, CustomStringConvertible, Equatable {
         }
     }
 
-    /// Exit statuses, stable and documented in the README.
+    /// Exit statuses, from the one table every tool uses (`ExitStatus`, the README's table).
     public var exitStatus: Int32 {
         switch self {
-        case .usage: return 64
+        case .usage: return ExitStatus.usage.rawValue
         case let .remote(_, status): return status
-        case .malformedRecord, .notUTF8: return 65
-        case .unreadable, .emptyInput: return 66
-        case .unavailable: return 69
-        case .io: return 74
-        case .corruptIndex: return 80
-        case .versionTooNew: return 81
-        case .modelMismatch: return 82
-        case .dimensionMismatch: return 83
+        case .malformedRecord, .notUTF8: return ExitStatus.malformedInput.rawValue
+        case .unreadable, .emptyInput: return ExitStatus.missingInput.rawValue
+        case .unavailable: return ExitStatus.unavailable.rawValue
+        case .io: return ExitStatus.io.rawValue
+        case .corruptIndex: return ExitStatus.corruptIndex.rawValue
+        case .versionTooNew: return ExitStatus.versionTooNew.rawValue
+        case .modelMismatch: return ExitStatus.modelMismatch.rawValue
+        case .dimensionMismatch: return ExitStatus.dimensionMismatch.rawValue
+        }
+    }
+}
+
+/// Every exit status a ragpipe tool returns, with its meaning: the README's "Exit status" table
+/// is this table (a test compares them).
+public enum ExitStatus: Int32, CaseIterable, Sendable {
+    case success = 0
+    case usage = 64
+    case malformedInput = 65
+    case missingInput = 66
+    case unavailable = 69
+    case io = 74
+    case corruptIndex = 80
+    case versionTooNew = 81
+    case modelMismatch = 82
+    case dimensionMismatch = 83
+    case escalation = 84
+
+    public var meaning: String {
+        switch self {
+        case .success: return "success"
+        case .usage: return "bad arguments"
+        case .malformedInput: return "malformed input: a stream record or JSONL line (named as `file:line`), non-UTF-8 text, NaN/Inf, a stream cut short (no end-of-stream line)"
+        case .missingInput: return "missing or empty input: no documents, no records, an input file or path that does not exist or cannot be read"
+        case .unavailable: return "model not found or not usable (the message says where it looked and how to get it), server unreachable"
+        case .io: return "I/O error while reading or writing (the message names the file and the call)"
+        case .corruptIndex: return "corrupt index (the message names the section or block)"
+        case .versionTooNew: return "index format version newer than this ragpipe"
+        case .modelMismatch: return "model mismatch (stream records, or query embedder vs index)"
+        case .dimensionMismatch: return "dimension mismatch"
+        case .escalation: return "`query --strict`: an answer was not grounded and was replaced by \"I don't know\"; escalate to a person"
         }
     }
 }

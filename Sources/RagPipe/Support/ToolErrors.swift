@@ -8,7 +8,7 @@ import Darwin
 /// error's exit status (README, "Exit status").
 public enum ToolErrors {
     /// `query --strict` answered "I don't know" in place of an ungrounded answer: a person should look.
-    public static let escalationStatus: Int32 = 84
+    public static let escalationStatus: Int32 = ExitStatus.escalation.rawValue
 
     public static func run(_ tool: String, _ body: () throws -> Void) -> Int32 {
         do {
@@ -19,6 +19,9 @@ public enum ToolErrors {
         } catch let error as RagPipeError {
             Log.error(tool, error.description)
             return error.exitStatus
+        } catch let error as JSONScanError {
+            Log.error(tool, "malformed input: \(error)")
+            return ExitStatus.malformedInput.rawValue
         } catch {
             Log.error(tool, "\(error)")
             return 1

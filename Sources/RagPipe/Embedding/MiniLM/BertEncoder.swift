@@ -44,7 +44,7 @@ public struct BertConfig: Sendable, Equatable {
             throw RagPipeError.unavailable("\(configFile): \(error)")
         }
         guard c.hiddenSize > 0, c.layers > 0, c.heads > 0, c.hiddenSize % c.heads == 0, c.intermediateSize > 0,
-              c.maxPositions > 0, c.vocabSize > 0, c.typeVocabSize > 0 else {
+              c.maxPositions > 0, c.vocabSize > 0, c.typeVocabSize > 0, c.layerNormEps.isFinite, c.layerNormEps > 0 else {
             throw RagPipeError.unavailable("\(configFile): incomplete BERT configuration")
         }
         guard activation == "gelu" else { throw RagPipeError.unavailable("\(configFile): hidden_act '\(activation)' is not supported (gelu only)") }

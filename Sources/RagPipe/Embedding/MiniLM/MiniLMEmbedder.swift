@@ -37,12 +37,14 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         self.directory = directory
         modelName = lastComponent(directory)
         modelID = EmbeddingModelID(name: modelName, precision: precision).description
-        let config = try BertConfig(configFile: directory + "/config.json")
+        let config = try Self.modelFile { try BertConfig(configFile: directory + "/config.json") }
         (tokenizer, maxTokens) = try Self.tokenizer(directory: directory, config: config)
         let (words, limit) = (tokenizer, maxTokens)
         let calibration = precision == .int8 ? Self.calibrationTexts.map { words.encode($0, maxLength: limit).ids } : []
-        encoder = try BertEncoder(config: config, weights: SafetensorsFile(path: directory + "/model.safetensors"),
-                                  precision: precision, use: use, calibration: calibration)
+        encoder = try Self.modelFile {
+            try BertEncoder(config: config, weights: SafetensorsFile(path: directory + "/model.safetensors"),
+                            precision: precision, use: use, calibration: calibration)
+        }
         var pooling = Pooling.mean
         if let bytes = try? readFileBytes(directory + "/1_Pooling/config.json") {
             var mean = false, cls = false
@@ -83,19 +85,37 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     /// The model folder's tokenizer and the input length sentence-transformers truncates at:
     /// `max_seq_length` of `sentence_bert_config.json` (default 256), capped by the position table.
     public static func tokenizer(directory: String, config: BertConfig? = nil) throws -> (WordPieceTokenizer, maxTokens: Int) {
-        let config = try config ?? BertConfig(configFile: directory + "/config.json")
-        let tokenizer = try WordPieceTokenizer(vocabFile: directory + "/vocab.txt")
+        let config = try modelFile { try config ?? BertConfig(configFile: directory + "/config.json") }
+        let tokenizer = try modelFile { try WordPieceTokenizer(vocabFile: directory + "/vocab.txt") }
         var maxLength = min(256, config.maxPositions)
-        if let bytes = try? readFileBytes(directory + "/sentence_bert_config.json") {
-            try bytes.withUnsafeBytes { raw in
-                var s = JSONScanner(raw)
-                try s.beginObject()
-                while let key = try s.nextKey() {
-                    if key.equals("max_seq_length") { maxLength = min(try s.readInt(), config.maxPositions) } else { try s.skipValue() }
+        let file = directory + "/sentence_bert_config.json"
+        if let bytes = try? readFileBytes(file) {
+            do {
+                try bytes.withUnsafeBytes { raw in
+                    var s = JSONScanner(raw)
+                    try s.beginObject()
+                    while let key = try s.nextKey() {
+                        guard key.equals("max_seq_length") else { try s.skipValue(); continue }
+                        let value = try s.readInt()
+                        // [CLS] and [SEP] always stay: a shorter limit cannot hold any sequence.
+                        guard value >= 2 else { throw RagPipeError.unavailable("\(file): max_seq_length \(value) must be at least 2") }
+                        maxLength = min(value, config.maxPositions)
+                    }
                 }
+            } catch let error as JSONScanError {
+                throw RagPipeError.unavailable("\(file): \(error)")
             }
         }
+        guard maxLength >= 2 else { throw RagPipeError.unavailable("\(directory)/config.json: max_position_embeddings \(config.maxPositions) must be at least 2") }
         return (tokenizer, maxLength)
+    }
+
+    /// A model folder missing a file is a model that is not usable (exit 69, with how to get one),
+    /// not a missing input.
+    static func modelFile<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch RagPipeError.unreadable(let path, let reason) {
+            throw RagPipeError.unavailable("\(path): cannot read: \(reason): not a usable model folder (`make model` fetches \(ModelLocator.defaultModel))")
+        }
     }
 
     public func embed(_ texts: [String], into output: UnsafeMutableBufferPointer<Float>) throws -> Int {

@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What each fuzz target does with one input (Tests/Fuzz, scripts/fuzz.sh): everything a tool
+/// does with that kind of untrusted input. Errors are the expected outcome of bad input; a trap
+/// or a sanitizer report is a bug. Kept in the library so that every crash the fuzzer finds is
+/// replayed by `swift test` (FuzzRegressionTests) through the very same code.
+public enum FuzzHarness {
+    public enum Target: String, CaseIterable, Sendable {
+        case index, jsonl, npy, safetensors, config, beirQueries = "beir-queries", qrels, squad
+    }
+
+    /// Runs `data` through `target`; `scratch` is a file path prefix for the readers that take paths.
+    public static func run(_ target: Target, _ data: UnsafeRawBufferPointer, scratch: String) {
+        switch target {
+        case .index:
+            var bytes = Array(data)
+            // Checksums would stop nearly every mutation at the header: mend them (the file size
+            // too) in three inputs of four, so that the checks behind them are fuzzed as well.
+            if bytes.count % 4 != 3 { mendChecksums(&bytes) }
+            bytes.withUnsafeBytes { index(writeScratch($0, scratch, suffix: ".ragx")) }
+        case .jsonl: jsonl(data)
+        case .npy: _ = try? NumpyMatrix(path: writeScratch(data, scratch, suffix: ".npy"))
+        case .safetensors:
+            if let file = try? SafetensorsFile(path: writeScratch(data, scratch, suffix: ".safetensors")) {
+                _ = try? file.floats("embeddings.word_embeddings.weight", shape: [4, 2])
+            }
+        case .config:
+            _ = try? BertConfig(configFile: writeScratch(data, scratch, suffix: ".json"))
+            _ = try? IndexMetadata.parse(data)
+            _ = try? EndOfStream.parse(data)
+        case .beirQueries: _ = try? BEIRData.queries(writeScratch(data, scratch, suffix: ".jsonl"))
+        case .qrels: _ = try? BEIRData.qrels(writeScratch(data, scratch, suffix: ".tsv"))
+        case .squad: _ = try? SQuADData(path: writeScratch(data, scratch, suffix: ".json"))
+        }
+    }
+
+    /// Writes the input where the file-taking readers can open it.
+    static func writeScratch(_ data: UnsafeRawBufferPointer, _ scratch: String, suffix: String) -> String {
+        let path = scratch + suffix
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        precondition(fd >= 0, "fuzz: cannot write \(path)")
+        var done = 0
+        while done < data.count {
+            let n = write(fd, data.baseAddress! + done, data.count - done)
+            precondition(n > 0)
+            done += n
+        }
+        close(fd)
+        return path
+    }
+
+    /// Rewrites the header's file size, each in-bounds section's CRC, the section table's CRC and
+    /// the header's CRC (docs/FORMAT.md), as a writer would have.
+    static func mendChecksums(_ bytes: inout [UInt8]) {
+        guard bytes.count >= IndexFormat.headerSize else { return }
+        func u32(_ o: Int) -> UInt32 { bytes[o..<(o + 4)].reversed().reduce(0) { $0 << 8 | UInt32($1) } }
+        func u64(_ o: Int) -> UInt64 { bytes[o..<(o + 8)].reversed().reduce(0) { $0 << 8 | UInt64($1) } }
+        func put32(_ v: UInt32, _ o: Int) { for i in 0..<4 { bytes[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) } }
+        func crc(_ r: Range<Int>) -> UInt32 { bytes.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[r])) } }
+        let size = UInt64(bytes.count)
+        for i in 0..<8 { bytes[16 + i] = UInt8(truncatingIfNeeded: size >> (8 * UInt64(i))) }
+        let table = u64(24), count = UInt64(u32(32))
+        if count <= 1024, table <= size, count * UInt64(IndexFormat.sectionEntrySize) <= size - table {
+            for i in 0..<Int(count) {
+                let e = Int(table) + i * IndexFormat.sectionEntrySize
+                let offset = u64(e + 8), length = u64(e + 16)
+                if offset <= size, length <= size - offset { put32(crc(Int(offset)..<Int(offset + length)), e + 24) }
+            }
+            put32(crc(Int(table)..<(Int(table) + Int(count) * IndexFormat.sectionEntrySize)), 36)
+        }
+        put32(crc(0..<60), 60)
+    }
+
+    /// Everything a query can do with an index: open, verify, fetch records, every search path.
+    static func index(_ path: String) {
+        guard let reader = try? IndexReader(path: path) else { return }
+        _ = try? reader.verify()
+        let d = reader.dimension
+        var q = [Float](repeating: 0, count: d)
+        // A unit vector, as the embedders make.
+        q[0] = d > 1 ? 0.8 : 1
+        if d > 1 { q[d - 1] = -0.6 }
+        for row in [0, reader.count / 2, reader.count - 1] {
+            _ = try? reader.record(row)
+            _ = try? reader.dense.similarity(row: row, q)
+        }
+        _ = try? reader.forEachRecord { _, _ in }
+        let dense = (try? reader.dense.search(q, k: 10)) ?? []
+        _ = try? reader.dense.search(q, k: 3, nprobe: 1)
+        _ = try? reader.dense.search(q, k: 3, nprobe: 1_000)
+        if let searcher = try? BM25Searcher(index: reader) {
+            let bm25 = (try? searcher.search("zinc colds index vectors the", k: 10)) ?? []
+            _ = searcher.ceiling("zinc colds")
+            for fusion in Fusion.allCases { _ = fusion.fuse(dense: dense, bm25: bm25, weight: 0.5, k: 5) }
+        }
+        // What `query` does, in every mode, when the index names the hash embedder (the seeds do).
+        guard reader.metadata.modelID == HashEmbedder.modelName else { return }
+        let embedder = HashEmbedder(dimension: reader.dimension)
+        for mode in RetrievalMode.allCases {
+            guard let engine = try? QueryEngine(index: reader, embedder: embedder, k: 3, mode: mode) else { continue }
+            _ = try? engine.run("zinc lozenges and the common cold")
+        }
+    }
+
+    static func jsonl(_ data: UnsafeRawBufferPointer) {
+        var vectors: [Float] = []
+        var start = 0
+        let builder = IndexBuilder(blockSize: 1024)
+        var segments = StreamSegments(name: "fuzz")
+        var number = 0
+        while start <= data.count {
+            var end = start
+            while end < data.count && data[end] != 0x0A { end += 1 }
+            let line = UnsafeRawBufferPointer(rebasing: data[start..<end])
+            number += 1
+            vectors.removeAll(keepingCapacity: true)
+            _ = try? RecordCodec.parseLine(line, vectors: &vectors)
+            if (try? segments.marker(line, number: number)) == nil { segments.record() }
+            _ = try? builder.addLine(line, place: "fuzz:\(number)")
+            start = end + 1
+        }
+        _ = try? segments.finish(allowUnterminated: false)
+    }
+}
