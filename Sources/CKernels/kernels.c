@@ -207,3 +207,5 @@ void rp_f32_to_f16(const float *input, uint16_t *output, size_t count) {
         output[i] = h | (uint16_t)(sign >> 16);
     }
 }
+
+size_t rp_take_next(size_t *counter) { return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED); }

@@ -50,6 +50,9 @@ size_t rp_argmax(const float *values, size_t count, float *best);
 void rp_f32_to_f16(const float *input, uint16_t *output, size_t count);
 void rp_f16_to_f32(const uint16_t *input, float *output, size_t count);
 
+/// Atomically `(*counter)++`, returning the old value: threads taking work items one at a time.
+size_t rp_take_next(size_t *counter);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// A sentence-transformers BERT model (all-MiniLM-L6-v2 by default) run natively: WordPiece
@@ -129,29 +130,25 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
             if full > ids.count { truncated += 1 }
             sequences.append(ids)
         }
-        // Sort by length so each worker gets neighbours of similar cost, then split by tokens.
-        let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count || (sequences[$0].count == sequences[$1].count && $0 < $1) }
-        let totalTokens = sequences.reduce(0) { $0 + $1.count }
+        // Longest first, each worker taking the next sequence when it is free: the costly ones
+        // start early and the short ones fill the gaps, so no worker waits at the end of a batch.
+        let order = sequences.indices.sorted { sequences[$0].count > sequences[$1].count || (sequences[$0].count == sequences[$1].count && $0 < $1) }
         let workers = min(threads, texts.count)
-        var bounds = [0]
-        var acc = 0
-        for (rank, index) in order.enumerated() {
-            acc += sequences[index].count
-            if bounds.count < workers && acc * workers >= totalTokens * bounds.count { bounds.append(rank + 1) }
-        }
-        while bounds.count <= workers { bounds.append(order.count) }
-        bounds[workers] = order.count
-
-        let out = UncheckedSendable(output)
-        let work = UncheckedSendable((sequences, order, bounds, encoder))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let (sequences, order, bounds, encoder) = work.value
-            let slice = Array(order[bounds[w]..<bounds[w + 1]])
-            guard !slice.isEmpty else { return }
-            var rows = [Float](repeating: 0, count: slice.count * dim)
-            rows.withUnsafeMutableBufferPointer { encoder.embed(slice.map { sequences[$0] }, into: $0) }
-            for (k, index) in slice.enumerated() {
-                for j in 0..<dim { out.value[index * dim + j] = rows[k * dim + j] }
+        let longest = sequences.map(\.count).max() ?? 0
+        guard longest > 0 else { return truncated }
+        let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        next.initialize(to: 0)
+        defer { next.deallocate() }
+        let shared = UncheckedSendable((output, sequences, order, encoder, next))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            let (output, sequences, order, encoder, next) = shared.value
+            let scratch = BertEncoder.Scratch(tokens: longest, config: encoder.config)
+            while true {
+                let rank = rp_take_next(next)
+                guard rank < order.count else { break }
+                let index = order[rank]
+                encoder.forward(sequences[index], scratch: scratch,
+                                into: UnsafeMutableBufferPointer(rebasing: output[(index * dim)..<((index + 1) * dim)]))
             }
         }
         return truncated
