@@ -105,18 +105,26 @@ const char *rp_dnnl_isa(void) {
 struct rp_linear {
     rp_precision precision;          // what the primitive computes in
     int round_inputs_to_bf16;        // bf16 emulated: fp32 products of bf16-rounded operands
-    int quantize_inputs;             // int8 emulated: fp32 products of int8-quantized operands
+    rp_precision quantize_inputs;    // int8/uint8 emulated (this kind, else FP32): fp32 products of the same integers
     size_t n, k;
     dnnl_memory_desc_t weights_md;   // the layout oneDNN chose, fixed at creation
     void *weights;                   // in that layout
-    float *row_scales;               // int8: per output row
-    float *inverse_smoothing;        // int8: per input column, or NULL
+    float *row_scales;               // int8 weights: per output row
+    int32_t *column_sums;            // uint8 inputs: Σ_k of each output row's int8 weights
+    float *inverse_smoothing;        // int8 and uint8: per input column, or NULL
 };
 
-static dnnl_data_type_t source_type(rp_precision p) {
-    return p == RP_PRECISION_BF16 ? dnnl_bf16 : p == RP_PRECISION_INT8 ? dnnl_s8 : dnnl_f32;
+static int integer(rp_precision p) { return p == RP_PRECISION_INT8 || p == RP_PRECISION_UINT8; }
+static dnnl_data_type_t input_type(rp_precision p) {
+    return p == RP_PRECISION_BF16 ? dnnl_bf16 : p == RP_PRECISION_INT8 ? dnnl_s8 : p == RP_PRECISION_UINT8 ? dnnl_u8 : dnnl_f32;
 }
-static dnnl_data_type_t result_type(rp_precision p) { return p == RP_PRECISION_INT8 ? dnnl_s32 : dnnl_f32; }
+static dnnl_data_type_t weight_type(rp_precision p) {
+    return p == RP_PRECISION_BF16 ? dnnl_bf16 : integer(p) ? dnnl_s8 : dnnl_f32;
+}
+static dnnl_data_type_t result_type(rp_precision p) { return integer(p) ? dnnl_s32 : dnnl_f32; }
+static const char *precision_name(rp_precision p) {
+    return p == RP_PRECISION_BF16 ? "bf16" : p == RP_PRECISION_INT8 ? "int8" : p == RP_PRECISION_UINT8 ? "uint8" : "fp32";
+}
 
 /// A matmul descriptor for `? × k` by `k × n` with the given weight layout.
 static int describe(rp_precision precision, size_t n, size_t k, const dnnl_memory_desc_t *weights_md,
@@ -124,9 +132,9 @@ static int describe(rp_precision precision, size_t n, size_t k, const dnnl_memor
     dnnl_memory_desc_t src, wei, dst;
     dnnl_dims_t src_dims = {DNNL_RUNTIME_DIM_VAL, (dnnl_dim_t)k}, wei_dims = {(dnnl_dim_t)k, (dnnl_dim_t)n},
                 dst_dims = {DNNL_RUNTIME_DIM_VAL, (dnnl_dim_t)n};
-    if (p_dnnl_memory_desc_init_by_tag(&src, 2, src_dims, source_type(precision), dnnl_ab) != dnnl_success) return 1;
+    if (p_dnnl_memory_desc_init_by_tag(&src, 2, src_dims, input_type(precision), dnnl_ab) != dnnl_success) return 1;
     if (weights_md) wei = *weights_md;
-    else if (p_dnnl_memory_desc_init_by_tag(&wei, 2, wei_dims, source_type(precision), dnnl_format_tag_any) != dnnl_success) return 1;
+    else if (p_dnnl_memory_desc_init_by_tag(&wei, 2, wei_dims, weight_type(precision), dnnl_format_tag_any) != dnnl_success) return 1;
     if (p_dnnl_memory_desc_init_by_tag(&dst, 2, dst_dims, result_type(precision), dnnl_ab) != dnnl_success) return 1;
     dnnl_matmul_desc_t desc;
     if (p_dnnl_matmul_desc_init(&desc, &src, &wei, NULL, &dst) != dnnl_success) return 1;
@@ -143,7 +151,8 @@ struct thread_state {
     int cached;
     void *buffer;           // converted inputs (bf16 or int8) and int8 results
     size_t buffer_bytes;
-    float *scales;
+    float *scales;          // per input row: int8/uint8 steps
+    int32_t *zeros;         // per input row: uint8 zero points
     size_t scales_count;
 };
 
@@ -154,6 +163,7 @@ static void destroy_thread_state(void *opaque) {
     if (state->stream) p_dnnl_stream_destroy(state->stream);
     free(state->buffer);
     free(state->scales);
+    free(state->zeros);
     free(state);
 }
 
@@ -206,7 +216,7 @@ static int reorder_weights(rp_linear *linear, const void *plain) {
     dnnl_memory_desc_t plain_md;
     dnnl_dims_t dims = {(dnnl_dim_t)linear->k, (dnnl_dim_t)linear->n};
     // PyTorch's [n × k] row-major weight is the k × n matrix in column-major ("ba") order.
-    if (p_dnnl_memory_desc_init_by_tag(&plain_md, 2, dims, source_type(linear->precision), dnnl_ba) != dnnl_success) return 1;
+    if (p_dnnl_memory_desc_init_by_tag(&plain_md, 2, dims, weight_type(linear->precision), dnnl_ba) != dnnl_success) return 1;
     dnnl_memory_t from, to;
     if (p_dnnl_memory_create(&from, &plain_md, engine, (void *)plain) != dnnl_success) return 1;
     if (p_dnnl_memory_create(&to, &linear->weights_md, engine, linear->weights) != dnnl_success) { p_dnnl_memory_destroy(from); return 1; }
@@ -233,94 +243,85 @@ static int reorder_weights(rp_linear *linear, const void *plain) {
     return failed;
 }
 
+/// Int8 weights per output row of `weight · smoothing` (per column): `q`, `scales`.
+static void quantize_weights(const float *weight, size_t n, size_t k, const float *smoothing, int8_t *q, float *scales,
+                             float *work) {
+    // x·Wᵀ = (x / s)·(W·s)ᵀ: the input's outlier columns shrink, the weights' grow.
+    for (size_t r = 0; r < n; r++)
+        for (size_t j = 0; j < k; j++) work[r * k + j] = weight[r * k + j] * (smoothing ? smoothing[j] : 1.0f);
+    rp_quantize_rows_s8(work, n, k, k, q, scales);
+}
+
 rp_linear *rp_linear_create(rp_precision precision, const float *weight, size_t n, size_t k,
                             const float *smoothing, char *error, size_t error_size) {
     if (rp_dnnl_load(error, error_size) != 0) return NULL;
     rp_linear *linear = calloc(1, sizeof *linear);
-    if (!linear) { snprintf(error, error_size, "out of memory"); return NULL; }
-    // Without AVX512_BF16, oneDNN emulates bf16 slower than fp32 (AVX-512) or not at all (AVX2):
-    // the same products of bf16-rounded operands then run as fp32 instead.
-    float *rounded = NULL;
-    if (precision == RP_PRECISION_BF16 && !rp_dnnl_native_bf16()) {
-        rounded = malloc(n * k * sizeof(float));
-        if (!rounded) { free(linear); snprintf(error, error_size, "out of memory"); return NULL; }
-        rp_round_to_bf16(weight, rounded, n * k);
-        weight = rounded;
-        precision = RP_PRECISION_FP32;
-        linear->round_inputs_to_bf16 = 1;
-    }
-    // Without VNNI, oneDNN's int8 kernels sum pairs of products in 16 bits, which saturate: the
-    // same integer products run exactly in fp32 instead (|Σ| < 2^24 for these layers).
-    if (precision == RP_PRECISION_INT8 && !rp_dnnl_native_int8()) {
-        rounded = malloc(n * k * sizeof(float));
-        float *scales = malloc(n * sizeof(float));
-        int8_t *q = malloc(n * k);
+    float *work = malloc(n * k * sizeof(float));
+    int8_t *q = integer(precision) ? malloc(n * k) : NULL;
+    uint16_t *halves = precision == RP_PRECISION_BF16 ? malloc(n * k * sizeof(uint16_t)) : NULL;
+    if (linear && integer(precision)) {
+        linear->row_scales = malloc(n * sizeof(float));
         if (smoothing) linear->inverse_smoothing = malloc(k * sizeof(float));
-        if (!rounded || !scales || !q || (smoothing && !linear->inverse_smoothing)) {
-            free(rounded); free(scales); free(q); free(linear->inverse_smoothing); free(linear);
-            snprintf(error, error_size, "out of memory");
-            return NULL;
-        }
-        for (size_t r = 0; r < n; r++)
-            for (size_t j = 0; j < k; j++) rounded[r * k + j] = weight[r * k + j] * (smoothing ? smoothing[j] : 1.0f);
-        rp_quantize_rows_s8(rounded, n, k, k, q, scales);
-        for (size_t r = 0; r < n; r++)
-            for (size_t j = 0; j < k; j++) rounded[r * k + j] = (float)q[r * k + j] * scales[r];
-        if (smoothing) for (size_t j = 0; j < k; j++) linear->inverse_smoothing[j] = 1.0f / smoothing[j];
-        free(scales);
-        free(q);
-        weight = rounded;
-        smoothing = NULL;
-        precision = RP_PRECISION_FP32;
-        linear->quantize_inputs = 1;
+        if (precision == RP_PRECISION_UINT8) linear->column_sums = malloc(n * sizeof(int32_t));
     }
-    linear->precision = precision;
+    if (!linear || !work || (integer(precision) && (!q || !linear->row_scales || (smoothing && !linear->inverse_smoothing)
+                                                    || (precision == RP_PRECISION_UINT8 && !linear->column_sums)))
+        || (precision == RP_PRECISION_BF16 && !halves)) {
+        snprintf(error, error_size, "out of memory");
+        free(work); free(q); free(halves); rp_linear_destroy(linear);
+        return NULL;
+    }
     linear->n = n;
     linear->k = k;
-    dnnl_primitive_desc_t pd;
-    if (describe(precision, n, k, NULL, &pd)) {
-        snprintf(error, error_size, "oneDNN has no %s matmul for %zu × %zu on this CPU",
-                 precision == RP_PRECISION_BF16 ? "bf16" : precision == RP_PRECISION_INT8 ? "int8" : "fp32", n, k);
-        free(linear);
-        free(rounded);
-        return NULL;
-    }
-    linear->weights_md = *p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    p_dnnl_primitive_desc_destroy(pd);
-    size_t bytes = p_dnnl_memory_desc_get_size(&linear->weights_md);
-    linear->weights = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    void *plain = NULL;
-    const void *source = weight;
-    if (linear->weights && precision == RP_PRECISION_BF16) {
-        plain = malloc(n * k * sizeof(uint16_t));
-        if (plain) rp_f32_to_bf16(weight, plain, n * k);
-        source = plain;
-    } else if (linear->weights && precision == RP_PRECISION_INT8) {
-        plain = malloc(n * k);
-        linear->row_scales = malloc(n * sizeof(float));
-        float *smoothed = smoothing ? malloc(n * k * sizeof(float)) : NULL;
-        if (smoothing) linear->inverse_smoothing = malloc(k * sizeof(float));
-        if (plain && linear->row_scales && (!smoothing || (smoothed && linear->inverse_smoothing))) {
-            if (smoothing) {
-                // x·Wᵀ = (x / s)·(W·s)ᵀ: the input's outlier columns shrink, the weights' grow.
-                for (size_t r = 0; r < n; r++)
-                    for (size_t j = 0; j < k; j++) smoothed[r * k + j] = weight[r * k + j] * smoothing[j];
-                for (size_t j = 0; j < k; j++) linear->inverse_smoothing[j] = 1.0f / smoothing[j];
+    const void *source = weight;   // what is reordered into oneDNN's layout
+    if (precision == RP_PRECISION_BF16) {
+        if (rp_dnnl_native_bf16()) {
+            rp_f32_to_bf16(weight, halves, n * k);
+            source = halves;
+        } else {
+            // Without AVX512_BF16, oneDNN emulates bf16 slower than fp32 (AVX-512) or not at all
+            // (AVX2): the same products of bf16-rounded operands run as fp32 instead.
+            rp_round_to_bf16(weight, work, n * k);
+            source = work;
+            linear->round_inputs_to_bf16 = 1;
+            precision = RP_PRECISION_FP32;
+        }
+    } else if (integer(precision)) {
+        quantize_weights(weight, n, k, smoothing, q, linear->row_scales, work);
+        if (smoothing) for (size_t j = 0; j < k; j++) linear->inverse_smoothing[j] = 1.0f / smoothing[j];
+        if (linear->column_sums)
+            for (size_t r = 0; r < n; r++) {
+                int32_t sum = 0;
+                for (size_t j = 0; j < k; j++) sum += q[r * k + j];
+                linear->column_sums[r] = sum;
             }
-            rp_quantize_rows_s8(smoothing ? smoothed : weight, n, k, k, plain, linear->row_scales);
-        } else { free(plain); plain = NULL; }
-        free(smoothed);
-        source = plain;
+        if (rp_dnnl_native_int8()) {
+            source = q;
+        } else {
+            // Without VNNI, oneDNN's integer kernels sum pairs of products in 16 bits, which
+            // saturate: the same integer products run exactly in fp32 (|Σ| < 2^24 here).
+            for (size_t r = 0; r < n; r++)
+                for (size_t j = 0; j < k; j++) work[r * k + j] = (float)q[r * k + j] * linear->row_scales[r];
+            source = work;
+            linear->quantize_inputs = precision;
+            precision = RP_PRECISION_FP32;
+        }
     }
-    if (!linear->weights || !source || reorder_weights(linear, source)) {
-        snprintf(error, error_size, "could not prepare %zu × %zu weights for oneDNN", n, k);
-        free(plain);
-        free(rounded);
-        rp_linear_destroy(linear);
-        return NULL;
+    linear->precision = precision;
+    dnnl_primitive_desc_t pd;
+    int failed = describe(precision, n, k, NULL, &pd);
+    if (failed) {
+        snprintf(error, error_size, "oneDNN has no %s matmul for %zu × %zu on this CPU", precision_name(precision), n, k);
+    } else {
+        linear->weights_md = *p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        p_dnnl_primitive_desc_destroy(pd);
+        size_t bytes = p_dnnl_memory_desc_get_size(&linear->weights_md);
+        linear->weights = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        failed = !linear->weights || reorder_weights(linear, source);
+        if (failed) snprintf(error, error_size, "could not prepare %zu × %zu weights for oneDNN", n, k);
     }
-    free(plain);
-    free(rounded);
+    free(work); free(q); free(halves);
+    if (failed) { rp_linear_destroy(linear); return NULL; }
     return linear;
 }
 
@@ -328,8 +329,21 @@ void rp_linear_destroy(rp_linear *linear) {
     if (!linear) return;
     free(linear->weights);
     free(linear->row_scales);
+    free(linear->column_sums);
     free(linear->inverse_smoothing);
     free(linear);
+}
+
+static int reserve_scales(struct thread_state *state, size_t m) {
+    if (m <= state->scales_count) return 0;
+    float *scales = realloc(state->scales, m * sizeof(float));
+    if (!scales) return 1;
+    state->scales = scales;
+    int32_t *zeros = realloc(state->zeros, m * sizeof(int32_t));
+    if (!zeros) return 1;
+    state->zeros = zeros;
+    state->scales_count = m;
+    return 0;
 }
 
 int rp_linear_apply(const rp_linear *linear, const float *x, size_t m, size_t ldx, float *y, size_t ldy) {
@@ -340,51 +354,47 @@ int rp_linear_apply(const rp_linear *linear, const float *x, size_t m, size_t ld
     dnnl_primitive_t primitive = primitive_for(state, linear);
     if (!primitive) return 1;
     size_t n = linear->n, k = linear->k;
+    rp_level level = rp_cpu_level();
     const void *source = x;
     void *result = y;
-    float *row_scales = NULL;
     if (linear->round_inputs_to_bf16) {
         float *converted = grow(state, m * k * sizeof(float));
         if (!converted) return 1;
         rp_round_to_bf16(x, converted, m * k);
         source = converted;
-    } else if (linear->quantize_inputs) {
+    } else if (linear->quantize_inputs != RP_PRECISION_FP32) {
         float *converted = grow(state, m * k * (sizeof(float) + 1));
-        if (m > state->scales_count) {
-            float *scales = realloc(state->scales, m * sizeof(float));
-            if (!scales) return 1;
-            state->scales = scales;
-            state->scales_count = m;
-        }
-        if (!converted) return 1;
-        int8_t *q = (int8_t *)(converted + m * k);
-        rp_quantize_rows_smoothed_at(rp_cpu_level(), x, m, k, linear->inverse_smoothing, q, state->scales);
+        if (!converted || reserve_scales(state, m)) return 1;
+        void *q = converted + m * k;
+        if (linear->quantize_inputs == RP_PRECISION_UINT8)
+            rp_quantize_rows_u8_at(level, x, m, k, linear->inverse_smoothing, q, state->scales, state->zeros);
+        else
+            rp_quantize_rows_smoothed_at(level, x, m, k, linear->inverse_smoothing, q, state->scales);
         for (size_t r = 0; r < m; r++)
-            for (size_t j = 0; j < k; j++) converted[r * k + j] = (float)q[r * k + j] * state->scales[r];
+            for (size_t j = 0; j < k; j++)
+                converted[r * k + j] = linear->quantize_inputs == RP_PRECISION_UINT8
+                    ? (float)((int32_t)((uint8_t *)q)[r * k + j] - state->zeros[r]) * state->scales[r]
+                    : (float)((int8_t *)q)[r * k + j] * state->scales[r];
         source = converted;
     } else if (linear->precision == RP_PRECISION_BF16) {
         uint16_t *converted = grow(state, m * k * sizeof(uint16_t));
         if (!converted) return 1;
         rp_f32_to_bf16(x, converted, m * k);
         source = converted;
-    } else if (linear->precision == RP_PRECISION_INT8) {
+    } else if (integer(linear->precision)) {
         size_t result_bytes = (m * n * sizeof(int32_t) + 63) / 64 * 64;
         unsigned char *buffer = grow(state, result_bytes + m * k);
-        if (!buffer) return 1;
-        if (m > state->scales_count) {
-            float *scales = realloc(state->scales, m * sizeof(float));
-            if (!scales) return 1;
-            state->scales = scales;
-            state->scales_count = m;
-        }
-        row_scales = state->scales;
-        rp_quantize_rows_smoothed_at(rp_cpu_level(), x, m, k, linear->inverse_smoothing, (int8_t *)(buffer + result_bytes), row_scales);
+        if (!buffer || reserve_scales(state, m)) return 1;
+        if (linear->precision == RP_PRECISION_UINT8)
+            rp_quantize_rows_u8_at(level, x, m, k, linear->inverse_smoothing, buffer + result_bytes, state->scales, state->zeros);
+        else
+            rp_quantize_rows_smoothed_at(level, x, m, k, linear->inverse_smoothing, (int8_t *)(buffer + result_bytes), state->scales);
         source = buffer + result_bytes;
         result = buffer;
     }
     dnnl_memory_desc_t src_md, dst_md;
     dnnl_dims_t src_dims = {(dnnl_dim_t)m, (dnnl_dim_t)k}, dst_dims = {(dnnl_dim_t)m, (dnnl_dim_t)n};
-    if (p_dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, source_type(linear->precision), dnnl_ab) != dnnl_success) return 1;
+    if (p_dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, input_type(linear->precision), dnnl_ab) != dnnl_success) return 1;
     if (p_dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, result_type(linear->precision), dnnl_ab) != dnnl_success) return 1;
     dnnl_memory_t src, wei, dst;
     if (p_dnnl_memory_create(&src, &src_md, engine, (void *)source) != dnnl_success) return 1;
@@ -399,7 +409,9 @@ int rp_linear_apply(const rp_linear *linear, const float *x, size_t m, size_t ld
     p_dnnl_memory_destroy(wei);
     p_dnnl_memory_destroy(dst);
     if (failed) return 1;
-    if (linear->precision == RP_PRECISION_INT8) rp_dequantize(result, m, n, row_scales, linear->row_scales, y);
+    if (integer(linear->precision))
+        rp_dequantize(result, m, n, state->scales, linear->row_scales,
+                      linear->precision == RP_PRECISION_UINT8 ? state->zeros : NULL, linear->column_sums, y);
     return 0;
 }
 

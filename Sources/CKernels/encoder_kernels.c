@@ -387,11 +387,41 @@ void rp_quantize_rows_s8(const float *x, size_t rows, size_t columns, size_t ldx
 }
 
 void rp_dequantize(const int32_t *sums, size_t rows, size_t columns, const float *row_scales,
-                   const float *column_scales, float *y) {
+                   const float *column_scales, const int32_t *zeros, const int32_t *column_sums, float *y) {
 #ifdef RP_ENCODER_X86
     rp_level level = rp_cpu_level();
-    if (level >= RP_LEVEL_AVX512) { dequantize_avx512(sums, rows, columns, row_scales, column_scales, y); return; }
-    if (level >= RP_LEVEL_AVX2) { dequantize_avx2(sums, rows, columns, row_scales, column_scales, y); return; }
+    if (level >= RP_LEVEL_AVX512) { dequantize_avx512(sums, rows, columns, row_scales, column_scales, zeros, column_sums, y); return; }
+    if (level >= RP_LEVEL_AVX2) { dequantize_avx2(sums, rows, columns, row_scales, column_scales, zeros, column_sums, y); return; }
 #endif
-    dequantize_portable(sums, rows, columns, row_scales, column_scales, y);
+    dequantize_portable(sums, rows, columns, row_scales, column_scales, zeros, column_sums, y);
+}
+
+void rp_quantize_rows_u8_at(rp_level level, const float *x, size_t rows, size_t columns,
+                            const float *inverse_smoothing, uint8_t *q, float *scales, int32_t *zeros) {
+    if (level == RP_LEVEL_SCALAR) {
+        for (size_t r = 0; r < rows; r++) {
+            float lo = 0, hi = 0;
+            for (size_t j = 0; j < columns; j++) {
+                float v = x[r * columns + j] * (inverse_smoothing ? inverse_smoothing[j] : 1.0f);
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+            float scale = hi > lo ? (hi - lo) / 255.0f : 1.0f, inv = 1.0f / scale;
+            int32_t zero = (int32_t)(-lo * inv + 0.5f);
+            zero = zero < 0 ? 0 : zero > 255 ? 255 : zero;
+            for (size_t j = 0; j < columns; j++) {
+                float v = x[r * columns + j] * (inverse_smoothing ? inverse_smoothing[j] : 1.0f) * inv + (float)zero + 0.5f;
+                v = v < 0 ? 0 : v > 255 ? 255 : v;
+                q[r * columns + j] = (uint8_t)(int32_t)v;
+            }
+            scales[r] = scale;
+            zeros[r] = zero;
+        }
+        return;
+    }
+#ifdef RP_ENCODER_X86
+    if (level >= RP_LEVEL_AVX512) { quantize_rows_u8_avx512(x, rows, columns, inverse_smoothing, q, scales, zeros); return; }
+    if (level >= RP_LEVEL_AVX2) { quantize_rows_u8_avx2(x, rows, columns, inverse_smoothing, q, scales, zeros); return; }
+#endif
+    quantize_rows_u8_portable(x, rows, columns, inverse_smoothing, q, scales, zeros);
 }

@@ -205,20 +205,66 @@ static void RP_FN(to_bf16)(const float *input, uint16_t *output, size_t count) {
     rp_f32_to_bf16_scalar(input + full, output + full, count - full);
 }
 
-/// `y[r][j] = sums[r][j] · row_scales[r] · column_scales[j]`.
+/// As `rp_dequantize`.
 static void RP_FN(dequantize)(const int32_t *sums, size_t rows, size_t columns, const float *row_scales,
-                              const float *column_scales, float *y) {
+                              const float *column_scales, const int32_t *zeros, const int32_t *column_sums, float *y) {
     size_t full = columns / RP_W * RP_W;
     for (size_t r = 0; r < rows; r++) {
         const int32_t *in = sums + r * columns;
         float *out = y + r * columns;
         RP_V a = (RP_V)(row_scales[r]);
+        int32_t zero = zeros ? zeros[r] : 0;
         for (size_t j = 0; j < full; j += RP_W) {
-            RP_VI s;
+            RP_VI s, c = (RP_VI)(0);
             memcpy(&s, in + j, sizeof s);
+            if (zeros) memcpy(&c, column_sums + j, sizeof c);
+            s -= zero * c;
             RP_FN(store)(out + j, __builtin_convertvector(s, RP_V) * (a * RP_FN(load)(column_scales + j)));
         }
-        for (size_t j = full; j < columns; j++) out[j] = (float)in[j] * (row_scales[r] * column_scales[j]);
+        for (size_t j = full; j < columns; j++)
+            out[j] = (float)(in[j] - zero * (zeros ? column_sums[j] : 0)) * (row_scales[r] * column_scales[j]);
+    }
+}
+
+/// As `rp_quantize_rows_u8_at`.
+static void RP_FN(quantize_rows_u8)(const float *x, size_t rows, size_t columns, const float *inverse_smoothing,
+                                    uint8_t *q, float *scales, int32_t *zeros) {
+    typedef uint8_t RP_VU8 __attribute__((ext_vector_type(RP_W)));
+    size_t full = columns / RP_W * RP_W;
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = x + r * columns;
+        RP_V low = (RP_V)(0.0f), high = (RP_V)(0.0f);
+        for (size_t j = 0; j < full; j += RP_W) {
+            RP_V v = RP_FN(load)(row + j);
+            if (inverse_smoothing) v *= RP_FN(load)(inverse_smoothing + j);
+            low = __builtin_elementwise_min(low, v);
+            high = __builtin_elementwise_max(high, v);
+        }
+        float lo = -RP_FN(maximum)(-low), hi = RP_FN(maximum)(high);
+        for (size_t j = full; j < columns; j++) {
+            float v = row[j] * (inverse_smoothing ? inverse_smoothing[j] : 1.0f);
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        float scale = hi > lo ? (hi - lo) / 255.0f : 1.0f, inv = 1.0f / scale;
+        int32_t zero = (int32_t)(-lo * inv + 0.5f);
+        zero = zero < 0 ? 0 : zero > 255 ? 255 : zero;
+        uint8_t *out = q + r * columns;
+        for (size_t j = 0; j < full; j += RP_W) {
+            RP_V v = RP_FN(load)(row + j);
+            if (inverse_smoothing) v *= RP_FN(load)(inverse_smoothing + j);
+            v = v * inv + (float)zero + 0.5f;           // non-negative after clamping: truncation rounds
+            v = __builtin_elementwise_min(__builtin_elementwise_max(v, (RP_V)(0.0f)), (RP_V)(255.0f));
+            RP_VU8 n = __builtin_convertvector(__builtin_convertvector(v, RP_VI), RP_VU8);
+            memcpy(out + j, &n, sizeof n);
+        }
+        for (size_t j = full; j < columns; j++) {
+            float v = row[j] * (inverse_smoothing ? inverse_smoothing[j] : 1.0f) * inv + (float)zero + 0.5f;
+            v = v < 0 ? 0 : v > 255 ? 255 : v;
+            out[j] = (uint8_t)(int32_t)v;
+        }
+        scales[r] = scale;
+        zeros[r] = zero;
     }
 }
 

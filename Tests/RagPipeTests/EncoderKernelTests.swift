@@ -141,8 +141,32 @@ import Testing
         }
         let sums: [Int32] = [1, -2, 3, 100_000, 0, -7]
         var y = [Float](repeating: 0, count: 6)
-        rp_dequantize(sums, 2, 3, [0.5, 2], [1, 0.25, 4], &y)
+        rp_dequantize(sums, 2, 3, [0.5, 2], [1, 0.25, 4], nil, nil, &y)
         #expect(y == [0.5, -0.25, 6, 200_000, 0, -56])
+        // With zero points: (sum − zero · Σ weights) · steps.
+        rp_dequantize(sums, 2, 3, [0.5, 2], [1, 0.25, 4], [10, -1], [1, 2, 3], &y)
+        #expect(y == [-4.5, -2.75, -54, 200_002, 1, -32])
+        for columns in [1, 15, 16, 17, 384, 1536] {
+            let rows = 3
+            // One-sided rows (GELU outputs: ≥ -0.17), and one all-zero row.
+            var x = random(rows * columns, &rng, scale: 3).map { max($0, -0.17) }
+            for j in 0..<columns { x[2 * columns + j] = 0 }
+            var oracleQ = [UInt8](repeating: 0, count: rows * columns), oracleS = [Float](repeating: 0, count: rows)
+            var oracleZ = [Int32](repeating: 0, count: rows)
+            rp_quantize_rows_u8_at(RP_LEVEL_SCALAR, x, rows, columns, nil, &oracleQ, &oracleS, &oracleZ)
+            for r in 0..<rows {
+                for j in 0..<columns {   // the oracle itself: within half a step of the input
+                    let back = (Float(oracleQ[r * columns + j]) - Float(oracleZ[r])) * oracleS[r]
+                    #expect(abs(back - x[r * columns + j]) <= 0.5001 * oracleS[r] + 1e-7)
+                }
+            }
+            for level in levels {
+                var q = oracleQ.map { _ in UInt8(0) }, s = oracleS.map { _ in Float(0) }, z = oracleZ.map { _ in Int32(0) }
+                rp_quantize_rows_u8_at(level, x, rows, columns, nil, &q, &s, &z)
+                #expect(s == oracleS && z == oracleZ, "level \(level.rawValue), \(columns) columns")
+                #expect(zip(q, oracleQ).allSatisfy { abs(Int($0) - Int($1)) <= 1 }, "level \(level.rawValue), \(columns) columns")
+            }
+        }
     }
 
     @Test func bf16RoundsToNearestEven() {

@@ -55,6 +55,7 @@ typedef enum {
     RP_PRECISION_FP32 = 0,
     RP_PRECISION_BF16 = 1,   ///< inputs and weights rounded to bfloat16
     RP_PRECISION_INT8 = 2,   ///< weights int8 per output row, inputs int8 per input row, both symmetric
+    RP_PRECISION_UINT8 = 3,  ///< weights as INT8, inputs uint8 per row with a zero point (one-sided inputs)
 } rp_precision;
 
 /// Loads oneDNN (libdnnl.so.2) once. 0 on success; otherwise a reason in `error`.
@@ -98,9 +99,15 @@ void rp_f32_to_bf16_scalar(const float *input, uint16_t *output, size_t count);
 void rp_quantize_rows_smoothed_at(rp_level level, const float *x, size_t rows, size_t columns,
                                   const float *inverse_smoothing, int8_t *q, float *scales);
 
-/// `y[r][j] = sums[r][j] · row_scales[r] · column_scales[j]`, contiguous rows.
+/// Asymmetric uint8 rows of `x · inverse_smoothing`: `q = clamp(round(x / scale) + zero, 0, 255)`
+/// with `scale = (max − min) / 255` over the row (which always spans 0) and `zero = round(−min / scale)`.
+void rp_quantize_rows_u8_at(rp_level level, const float *x, size_t rows, size_t columns,
+                            const float *inverse_smoothing, uint8_t *q, float *scales, int32_t *zeros);
+
+/// `y[r][j] = (sums[r][j] − zeros[r] · column_sums[j]) · row_scales[r] · column_scales[j]`
+/// (`zeros` and `column_sums` NULL for symmetric inputs), contiguous rows.
 void rp_dequantize(const int32_t *sums, size_t rows, size_t columns, const float *row_scales,
-                   const float *column_scales, float *y);
+                   const float *column_scales, const int32_t *zeros, const int32_t *column_sums, float *y);
 
 /// The scalar oracle of rp_quantize_rows_s8.
 void rp_quantize_rows_s8_scalar(const float *x, size_t rows, size_t columns, size_t ldx, int8_t *q, float *scales);

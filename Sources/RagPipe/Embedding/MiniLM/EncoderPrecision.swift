@@ -10,8 +10,8 @@ import Darwin
 /// same way as the documents they search.
 public enum EncoderPrecision: String, Sendable, CaseIterable {
     case fp32, bf16
-    /// int8 in the attention projections and the first feed-forward layer (inputs smoothed, see
-    /// `BertEncoder.quantizeLayers`), bf16 in the second feed-forward layer.
+    /// int8 weights in every linear layer, inputs int8 per token (uint8 with a zero point after
+    /// GELU), smoothed as `BertEncoder.quantizeLayers` says; attention in bf16.
     case int8
 
     var kernel: rp_precision {

@@ -26,23 +26,27 @@ final class LinearWeights: @unchecked Sendable {
         try self.init(UnsafePointer(copy.baseAddress!), owned: copy, n: n, k: k, library: library, precision: precision)
     }
 
+    private convenience init(_ weight: UnsafePointer<Float>, owned: UnsafeMutableBufferPointer<Float>?, n: Int, k: Int,
+                             library: MatrixLibrary, precision: EncoderPrecision) throws {
+        try self.init(weight, owned: owned, n: n, k: k, library: library, arithmetic: precision.kernel)
+    }
+
     private init(_ weight: UnsafePointer<Float>, owned: UnsafeMutableBufferPointer<Float>?, n: Int, k: Int,
-                 library: MatrixLibrary, precision: EncoderPrecision, smoothing: [Float]? = nil) throws {
+                 library: MatrixLibrary, arithmetic: rp_precision, smoothing: [Float]? = nil) throws {
         self.n = n; self.k = k; plain = weight; self.owned = owned; self.library = library
         switch library {
         case .blas:
-            precondition(precision == .fp32, "BLAS runs fp32 only")
+            precondition(arithmetic == RP_PRECISION_FP32, "BLAS runs fp32 only")
             prepared = nil
         case .onednn:
             var error = [CChar](repeating: 0, count: 256)
-            guard let linear = rp_linear_create(precision.kernel, weight, n, k, smoothing, &error, error.count) else {
+            guard let linear = rp_linear_create(arithmetic, weight, n, k, smoothing, &error, error.count) else {
                 throw RagPipeError.unavailable(cString(error))
             }
             prepared = linear
         }
     }
 
-    /// The same weights in int8, smoothed for inputs whose column maxima are `inputMaxima`.
     /// The same weights in another precision, without smoothing.
     func converted(to precision: EncoderPrecision) throws -> LinearWeights {
         let q = try LinearWeights(plain, owned: nil, n: n, k: k, library: library, precision: precision)
@@ -50,7 +54,9 @@ final class LinearWeights: @unchecked Sendable {
         return q
     }
 
-    func quantized(inputMaxima: [Float]) throws -> LinearWeights {
+    /// The same weights in int8, smoothed for inputs whose column maxima are `inputMaxima`; with
+    /// `oneSided`, inputs are uint8 with a zero point per row (for inputs that are mostly ≥ 0).
+    func quantized(inputMaxima: [Float], oneSided: Bool = false) throws -> LinearWeights {
         var weightMaxima = [Float](repeating: 0, count: k)
         for r in 0..<n { for j in 0..<k { weightMaxima[j] = max(weightMaxima[j], abs(plain[r * k + j])) } }
         let smoothing = (0..<k).map { j -> Float in
@@ -58,7 +64,8 @@ final class LinearWeights: @unchecked Sendable {
             // α = ½ measured best on the golden texts (0.3: 0.985, 0.65: 0.993, 0.8: 0.942).
             return min(max((inputMaxima[j] / weightMaxima[j]).squareRoot(), 1e-2), 1e2)
         }
-        let q = try LinearWeights(plain, owned: nil, n: n, k: k, library: library, precision: .int8, smoothing: smoothing)
+        let q = try LinearWeights(plain, owned: nil, n: n, k: k, library: library,
+                                  arithmetic: oneSided ? RP_PRECISION_UINT8 : RP_PRECISION_INT8, smoothing: smoothing)
         q.source = self
         return q
     }
