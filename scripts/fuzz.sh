@@ -52,6 +52,7 @@ run() {
 case "${1:-}" in
     build) build ;;
     run) run "$2" "$3" ;;
-    all) status=0; for t in "${TARGETS[@]}"; do run "$t" "$2" || status=1; done; exit $status ;;
+    all) failed=0; for t in "${TARGETS[@]}"; do run "$t" "$2" || failed=$((failed + 1)); done
+         echo "fuzz: $(( ${#TARGETS[@]} - failed )) passed, $failed failed"; [ "$failed" -eq 0 ] ;;
     *) echo "usage: $0 build | run TARGET SECONDS | all SECONDS" >&2; exit 64 ;;
 esac
