@@ -424,19 +424,6 @@ int rp_dnnl_load(char *error, size_t error_size) {
         snprintf(error, error_size, "built without oneDNN 2.x headers (apt-get install libdnnl-dev, then rebuild)");
     return 1;
 }
-int rp_dnnl_native_int8(void) {
-    if (load_status != 0) return 0;
-    dnnl_cpu_isa_t isa = p_dnnl_get_effective_cpu_isa();
-    return isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16
-        || isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
-}
-
-int rp_dnnl_native_bf16(void) {
-    if (load_status != 0) return 0;
-    dnnl_cpu_isa_t isa = p_dnnl_get_effective_cpu_isa();
-    return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
-}
-
 const char *rp_dnnl_isa(void) { return "none"; }
 rp_linear *rp_linear_create(rp_precision precision, const float *weight, size_t n, size_t k,
                             const float *smoothing, char *error, size_t error_size) {

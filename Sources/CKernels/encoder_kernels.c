@@ -17,11 +17,6 @@ typedef int32_t rp_v16i __attribute__((ext_vector_type(16)));
 #define RP_VI rp_v4i
 #define RP_FMA(a, b, c) ((a) * (b) + (c))
 #include "encoder_level.h"
-#undef RP_SUFFIX
-#undef RP_ROWS
-#undef RP_W
-#undef RP_V
-#undef RP_VI
 #undef RP_FMA
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -36,11 +31,6 @@ typedef int32_t rp_v16i __attribute__((ext_vector_type(16)));
 #define RP_V rp_v8f
 #define RP_VI rp_v8i
 #include "encoder_level.h"
-#undef RP_SUFFIX
-#undef RP_ROWS
-#undef RP_W
-#undef RP_V
-#undef RP_VI
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))), apply_to = function)
@@ -50,11 +40,6 @@ typedef int32_t rp_v16i __attribute__((ext_vector_type(16)));
 #define RP_V rp_v16f
 #define RP_VI rp_v16i
 #include "encoder_level.h"
-#undef RP_SUFFIX
-#undef RP_ROWS
-#undef RP_W
-#undef RP_V
-#undef RP_VI
 #pragma clang attribute pop
 #undef RP_FMA
 

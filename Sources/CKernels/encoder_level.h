@@ -1,6 +1,7 @@
 // One instruction-set level of the encoder kernels, included by encoder_kernels.c once per level
-// with RP_SUFFIX, RP_W (lanes), RP_V / RP_VI (float / int32 vectors of RP_W lanes) and RP_FMA set,
-// inside a `#pragma clang attribute` that gives every function the level's target.
+// with RP_SUFFIX, RP_W (lanes), RP_ROWS (query rows per attention pass), RP_V / RP_VI (float /
+// int32 vectors of RP_W lanes) and RP_FMA set, inside a `#pragma clang attribute` that gives every
+// function the level's target. It undefines all but RP_FMA at its end.
 
 #define RP_CAT2(a, b) a##_##b
 #define RP_CAT(a, b) RP_CAT2(a, b)
@@ -361,3 +362,8 @@ static void RP_FN(attention)(const float *qkv, size_t length, size_t heads, size
 #undef RP_FN
 #undef RP_CAT
 #undef RP_CAT2
+#undef RP_SUFFIX
+#undef RP_ROWS
+#undef RP_W
+#undef RP_V
+#undef RP_VI
