@@ -124,7 +124,7 @@ struct Embed: ParsableCommand {
                 model = native
             }
             let progress = Progress(tool: "embed")
-            let store = try cache.map { try EmbeddingCache(directory: $0, modelID: model.modelID, dimension: model.dimension) }
+            let store = try cache.map { try EmbeddingCache(directory: $0, modelID: model.cacheIdentity, dimension: model.dimension) }
             let s = try EmbedStage.run(inputs: inputs, embedder: model, batchSize: batchSize,
                                        encoding: format == .stream ? .base64 : .array, lines: lines, cache: store,
                                        allowUnterminated: allowUnterminated, sink: OutputSink(), progress: progress)

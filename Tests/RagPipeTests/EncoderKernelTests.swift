@@ -255,3 +255,20 @@ struct PrecisionPipelineTests {
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/mixed.ragx"))
     }
 }
+
+@Suite(.enabled(if: modelAvailable, "needs the model: run `make model`"))
+struct PrecisionCacheTests {
+    /// The cache files reduced-precision vectors under their arithmetic revision, fp32 under the
+    /// model id alone (as before precisions existed).
+    @Test func eachPrecisionHasItsOwnCacheFolder() throws {
+        let dir = try TempDir()
+        dir.write("texts.txt", "how many lists does IVF scan?\nzlib blocks\n")
+        let model = "--model '\(modelDirectory)'"
+        for precision in ["fp32", "int8"] {
+            let r = try shell("embed --lines \(model) --precision \(precision) --cache cache texts.txt > /dev/null", in: dir.path)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let folders = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/cache").sorted()
+        #expect(folders == ["all-MiniLM-L6-v2-384", "all-MiniLM-L6-v2@int8.r\(EncoderPrecision.int8.arithmeticRevision!)-384"])
+    }
+}

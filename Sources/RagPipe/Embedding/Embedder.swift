@@ -12,6 +12,9 @@ public protocol Embedder: Sendable {
     var defaultMinScore: Float { get }
     /// The `query --min-evidence` default (README, "Abstention"); nil where none was calibrated.
     var defaultMinEvidence: Float? { get }
+    /// What the embedding cache files vectors under: the model id, plus whatever else changes
+    /// the vectors without changing the id, so a cache never serves vectors of older arithmetic.
+    var cacheIdentity: String { get }
     /// Embeds `texts` into consecutive rows of `output` (`texts.count × dimension` floats),
     /// L2-normalized. Returns how many inputs were truncated.
     @discardableResult
@@ -20,6 +23,7 @@ public protocol Embedder: Sendable {
 
 extension Embedder {
     public var defaultMinEvidence: Float? { nil }
+    public var cacheIdentity: String { modelID }
 
     public func embed(_ text: String) throws -> [Float] {
         var v = [Float](repeating: 0, count: dimension)

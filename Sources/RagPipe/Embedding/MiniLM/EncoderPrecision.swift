@@ -14,6 +14,17 @@ public enum EncoderPrecision: String, Sendable, CaseIterable {
     /// GELU), smoothed as `BertEncoder.quantizeLayers` says; attention in bf16.
     case int8
 
+    /// Bumped whenever this precision's arithmetic changes what vectors come out (quantization
+    /// scheme, calibration texts, which layers run in it): embedding caches are filed by it.
+    /// fp32 is the reference sentence-transformers defines, so it has none.
+    public var arithmeticRevision: Int? {
+        switch self {
+        case .fp32: nil
+        case .bf16: 1
+        case .int8: 1
+        }
+    }
+
     var kernel: rp_precision {
         switch self {
         case .fp32: RP_PRECISION_FP32

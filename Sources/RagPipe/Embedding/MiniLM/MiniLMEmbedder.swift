@@ -71,6 +71,8 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
 
     public var precision: EncoderPrecision { encoder.precision }
 
+    public var cacheIdentity: String { precision.arithmeticRevision.map { "\(modelID).r\($0)" } ?? modelID }
+
     /// What int8 calibrates its input ranges on: prose, a question, code, numbers and non-Latin
     /// scripts, so that every hidden dimension the model uses is exercised. Fixed, so int8
     /// vectors are reproducible.
