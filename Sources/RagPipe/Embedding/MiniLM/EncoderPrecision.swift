@@ -5,9 +5,9 @@ import Glibc
 import Darwin
 #endif
 
-/// The arithmetic of the encoder's linear layers (attention, softmax, GELU and layer norms stay
-/// float32 in every precision). Recorded in streams and indexes, so that queries are embedded the
-/// same way as the documents they search.
+/// The arithmetic of the encoder's linear layers; in the reduced precisions attention's products
+/// are bf16 too, while softmax, GELU and layer norms stay float32. Recorded in streams and indexes
+/// (the model id), so that queries are embedded the same way as the documents they search.
 public enum EncoderPrecision: String, Sendable, CaseIterable {
     case fp32, bf16
     /// int8 weights in every linear layer, inputs int8 per token (uint8 with a zero point after

@@ -2,7 +2,8 @@ import CKernels
 import Dispatch
 
 /// A sentence-transformers BERT model (all-MiniLM-L6-v2 by default) run natively: WordPiece
-/// tokenizer, BERT encoder over BLAS, mean (or CLS) pooling, L2 normalization.
+/// tokenizer, BERT encoder (oneDNN or BLAS products, in fp32, bf16 or int8), mean pooling, L2
+/// normalization.
 ///
 /// A folder works when it holds `config.json` (BERT, GELU, absolute positions), `vocab.txt`,
 /// `model.safetensors` (F32) and optionally `1_Pooling/config.json` and
@@ -17,7 +18,7 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     public let encoder: BertEncoder
     public let maxTokens: Int
     public let pooling: Pooling
-    /// Forward passes run concurrently, each with a single-threaded BLAS.
+    /// Forward passes run concurrently, one sequence per thread, each product single-threaded.
     public var threads: Int
 
     public enum Pooling: String, Sendable { case mean, cls }
