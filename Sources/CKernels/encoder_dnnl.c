@@ -186,18 +186,25 @@ static dnnl_primitive_t primitive_for(struct thread_state *state, const rp_linea
     for (int i = 0; i < state->cached; i++)
         if (state->cache[i].precision == linear->precision && state->cache[i].n == linear->n && state->cache[i].k == linear->k)
             return state->cache[i].primitive;
-    if (state->cached == MAX_PRIMITIVES) return NULL;
     dnnl_primitive_desc_t pd;
     if (describe(linear->precision, linear->n, linear->k, &linear->weights_md, &pd)) return NULL;
     dnnl_primitive_t primitive;
     dnnl_status_t status = p_dnnl_primitive_create(&primitive, pd);
     p_dnnl_primitive_desc_destroy(pd);
     if (status != dnnl_success) return NULL;
-    state->cache[state->cached].precision = linear->precision;
-    state->cache[state->cached].n = linear->n;
-    state->cache[state->cached].k = linear->k;
-    state->cache[state->cached].primitive = primitive;
-    state->cached++;
+    // A full cache (many encoders in one process) gives up its oldest entry rather than fail.
+    int slot = state->cached;
+    if (slot == MAX_PRIMITIVES) {
+        p_dnnl_primitive_destroy(state->cache[0].primitive);
+        memmove(state->cache, state->cache + 1, (MAX_PRIMITIVES - 1) * sizeof state->cache[0]);
+        slot = MAX_PRIMITIVES - 1;
+    } else {
+        state->cached++;
+    }
+    state->cache[slot].precision = linear->precision;
+    state->cache[slot].n = linear->n;
+    state->cache[slot].k = linear->k;
+    state->cache[slot].primitive = primitive;
     return primitive;
 }
 
