@@ -82,6 +82,8 @@ final class LinearWeights: @unchecked Sendable {
     @inline(__always)
     func apply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>) {
         if let prepared {
+            // Shapes were checked when the layer was made, and the primitive was created once for
+            // them; what is left to fail is an allocation, where Swift itself would trap too.
             let status = rp_linear_apply(prepared, x, m, k, y, n)
             precondition(status == 0, "oneDNN matmul failed on \(m) × \(k) · \(k) × \(n)")
         } else {
