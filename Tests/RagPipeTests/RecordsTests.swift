@@ -116,3 +116,26 @@ import Testing
         #expect(numbers == [1, 2, 3, 4, 5])
     }
 }
+
+/// Skipping recurses into arrays and objects; input nested beyond any real file is an error, not
+/// a stack overflow (the fuzz targets' first JSON crash: config.json, SQuAD and BEIR files).
+@Suite struct JSONNestingTests {
+    @Test func deepNestingIsRefusedAtTheLimitNotOverflowingTheStack() throws {
+        func skip(_ depth: Int) throws {
+            let text = "{\"a\":" + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "}"
+            try Array(text.utf8).withUnsafeBytes { raw in
+                var s = JSONScanner(raw)
+                try s.beginObject()
+                while try s.nextKey() != nil { try s.skipValue() }
+            }
+        }
+        try skip(JSONScanner.maximumNesting)           // as deep as allowed
+        let error = #expect(throws: JSONScanError.self) { try skip(JSONScanner.maximumNesting + 1) }
+        #expect(error?.reason.contains("nested deeper") == true)
+        #expect(throws: JSONScanError.self) { try skip(1_000_000) }   // would overflow any stack
+        // A model folder's config.json like the fuzzer's: one line of error, no trap.
+        let dir = try TempDir()
+        dir.write("config.json", "{\"hidden_size\":" + String(repeating: "[", count: 100_000) + "}")
+        #expect(throws: RagPipeError.self) { try BertConfig(configFile: dir.path + "/config.json") }
+    }
+}

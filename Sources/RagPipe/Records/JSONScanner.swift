@@ -268,7 +268,13 @@ public struct JSONScanner {
     }
 
     /// Skips any value, nested or not.
-    public mutating func skipValue() throws {
+    /// Arrays and objects nested deeper than this are refused: skipping recurses, and hostile
+    /// input (`[[[[…`) would otherwise overflow the stack (found by the fuzz targets).
+    public static let maximumNesting = 512
+
+    public mutating func skipValue() throws { try skipValue(depth: 0) }
+
+    mutating func skipValue(depth: Int) throws {
         guard let c = peek() else { throw fail("expected a value") }
         switch c {
         case 0x22:
@@ -281,16 +287,17 @@ public struct JSONScanner {
             }
             throw fail("unterminated string")
         case 0x7B, 0x5B:
+            guard depth < Self.maximumNesting else { throw fail("arrays and objects nested deeper than \(Self.maximumNesting) levels") }
             let close: UInt8 = c == 0x7B ? 0x7D : 0x5D
             pos += 1
             if peek() == close { pos += 1; return }
             while true {
                 if c == 0x7B {
                     guard peek() == 0x22 else { throw fail("expected a key") }
-                    try skipValue()
+                    try skipValue(depth: depth + 1)
                     try expect(0x3A, "':'")
                 }
-                try skipValue()
+                try skipValue(depth: depth + 1)
                 guard let d = peek() else { throw fail("unterminated value") }
                 pos += 1
                 if d == close { return }
