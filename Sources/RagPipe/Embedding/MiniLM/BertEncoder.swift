@@ -97,7 +97,7 @@ public final class BertEncoder: @unchecked Sendable {
         self.weights = weights
         self.precision = precision
         let chosen: MatrixLibrary
-        if let library = library ?? MatrixLibrary.preferred() {
+        if let library = try library ?? MatrixLibrary.preferred() {
             chosen = library
         } else if use == .interactive && precision == .fp32, (try? BLAS.ensureLoaded()) != nil {
             chosen = .blas

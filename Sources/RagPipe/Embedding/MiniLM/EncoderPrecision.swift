@@ -52,9 +52,12 @@ public enum MatrixLibrary: String, Sendable, CaseIterable {
 
     /// `RAGPIPE_MATRIX_LIBRARY=blas|onednn` pins one for comparisons; by default oneDNN when it
     /// loads, else BLAS.
-    static func preferred() -> MatrixLibrary? {
-        guard let value = getenv("RAGPIPE_MATRIX_LIBRARY") else { return nil }
-        return MatrixLibrary(rawValue: String(cString: value))
+    static func preferred() throws -> MatrixLibrary? {
+        guard let value = getenv("RAGPIPE_MATRIX_LIBRARY").map({ String(cString: $0) }) else { return nil }
+        guard let library = MatrixLibrary(rawValue: value) else {
+            throw RagPipeError.usage("RAGPIPE_MATRIX_LIBRARY=\(value): use blas or onednn")
+        }
+        return library
     }
 }
 
