@@ -147,7 +147,7 @@ public struct ExtractiveAnswerer {
                 v.withUnsafeBufferPointer { vp in
                     q.withUnsafeBufferPointer { qp in
                         for i in candidates.indices {
-                            candidates[i].lexical = FlatSearch.dot(vp.baseAddress! + i * 1024, qp.baseAddress!, 1024)
+                            candidates[i].lexical = VectorMath.dot(vp.baseAddress! + i * 1024, qp.baseAddress!, 1024)
                         }
                     }
                 }
@@ -166,7 +166,7 @@ public struct ExtractiveAnswerer {
         vectors.withUnsafeBufferPointer { v in
             query.withUnsafeBufferPointer { q in
                 for i in candidates.indices {
-                    let sim = FlatSearch.dot(v.baseAddress! + i * dim, q.baseAddress!, dim)
+                    let sim = VectorMath.dot(v.baseAddress! + i * dim, q.baseAddress!, dim)
                     candidates[i].cosine = sim
                     candidates[i].score = sim + hitWeight * hits[candidates[i].hit].similarity + lexicalWeight * candidates[i].lexical
                 }

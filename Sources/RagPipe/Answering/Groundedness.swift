@@ -78,7 +78,7 @@ public struct GroundednessCheck: Sendable {
                     let allowed = Set(contextHits(for: sentences[i], hits: hits, shown: shown).map(\.rank))
                     var best: Float = 0
                     for (c, rank) in owner.enumerated() where allowed.contains(rank) {
-                        best = max(best, FlatSearch.dot(v.baseAddress! + p * d, v.baseAddress! + (pending.count + c) * d, d))
+                        best = max(best, VectorMath.dot(v.baseAddress! + p * d, v.baseAddress! + (pending.count + c) * d, d))
                     }
                     sentences[i].support = best
                 }

@@ -254,13 +254,6 @@ func validateUTF8(_ bytes: [UInt8]) -> Bool {
     return bytes.withUnsafeBufferPointer { String(validating: UnsafeBufferPointer(rebasing: $0[i...]), as: UTF8.self) != nil }
 }
 
-func lastComponent(_ path: String) -> String {
-    var trimmed = Substring(path)
-    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-    if let slash = trimmed.lastIndex(of: "/") { return String(trimmed[trimmed.index(after: slash)...]) }
-    return String(trimmed)
-}
-
 func fileExtension(_ path: String) -> String {
     let name = lastComponent(path)
     guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }

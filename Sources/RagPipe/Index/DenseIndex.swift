@@ -105,7 +105,7 @@ public struct DenseIndex: @unchecked Sendable {
         var exactTop = TopK(k: k)
         q.withUnsafeBufferPointer { qp in
             for (id, _) in top.sorted() {
-                exactTop.push(FlatSearch.dot(exact!.baseAddress! + id * dimension, qp.baseAddress!, dimension), id)
+                exactTop.push(VectorMath.dot(exact!.baseAddress! + id * dimension, qp.baseAddress!, dimension), id)
             }
         }
         return exactTop.sorted()
@@ -139,10 +139,10 @@ public struct DenseIndex: @unchecked Sendable {
     public func similarity(row: Int, _ q: [Float]) throws -> Float {
         precondition(row >= 0 && row < count)
         if let exact {
-            return q.withUnsafeBufferPointer { FlatSearch.dot(exact.baseAddress! + row * dimension, $0.baseAddress!, dimension) }
+            return q.withUnsafeBufferPointer { VectorMath.dot(exact.baseAddress! + row * dimension, $0.baseAddress!, dimension) }
         }
         let v = try reconstruct(row: row)
-        return v.withUnsafeBufferPointer { vp in q.withUnsafeBufferPointer { FlatSearch.dot(vp.baseAddress!, $0.baseAddress!, dimension) } }
+        return v.withUnsafeBufferPointer { vp in q.withUnsafeBufferPointer { VectorMath.dot(vp.baseAddress!, $0.baseAddress!, dimension) } }
     }
 
     /// The vector row `row` stands for (exact, or decoded from its code).

@@ -2,37 +2,6 @@ import Dispatch
 
 /// Exact inner-product search over row-major fp32 vectors.
 public enum FlatSearch {
-    /// Scalar reference kernel, the oracle for the SIMD one.
-    public static func dotScalar(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var s: Float = 0
-        for i in 0..<n { s += a[i] * b[i] }
-        return s
-    }
-
-    /// Dot product with two 16-wide accumulators (enough independent adds to reach memory
-    /// bandwidth without FMA); pointers need no alignment.
-    @inline(__always)
-    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-        var i = 0
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        while i + 32 <= n {
-            acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                  * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            acc1 += ra.loadUnaligned(fromByteOffset: (i + 16) * 4, as: SIMD16<Float>.self)
-                  * rb.loadUnaligned(fromByteOffset: (i + 16) * 4, as: SIMD16<Float>.self)
-            i += 32
-        }
-        if i + 16 <= n {
-            acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                  * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            i += 16
-        }
-        var s = (acc0 + acc1).sum()
-        while i < n { s += a[i] * b[i]; i += 1 }
-        return s
-    }
-
     /// The `k` rows of `vectors` (`count × dimension`) with the highest dot product with `query`.
     public static func search(vectors: UnsafeBufferPointer<Float>, dimension: Int, query: UnsafeBufferPointer<Float>,
                               k: Int) -> [(id: Int, score: Float)] {
@@ -42,7 +11,7 @@ public enum FlatSearch {
         guard count > 0, let base = vectors.baseAddress, let q = query.baseAddress else { return [] }
         var threshold = top.threshold
         for row in 0..<count {
-            let score = dot(base + row * dimension, q, dimension)
+            let score = VectorMath.dot(base + row * dimension, q, dimension)
             if score > threshold || top.scores.count < top.k {
                 top.push(score, row)
                 threshold = top.threshold

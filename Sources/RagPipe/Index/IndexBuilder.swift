@@ -83,7 +83,7 @@ public final class IndexBuilder {
         try vectors.withUnsafeMutableBufferPointer { all in
             let v = UnsafeMutableBufferPointer(rebasing: all[vectorStart...])
             // NaN and infinities propagate into the sum of squares, so one SIMD pass checks both.
-            let sum = FlatSearch.dot(v.baseAddress!, v.baseAddress!, v.count)
+            let sum = VectorMath.dot(v.baseAddress!, v.baseAddress!, v.count)
             if !sum.isFinite {
                 throw RagPipeError.malformedRecord(where: place, reason: "vector holds NaN, infinity or values too large to square")
             }
@@ -258,8 +258,4 @@ public final class IndexBuilder {
             throw error
         }
     }
-}
-
-@inline(__always) func appendLE<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
-    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
 }

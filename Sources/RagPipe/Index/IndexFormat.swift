@@ -13,7 +13,7 @@ public enum IndexFormat {
     public static let listEntrySize = 16
     public static let alignment = 64
     /// The largest vector dimension an index may hold (readers refuse more, writers never write it).
-    public static let maxDimension = 65_536
+    public static let maxDimension = VectorLimits.maxDimension
     /// Target uncompressed size of a text block.
     public static let defaultBlockSize = 64 * 1024
 

@@ -118,7 +118,7 @@ enum CodeScanner {
         case .fp32:
             let base = codes.assumingMemoryBound(to: Float.self)
             query.values.withUnsafeBufferPointer { q in
-                for i in 0..<count { out[i] = FlatSearch.dot(base + i * dimension, q.baseAddress!, dimension) }
+                for i in 0..<count { out[i] = VectorMath.dot(base + i * dimension, q.baseAddress!, dimension) }
             }
         case .fp16:
             query.values.withUnsafeBufferPointer { q in

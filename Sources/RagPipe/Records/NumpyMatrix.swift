@@ -36,7 +36,7 @@ public struct NumpyMatrix {
         guard dims.count == 2, let r = dims[0], let c = dims[1], r > 0, c > 0 else {
             throw bad("shape must be (rows, columns) with both > 0, found (\(compact[shapeStart.upperBound..<shapeEnd]))")
         }
-        guard c <= IndexFormat.maxDimension else { throw bad("\(c) columns; an index holds vectors of at most \(IndexFormat.maxDimension) dimensions") }
+        guard c <= VectorLimits.maxDimension else { throw bad("\(c) columns; an index holds vectors of at most \(VectorLimits.maxDimension) dimensions") }
         let dataStart = headerStart + headerLength
         let (need, overflow) = r.multipliedReportingOverflow(by: c * 4)
         guard !overflow else { throw bad("shape (\(r), \(c)) is more float32 data than any file holds; the file has \(bytes.count - dataStart) bytes after the header") }

@@ -83,7 +83,7 @@ enum BLAS {
         if useBLAS {
             gemm(m: m, n: n, k: d, a: a, lda: d, b: b, ldb: d, transposeB: true, c: c, ldc: n)
         } else {
-            for i in 0..<m { for j in 0..<n { c[i * n + j] = FlatSearch.dot(a + i * d, b + j * d, d) } }
+            for i in 0..<m { for j in 0..<n { c[i * n + j] = VectorMath.dot(a + i * d, b + j * d, d) } }
         }
     }
 }

@@ -126,3 +126,11 @@ public enum Log {
     public static var tool: String { lastComponent(CommandLine.arguments.first ?? "ragpipe") }
     public static func warning(_ tool: String, _ message: String) { line("\(tool): warning: \(message)") }
 }
+
+/// The last component of a path, trailing slashes ignored.
+package func lastComponent(_ path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    if let slash = trimmed.lastIndex(of: "/") { return String(trimmed[trimmed.index(after: slash)...]) }
+    return String(trimmed)
+}

@@ -285,10 +285,3 @@ public final class BertEncoder: @unchecked Sendable {
         }
     }
 }
-
-
-/// The text of a NUL-terminated C buffer.
-func cString(_ buffer: [CChar]) -> String {
-    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
