@@ -5,7 +5,8 @@ let package = Package(
     name: "ragpipe",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "RagPipe", targets: ["RagPipe"]),
+        .library(name: "RagPipe", targets: ["RagPipeSupport", "RagPipeRecords", "RagPipeChunking", "RagPipeEmbedding", "RagPipeIndex",
+                                            "RagPipeRetrieval", "RagPipeAnswering", "RagPipeEvaluation", "RagPipePipeline"]),
         .executable(name: "chunk", targets: ["chunk"]),
         .executable(name: "embed", targets: ["embed"]),
         .executable(name: "build-index", targets: ["build-index"]),
@@ -26,19 +27,32 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         // Distance kernels over fp16/sq8 codes, compiled per instruction set with run-time dispatch.
         .target(name: "CKernels"),
-        .target(name: "RagPipe", dependencies: ["CZlib", "CBLAS", "CKernels"]),
-        .executableTarget(name: "chunk", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "embed", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "build-index", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The library, one module per layer; each depends only on the layer below it, so the
+        // compiler refuses a use against the direction (docs/ARCHITECTURE.md).
+        .target(name: "RagPipeSupport", dependencies: ["CZlib", "CBLAS", "CKernels"], path: "Sources/RagPipe/Support"),
+        .target(name: "RagPipeRecords", dependencies: ["RagPipeSupport"], path: "Sources/RagPipe/Records"),
+        .target(name: "RagPipeChunking", dependencies: ["RagPipeRecords"], path: "Sources/RagPipe/Chunking"),
+        .target(name: "RagPipeEmbedding", dependencies: ["RagPipeChunking", "CKernels"], path: "Sources/RagPipe/Embedding"),
+        .target(name: "RagPipeIndex", dependencies: ["RagPipeEmbedding", "CKernels", "CZlib"], path: "Sources/RagPipe/Index"),
+        .target(name: "RagPipeRetrieval", dependencies: ["RagPipeIndex"], path: "Sources/RagPipe/Retrieval"),
+        .target(name: "RagPipeAnswering", dependencies: ["RagPipeRetrieval"], path: "Sources/RagPipe/Answering"),
+        .target(name: "RagPipeEvaluation", dependencies: ["RagPipeAnswering"], path: "Sources/RagPipe/Evaluation"),
+        // The stages the executables run, and how every tool reports an error.
+        .target(name: "RagPipePipeline", dependencies: ["RagPipeEvaluation"], path: "Sources/RagPipe/Pipeline"),
+        // Every parser of untrusted input behind one entry point (scripts/fuzz.sh, FuzzRegressionTests).
+        .target(name: "RagPipeFuzzing", dependencies: ["RagPipePipeline"], path: "Sources/RagPipe/Fuzzing"),
+        .executableTarget(name: "chunk", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "embed", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "build-index", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // OpenAI-compatible HTTP clients (chat, embeddings) on URLSession: Foundation stays out of
         // the core library.
-        .target(name: "RagPipeHTTP", dependencies: ["RagPipe"]),
-        .executableTarget(name: "query", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "evaluate", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(name: "RagPipeHTTP", dependencies: ["RagPipeAnswering"]),
+        .executableTarget(name: "query", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "evaluate", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // `make bench`: release benchmarks that print figures (never timed unit tests).
-        .executableTarget(name: "ragpipe-bench", dependencies: ["RagPipe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "ragpipe-bench", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The tests read Fixtures/ in place (Fixtures in Support.swift), not as bundled resources.
-        .testTarget(name: "RagPipeTests", dependencies: ["RagPipe", "RagPipeHTTP", "chunk", "embed", "build-index", "query", "evaluate"],
+        .testTarget(name: "RagPipeTests", dependencies: ["RagPipeFuzzing", "RagPipeHTTP", "chunk", "embed", "build-index", "query", "evaluate"],
                     exclude: ["Fixtures"]),
     ]
 )

@@ -1,5 +1,7 @@
 import Foundation
-import RagPipe
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeAnswering
 
 /// `POST /v1/chat/completions` of an OpenAI-compatible server (OpenAI, llama.cpp's
 /// `llama-server`, vLLM, Ollama…), plain or streamed (server-sent events).

@@ -2,7 +2,9 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import RagPipe
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeAnswering
 
 /// POSTs JSON to an OpenAI-compatible server with timeouts and retries, synchronously (the
 /// tools are synchronous pipelines). Built on URLSession, so https and proxies work as usual.

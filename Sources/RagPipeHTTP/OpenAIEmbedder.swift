@@ -1,6 +1,8 @@
 import Dispatch
 import Foundation
-import RagPipe
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeEmbedding
 
 /// Embeddings from `POST /v1/embeddings` of an OpenAI-compatible server (OpenAI, llama.cpp's
 /// `llama-server --embeddings`, vLLM…): batched, several requests in flight, retried with

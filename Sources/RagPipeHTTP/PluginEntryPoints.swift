@@ -1,5 +1,9 @@
 import Foundation
-import RagPipe
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeAnswering
 
 // The C entry points of libRagPipeHTTPPlugin.so. `query` and `embed` open the plugin with
 // `dlopen` only when asked to talk HTTP (`--llm`, `--embed-url`, `--embedder openai`), so the

@@ -1,5 +1,10 @@
 import ArgumentParser
-import RagPipe
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeIndex
+import RagPipeEvaluation
+import RagPipePipeline
 
 @main
 struct BuildIndex: ParsableCommand {

@@ -1,5 +1,9 @@
 import ArgumentParser
-import RagPipe
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipePipeline
 
 @main
 struct Chunk: ParsableCommand {

@@ -1,5 +1,10 @@
 import ArgumentParser
-import RagPipe
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeAnswering
+import RagPipePipeline
 
 extension EncoderPrecision: ExpressibleByArgument {}
 

@@ -1,5 +1,11 @@
 import ArgumentParser
-import RagPipe
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeIndex
+import RagPipeAnswering
+import RagPipeEvaluation
+import RagPipePipeline
 
 @main
 struct Evaluate: ParsableCommand {

@@ -1,5 +1,12 @@
 import ArgumentParser
-import RagPipe
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeIndex
+import RagPipeRetrieval
+import RagPipeAnswering
+import RagPipePipeline
 
 @main
 struct Query: ParsableCommand {

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
-import RagPipe
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeIndex
+import RagPipeAnswering
 
 /// Release benchmarks for the pipeline stages; prints one table of measured figures.
 @main

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
-import RagPipe
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeAnswering
 
 /// `embed` against sentence-transformers and ONNX Runtime: the same texts, the same threads, in
 /// the same run, rounds interleaved so that load from elsewhere falls on every embedder alike.

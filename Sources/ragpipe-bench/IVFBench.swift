@@ -1,6 +1,12 @@
 import ArgumentParser
 import Foundation
-import RagPipe
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeIndex
+import RagPipeAnswering
+import RagPipeEvaluation
+import RagPipePipeline
 
 /// IVF / code benchmarks: recall@10 against exact search and single-thread QPS per nprobe, build
 /// time, file size and open time, on real MiniLM vectors and on 1M synthetic clustered vectors.

@@ -1,6 +1,15 @@
 import Foundation
 import Testing
-@testable import RagPipe
+@testable import RagPipeSupport
+@testable import RagPipeRecords
+@testable import RagPipeChunking
+@testable import RagPipeEmbedding
+@testable import RagPipeIndex
+@testable import RagPipeRetrieval
+@testable import RagPipeAnswering
+@testable import RagPipeEvaluation
+@testable import RagPipePipeline
+@testable import RagPipeFuzzing
 
 /// Deterministic mutation fuzzing of real index files: every mutated file must give a clean
 /// `RagPipeError` or a valid answer, never a crash, hang or out-of-bounds read. Structural

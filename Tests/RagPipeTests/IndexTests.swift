@@ -1,6 +1,15 @@
 import Foundation
 import Testing
-@testable import RagPipe
+@testable import RagPipeSupport
+@testable import RagPipeRecords
+@testable import RagPipeChunking
+@testable import RagPipeEmbedding
+@testable import RagPipeIndex
+@testable import RagPipeRetrieval
+@testable import RagPipeAnswering
+@testable import RagPipeEvaluation
+@testable import RagPipePipeline
+@testable import RagPipeFuzzing
 
 @Suite struct IndexTests {
     /// Builds an index of `n` random unit vectors with records, returns (path, records, vectors).
@@ -59,7 +68,7 @@ import Testing
             var scored: [(id: Int, score: Float)] = []
             for (i, v) in vectors.enumerated() {
                 let score = q.withUnsafeBufferPointer { qp in
-                    v.withUnsafeBufferPointer { vp in FlatSearch.dotScalar(qp.baseAddress!, vp.baseAddress!, 37) }
+                    v.withUnsafeBufferPointer { vp in VectorMath.dotScalar(qp.baseAddress!, vp.baseAddress!, 37) }
                 }
                 scored.append((id: i, score: score))
             }
@@ -73,8 +82,8 @@ import Testing
     @Test func simdDotMatchesScalarForEveryLength() {
         for n in 0..<100 {
             let a = (0..<n).map { Float($0 % 7) - 3 }, b = (0..<n).map { Float($0 % 5) * 0.5 }
-            let fast = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { FlatSearch.dot(pa.baseAddress ?? UnsafePointer(bitPattern: 8)!, $0.baseAddress ?? UnsafePointer(bitPattern: 8)!, n) } }
-            let slow = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { FlatSearch.dotScalar(pa.baseAddress ?? UnsafePointer(bitPattern: 8)!, $0.baseAddress ?? UnsafePointer(bitPattern: 8)!, n) } }
+            let fast = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { VectorMath.dot(pa.baseAddress ?? UnsafePointer(bitPattern: 8)!, $0.baseAddress ?? UnsafePointer(bitPattern: 8)!, n) } }
+            let slow = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { VectorMath.dotScalar(pa.baseAddress ?? UnsafePointer(bitPattern: 8)!, $0.baseAddress ?? UnsafePointer(bitPattern: 8)!, n) } }
             #expect(fast == slow, "n = \(n)")
         }
     }

@@ -1,3 +1,9 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeIndex
+
 /// A grounded extractive answer: sentences taken verbatim from the retrieved chunks, each
 /// followed by the number of the hit it came from.
 public struct Answer: Sendable {
@@ -70,19 +76,19 @@ public struct ExtractiveAnswerer {
 
     /// The query's analyzed terms and their IDFs; nil without IDF statistics or when no query
     /// term occurs in the index.
-    struct QueryTermWeights {
+    package struct QueryTermWeights {
         /// Distinct terms in sorted order: sums in a fixed order give the same float every run
         /// (a Set's order changes from process to process, and near-ties would flip answers).
-        let weights: [(term: String, idf: Float)]
+        package let weights: [(term: String, idf: Float)]
         let total: Float
         /// The IDF-weighted share of the query's terms that `text` holds.
-        func coverage(_ text: String) -> Float {
+        package func coverage(_ text: String) -> Float {
             let terms = Set(EnglishAnalyzer().terms(text))
             return weights.reduce(Float(0)) { terms.contains($1.term) ? $0 + $1.idf : $0 } / total
         }
     }
 
-    func termWeights(_ queryText: String) -> QueryTermWeights? {
+    package func termWeights(_ queryText: String) -> QueryTermWeights? {
         guard let idf else { return nil }
         let weights = Set(EnglishAnalyzer().terms(queryText)).sorted().map { (term: $0, idf: idf($0)) }
         let total = weights.reduce(0) { $0 + $1.idf }

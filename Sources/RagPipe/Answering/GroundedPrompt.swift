@@ -1,3 +1,5 @@
+import RagPipeChunking
+
 /// The chat prompt for a generated answer, as the design specifies: a system message that
 /// restricts the model to the numbered context, and the top hits packed within a token budget,
 /// each numbered with its rank and source.

@@ -1,3 +1,7 @@
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeEmbedding
+
 /// The guardrail run on every answer, extractive or generated: is each sentence supported by
 /// the context it was drawn from?
 ///
@@ -165,16 +169,6 @@ public struct GroundednessCheck: Sendable {
     static func normalized(_ s: String) -> String {
         s.lowercased().split(whereSeparator: \.isWhitespace).joined(separator: " ")
             .trimmingTrailing { ".!?".contains($0) }
-    }
-}
-
-extension StringProtocol {
-    /// Without leading and trailing white space.
-    public func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while s.first?.isWhitespace == true { s = s.dropFirst() }
-        while s.last?.isWhitespace == true { s = s.dropLast() }
-        return String(s)
     }
 }
 

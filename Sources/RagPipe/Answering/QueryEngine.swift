@@ -1,3 +1,10 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeIndex
+import RagPipeRetrieval
+
 /// One retrieved chunk.
 public struct QueryHit: Sendable {
     /// 1-based rank; the answer cites hits as `[rank]`.
@@ -10,6 +17,10 @@ public struct QueryHit: Sendable {
     /// evidence abstention is judged on.
     public var similarity: Float
     public var record: ChunkRecord
+
+    package init(rank: Int, row: Int, score: Float, similarity: Float, record: ChunkRecord) {
+        self.rank = rank; self.row = row; self.score = score; self.similarity = similarity; self.record = record
+    }
 }
 
 public struct QueryResult: Sendable {

@@ -1,3 +1,8 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+
 /// Answers from an OpenAI-compatible chat server through the HTTP plugin (`query --llm`).
 public final class RemoteChatGenerator: AnswerGenerator {
     public struct Settings: Sendable {

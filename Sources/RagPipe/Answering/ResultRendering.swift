@@ -1,3 +1,6 @@
+import RagPipeRecords
+import RagPipeChunking
+
 /// The two forms `query` prints: readable text, and one JSON object per query
 /// (a stable contract, `"version": 1`, documented in docs/FORMATS.md).
 extension QueryResult {

@@ -1,3 +1,6 @@
+import RagPipeRecords
+import RagPipeChunking
+
 /// Splits chunk text into sentences with the chunker's rules (docs/FORMATS.md, "Sentences"):
 /// a sentence ends at `.`, `!` or `?` (closing quotes and brackets may follow) before white
 /// space and a word that does not start with a lowercase letter; known abbreviations

@@ -1,3 +1,5 @@
+import RagPipeRecords
+
 extension RecursiveChunker {
     /// The records of one document, as `chunk` writes them.
     public func records(of document: SourceDocument) -> [ChunkRecord] {

@@ -1,3 +1,6 @@
+import RagPipeSupport
+import RagPipeRecords
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -236,7 +239,7 @@ extension CorpusReader {
 }
 
 extension JSONScanner {
-    mutating func peekIsString() -> Bool { peek() == 0x22 }
+    package mutating func peekIsString() -> Bool { peek() == 0x22 }
 }
 
 func validateUTF8(_ bytes: [UInt8]) -> Bool {

@@ -1,3 +1,5 @@
+import RagPipeRecords
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -20,14 +22,14 @@ public enum Boundary: UInt8, Comparable, Sendable {
 
 /// A document cut into words (runs without ASCII white space), each with its token count and
 /// the boundary before it, and into sections at Markdown headings.
-struct DocumentLayout {
-    struct Word {
-        var start: Int
-        var end: Int
+package struct DocumentLayout {
+    package struct Word {
+        package var start: Int
+        package var end: Int
         var tokens: Int
-        var boundary: Boundary
+        package var boundary: Boundary
         /// Inside fenced code (fences included).
-        var inCode: Bool
+        package var inCode: Bool
     }
 
     struct Section {
@@ -36,7 +38,7 @@ struct DocumentLayout {
         var headings: [String]
     }
 
-    var words: [Word] = []
+    package var words: [Word] = []
     var sections: [Section] = []
     /// The first level-1 heading, if any.
     var firstTitle: String?
@@ -46,7 +48,7 @@ extension DocumentLayout {
     /// Scans `bytes` line by line. Markdown syntax recognized: ATX headings (`#`..`######`),
     /// fenced code (``` or ~~~, at most 3 spaces of indent), list items, table rows and block
     /// quotes (each line a boundary). Plain text has only paragraphs and sentences.
-    init(bytes: UnsafeBufferPointer<UInt8>, markdown: Bool, counter: some TokenCounter) {
+    package init(bytes: UnsafeBufferPointer<UInt8>, markdown: Bool, counter: some TokenCounter) {
         words.reserveCapacity(bytes.count / 5)
         var headingStack: [(level: Int, text: String)] = []
         var sectionStart = 0

@@ -1,3 +1,6 @@
+import RagPipeSupport
+import RagPipeRecords
+
 /// A chunk as a span of its document, before it becomes a record.
 public struct ChunkSpan: Equatable, Sendable {
     public var start: Int

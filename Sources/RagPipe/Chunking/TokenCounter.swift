@@ -1,3 +1,5 @@
+import RagPipeRecords
+
 /// Counts the tokens an embedder will see. The chunker relies on counts being additive over
 /// whitespace-separated words (true of BERT-style tokenizers, which split on whitespace first),
 /// so it counts each word once and sums.
@@ -29,7 +31,7 @@ extension TokenCounter {
     }
 }
 
-@inline(__always) func isASCIISpace(_ c: UInt8) -> Bool {
+@inline(__always) package func isASCIISpace(_ c: UInt8) -> Bool {
     c == 0x20 || (c >= 0x09 && c <= 0x0D)
 }
 

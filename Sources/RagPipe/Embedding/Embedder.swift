@@ -1,3 +1,5 @@
+import RagPipeChunking
+
 /// Turns texts into fixed-size vectors. Implementations are pure: the same text always gives
 /// the same vector, whatever else is in the batch.
 public protocol Embedder: Sendable {
@@ -33,7 +35,7 @@ extension Embedder {
 }
 
 /// Scales `v` to unit length (a zero vector stays zero).
-@inline(__always) func normalize(_ v: UnsafeMutableBufferPointer<Float>) {
+@inline(__always) package func normalize(_ v: UnsafeMutableBufferPointer<Float>) {
     var sum: Float = 0
     for x in v { sum += x * x }
     guard sum > 0 else { return }

@@ -1,3 +1,5 @@
+import RagPipeSupport
+
 /// Finds the embedder a stream or an index names.
 public enum EmbedderRegistry {
     /// Builds the embedder recorded as `modelID` with `dimension`, or explains why it can't.

@@ -1,3 +1,6 @@
+import RagPipeSupport
+import RagPipeChunking
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,3 +1,6 @@
+import RagPipeSupport
+import RagPipeChunking
+
 /// The zero-dependency embedder: signed feature hashing of word unigrams and bigrams.
 ///
 /// Rules (stable; changing any of them changes `modelID`):

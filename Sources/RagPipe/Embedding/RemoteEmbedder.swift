@@ -1,3 +1,7 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+
 /// Embeddings from an OpenAI-compatible `/v1/embeddings` server through the HTTP plugin
 /// (`embed --embedder openai`, `query --embed-url`): batched, concurrent, retried, in order.
 public final class RemoteEmbedder: Embedder, @unchecked Sendable {

@@ -1,3 +1,8 @@
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeIndex
+import RagPipeAnswering
+
 /// Signals that the retrieved hits answer a question, for studying abstention rules offline
 /// (`evaluate --answerability-features`, `scripts/answerability.py`): how close the hits are
 /// (cosine, BM25 against its ceiling), how much of the question's IDF-weighted terms the best hit

@@ -1,3 +1,8 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeAnswering
+
 /// BEIR evaluation inputs: `queries.jsonl` (`{"_id", "text"}`) and a qrels TSV
 /// (`query-id<TAB>corpus-id<TAB>score`, a header line, LF or CRLF).
 public enum BEIRData {
@@ -48,14 +53,5 @@ public enum BEIRData {
             if score > 0 { out[fields[0], default: [:]][fields[1]] = score }
         }
         return out
-    }
-}
-
-extension String {
-    func trimmingASCIISpace() -> String {
-        var s = Substring(self)
-        while let c = s.first, c.isASCII, c.isWhitespace { s = s.dropFirst() }
-        while let c = s.last, c.isASCII, c.isWhitespace { s = s.dropLast() }
-        return String(s)
     }
 }

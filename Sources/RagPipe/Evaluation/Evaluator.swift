@@ -1,3 +1,9 @@
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeRetrieval
+import RagPipeAnswering
+
 /// Runs BEIR-style evaluations of one index: every query of the qrels, each retrieval
 /// configuration, chunk hits mapped to documents (a document scores as its best chunk).
 public final class Evaluator {

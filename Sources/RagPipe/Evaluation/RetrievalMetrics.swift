@@ -1,3 +1,5 @@
+import RagPipeChunking
+
 /// Per-query retrieval metrics over a ranked list of document ids, as trec_eval / pytrec_eval
 /// compute them (gain = the qrels relevance; log2 discount; BEIR's headline is nDCG@10).
 public struct RetrievalMetrics: Sendable, Equatable {

@@ -1,3 +1,7 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+
 /// SQuAD v1.1 JSON (`{"data": [{"title", "paragraphs": [{"context", "qas": [{"id", "question",
 /// "answers": [{"text", "answer_start"}]}]}]}]}`): each paragraph is a document.
 public struct SQuADData: Sendable {
@@ -91,7 +95,7 @@ public struct SQuADData: Sendable {
         for i in paragraphs.indices where paragraphs[i].id.hasPrefix("squad-" + Self.pad(number) + "-") { paragraphs[i].title = title }
     }
 
-    static func pad(_ n: Int) -> String {
+    package static func pad(_ n: Int) -> String {
         let s = String(n)
         return String(repeating: "0", count: max(0, 3 - s.count)) + s
     }

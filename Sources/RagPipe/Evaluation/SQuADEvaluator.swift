@@ -1,3 +1,10 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeRetrieval
+import RagPipeAnswering
+
 /// Extractive answer quality on SQuAD (each paragraph a document, built into an index with
 /// `chunk --no-split`): does the gold paragraph come first, does the answer contain an accepted
 /// answer string, and would `query` abstain once the gold paragraph is gone?

@@ -1,3 +1,7 @@
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeEmbedding
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,3 +1,13 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeIndex
+import RagPipeRetrieval
+import RagPipeAnswering
+import RagPipeEvaluation
+import RagPipePipeline
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,3 +1,6 @@
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeEmbedding
 import CKernels
 
 /// Layout of an index's dense vectors, as META records it.

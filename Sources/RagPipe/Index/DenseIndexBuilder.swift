@@ -1,3 +1,6 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
 import CKernels
 import Dispatch
 

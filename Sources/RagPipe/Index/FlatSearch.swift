@@ -1,3 +1,5 @@
+import RagPipeSupport
+import RagPipeChunking
 import Dispatch
 
 /// Exact inner-product search over row-major fp32 vectors.

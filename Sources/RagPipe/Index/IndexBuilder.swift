@@ -1,3 +1,8 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

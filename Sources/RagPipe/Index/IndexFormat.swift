@@ -1,3 +1,6 @@
+import RagPipeRecords
+import RagPipeChunking
+
 /// Layout constants of the `.ragx` index file (docs/FORMAT.md is the full specification).
 /// All integers are little-endian.
 public enum IndexFormat {
@@ -135,7 +138,7 @@ public struct IndexMetadata: Equatable, Sendable {
         return out
     }
 
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> IndexMetadata {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) throws -> IndexMetadata {
         var s = JSONScanner(bytes)
         var m = IndexMetadata(modelID: "", dimension: 0, metric: "", count: -1, kind: "", codes: "", blockSize: 0, toolVersion: "")
         try s.beginObject()

@@ -1,3 +1,7 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+
 /// An open `.ragx` index. Opening maps the file and validates the header, the section table,
 /// the metadata and the text block table (their sizes grow with N/records-per-block at most),
 /// never the vector or text sections: open cost does not grow with the collection.

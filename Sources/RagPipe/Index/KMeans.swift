@@ -1,3 +1,6 @@
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeEmbedding
 import CKernels
 import Dispatch
 

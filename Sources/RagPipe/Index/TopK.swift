@@ -1,3 +1,5 @@
+import RagPipeChunking
+
 /// The k best (highest-scoring) items seen so far: a bounded min-heap in flat arrays, so
 /// rejecting a candidate costs one comparison with the current k-th score.
 public struct TopK {

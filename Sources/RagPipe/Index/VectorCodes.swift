@@ -1,3 +1,6 @@
+import RagPipeSupport
+import RagPipeChunking
+import RagPipeEmbedding
 import CKernels
 
 /// How vectors are stored for search: full fp32, IEEE half (2 bytes a component), or SQ8 (one
@@ -68,7 +71,7 @@ public struct SQ8Quantizer: Equatable, Sendable {
         return out
     }
 
-    static func parse(_ raw: UnsafeRawBufferPointer, dimension d: Int) -> SQ8Quantizer? {
+    package static func parse(_ raw: UnsafeRawBufferPointer, dimension d: Int) -> SQ8Quantizer? {
         guard raw.count == 8 * d else { return nil }
         let values = (0..<(2 * d)).map { Float(bitPattern: raw.u32(at: 4 * $0)) }
         // Stored vectors are unit length, so every component, each minimum and each range lie

@@ -1,3 +1,8 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeIndex
+
 /// `build-index`: an `embed` stream in, one index file out.
 public enum BuildIndexStage {
     public struct Summary: Sendable {

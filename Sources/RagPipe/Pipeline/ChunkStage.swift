@@ -1,3 +1,8 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+
 /// `chunk`: documents in, chunk records (JSON Lines) out.
 public enum ChunkStage {
     public struct Summary: Sendable {

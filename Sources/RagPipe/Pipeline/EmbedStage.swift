@@ -1,3 +1,9 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeAnswering
+
 /// `embed`: chunk records in, the same records with vectors out, one batch in memory at a time.
 public enum EmbedStage {
     public struct Summary: Sendable {

@@ -1,3 +1,5 @@
+import RagPipeSupport
+
 /// One chunk of a source document: the record `chunk` writes and `embed` reads.
 /// `text` is exactly the UTF-8 bytes `[start, end)` of the source document.
 public struct ChunkRecord: Equatable, Sendable {

@@ -1,3 +1,5 @@
+import RagPipeSupport
+
 /// The last line of every `chunk` and `embed` output: how many records came before it
 /// (docs/FORMATS.md, "End of stream"). A stage killed mid-stream never writes it, so the next
 /// stage can tell a stream cut short at a line boundary from a complete one.

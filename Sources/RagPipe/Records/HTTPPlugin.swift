@@ -1,3 +1,5 @@
+import RagPipeSupport
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,7 +21,7 @@ public struct HTTPEndpoint: Sendable {
     }
 
     /// `"url": …, "timeout": …, "retries": …, "api_key_env": …` (no braces).
-    func appendJSONFields(to out: inout [UInt8]) {
+    package func appendJSONFields(to out: inout [UInt8]) {
         JSONWriter.appendKey("url", to: &out); JSONWriter.appendString(url, to: &out)
         out.append(0x2C); JSONWriter.appendKey("timeout", to: &out); JSONWriter.appendDouble(timeout, to: &out)
         out.append(0x2C); JSONWriter.appendKey("retries", to: &out); JSONWriter.appendInt(retries, to: &out)
@@ -33,16 +35,16 @@ public struct HTTPEndpoint: Sendable {
 /// replies cross as JSON C strings (see PluginEntryPoints.swift).
 public enum HTTPPlugin {
     public typealias TextCallback = @convention(c) (UnsafePointer<CChar>, UnsafeMutableRawPointer?) -> Void
-    typealias Chat = @convention(c) (UnsafePointer<CChar>, TextCallback?, UnsafeMutableRawPointer?) -> UnsafeMutablePointer<CChar>?
-    typealias Probe = @convention(c) (UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>?
-    typealias Embed = @convention(c) (UnsafePointer<CChar>, UnsafeMutablePointer<Float>?, Int) -> UnsafeMutablePointer<CChar>?
-    typealias Free = @convention(c) (UnsafeMutablePointer<CChar>?) -> Void
+    package typealias Chat = @convention(c) (UnsafePointer<CChar>, TextCallback?, UnsafeMutableRawPointer?) -> UnsafeMutablePointer<CChar>?
+    package typealias Probe = @convention(c) (UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>?
+    package typealias Embed = @convention(c) (UnsafePointer<CChar>, UnsafeMutablePointer<Float>?, Int) -> UnsafeMutablePointer<CChar>?
+    package typealias Free = @convention(c) (UnsafeMutablePointer<CChar>?) -> Void
 
-    struct Functions {
-        let chat: Chat
-        let contextSize: Probe
-        let embed: Embed
-        let free: Free
+    package struct Functions {
+        package let chat: Chat
+        package let contextSize: Probe
+        package let embed: Embed
+        package let free: Free
     }
 
     #if os(macOS)
@@ -52,7 +54,7 @@ public enum HTTPPlugin {
     #endif
 
     /// Looked up in `$RAGPIPE_HTTP_PLUGIN`, beside the executable, then the loader's path.
-    static let functions: Result<Functions, RagPipeError> = {
+    package static let functions: Result<Functions, RagPipeError> = {
         var candidates: [String] = []
         if let path = ProcessEnvironment.value("RAGPIPE_HTTP_PLUGIN") { candidates.append(path) }
         var buffer = [CChar](repeating: 0, count: 4096)
@@ -75,7 +77,7 @@ public enum HTTPPlugin {
     }()
 
     /// The `ok` object of a reply as a reader positioned inside it, or the reply's error.
-    static func parse(_ reply: UnsafeMutablePointer<CChar>?, free: Free, _ read: (inout JSONScanner, UnsafeRawBufferPointer) throws -> Void) throws {
+    package static func parse(_ reply: UnsafeMutablePointer<CChar>?, free: Free, _ read: (inout JSONScanner, UnsafeRawBufferPointer) throws -> Void) throws {
         guard let reply else { throw RagPipeError.unavailable("the HTTP client returned nothing") }
         defer { free(reply) }
         let raw = UnsafeRawBufferPointer(start: reply, count: strlen(reply))

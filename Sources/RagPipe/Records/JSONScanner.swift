@@ -35,7 +35,7 @@ public struct JSONScanner {
         }
     }
 
-    @inline(__always) mutating func peek() -> UInt8? {
+    @inline(__always) package mutating func peek() -> UInt8? {
         skipSpace()
         return pos < count ? base[pos] : nil
     }
@@ -235,7 +235,7 @@ public struct JSONScanner {
     }
 
     /// Reads a JSON array, calling `element` once per value (positioned at the value).
-    mutating func readArray(_ element: (inout JSONScanner) throws -> Void) throws {
+    package mutating func readArray(_ element: (inout JSONScanner) throws -> Void) throws {
         try expect(0x5B, "'['")
         if peek() == 0x5D { pos += 1; return }
         while true {

@@ -89,9 +89,9 @@ public enum JSONWriter {
 }
 
 /// Word-at-a-time byte tests ("SIMD within a register"), after the classic bit hacks.
-enum SWAR {
+package enum SWAR {
     static let ones: UInt64 = 0x0101_0101_0101_0101
-    static let highs: UInt64 = 0x8080_8080_8080_8080
+    package static let highs: UInt64 = 0x8080_8080_8080_8080
 
     /// A high bit set in each byte of `x` that is zero (exact when tested for "any").
     @inline(__always) static func zeroBytes(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }

@@ -1,3 +1,5 @@
+import RagPipeSupport
+
 /// A float32 matrix in NumPy's `.npy` format (versions 1–3): `\x93NUMPY`, two version bytes, a
 /// little-endian header length (u16 in version 1, u32 after), an ASCII dict header with
 /// `'descr': '<f4'`, `'fortran_order': False` and `'shape': (rows, columns)`, then the data.

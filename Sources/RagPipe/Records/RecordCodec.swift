@@ -48,7 +48,7 @@ public enum RecordCodec {
     }
 
     /// `,"model":…,"dim":…,"vector":"…"` (or `"embedding":[…]`), inside an object being written.
-    static func appendVectorFields(model: String?, vector: UnsafeBufferPointer<Float>,
+    package static func appendVectorFields(model: String?, vector: UnsafeBufferPointer<Float>,
                                    encoding: VectorEncoding, to out: inout [UInt8]) {
         if let model {
             out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(model, to: &out)

@@ -1,3 +1,5 @@
+import RagPipeIndex
+
 /// How `query` ranks chunks.
 public enum RetrievalMode: String, CaseIterable, Sendable {
     case dense

@@ -1,3 +1,9 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+import RagPipeEmbedding
+import RagPipeIndex
+
 /// Searches an index with query vectors given directly (`query --npy`): each row, normalized to
 /// unit length, against the index's dense vectors (flat or IVF). Returns rows and cosine scores, best first.
 public enum VectorQueries {

@@ -6,14 +6,14 @@ import Darwin
 
 /// A file written under a temporary name beside its target and renamed over it only once it
 /// is complete and on disk. Until `commit()`, the target keeps whatever it held before.
-final class AtomicFile {
+package final class AtomicFile {
     let target: String
     let temporary: String
     private var fd: Int32
-    private(set) var position = 0
+    package private(set) var position = 0
     private var buffer: [UInt8] = []
 
-    init(target: String) throws {
+    package init(target: String) throws {
         try OutputTarget.checkReplaceable(target)
         self.target = target
         temporary = target + ".tmp-\(getpid())"
@@ -22,11 +22,11 @@ final class AtomicFile {
         buffer.reserveCapacity(1 << 20)
     }
 
-    func write(bytes: [UInt8]) throws {
+    package func write(bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
-    func write(_ raw: UnsafeRawBufferPointer) throws {
+    package func write(_ raw: UnsafeRawBufferPointer) throws {
         if raw.count >= (1 << 20) {
             try flush()
             try Syscall.writeAll(fd, raw, path: temporary)
@@ -38,13 +38,13 @@ final class AtomicFile {
         if buffer.count >= (1 << 20) { try flush() }
     }
 
-    func pad(to offset: Int) throws {
+    package func pad(to offset: Int) throws {
         precondition(offset >= position)
         if offset > position { try write(bytes: [UInt8](repeating: 0, count: offset - position)) }
     }
 
     /// Overwrites bytes already written (the header, once offsets are known).
-    func write(bytes: [UInt8], at offset: Int) throws {
+    package func write(bytes: [UInt8], at offset: Int) throws {
         try flush()
         try bytes.withUnsafeBytes { raw in
             var done = 0
@@ -66,7 +66,7 @@ final class AtomicFile {
     }
 
     /// fsync, close, rename over the target, fsync the directory.
-    func commit() throws {
+    package func commit() throws {
         try flush()
         try Syscall.sync(fd, path: temporary)
         Syscall.closeFile(fd)
@@ -100,7 +100,7 @@ final class AtomicFile {
     }
 
     /// Removes the temporary file; the target is untouched.
-    func abandon() {
+    package func abandon() {
         if fd >= 0 { Syscall.closeFile(fd); fd = -1 }
         unlink(temporary)
     }
@@ -146,7 +146,7 @@ public enum OutputTarget {
 
 /// Hands non-Sendable storage to `concurrentPerform` when each iteration touches only its own
 /// elements.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+package struct UncheckedSendable<T>: @unchecked Sendable {
+    package let value: T
+    package init(_ value: T) { self.value = value }
 }

@@ -12,7 +12,7 @@ import Darwin
 /// run the encoder start without it (linking it costs every process ~2 ms and an idle thread
 /// pool). `OPENBLAS_NUM_THREADS=1` is set before loading unless the user set it: ragpipe
 /// parallelizes across sequences itself, and a second pool would only compete for the cores.
-enum BLAS {
+package enum BLAS {
     typealias Sgemm = @convention(c) (CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, blasint, blasint, blasint,
                                       Float, UnsafePointer<Float>?, blasint, UnsafePointer<Float>?, blasint,
                                       Float, UnsafeMutablePointer<Float>?, blasint) -> Void
@@ -49,7 +49,7 @@ enum BLAS {
     nonisolated(unsafe) static var note: String?
 
     /// The kernels OpenBLAS runs ("SkylakeX", "Haswell", …), once loaded; nil for another BLAS.
-    static var coreName: String? {
+    package static var coreName: String? {
         _ = sgemm
         return loadedCore
     }
@@ -62,12 +62,12 @@ enum BLAS {
     }
 
     /// Throws when no BLAS can be loaded; call before the first `gemm`.
-    static func ensureLoaded() throws { _ = try sgemm.get() }
+    package static func ensureLoaded() throws { _ = try sgemm.get() }
 
     /// `C[m×n] = alpha · A[m×k] · op(B) + beta · C`, all row-major. With `transposeB`, B is stored
     /// as `[n×k]` (a PyTorch `Linear` weight is `[out × in]`, so `X · Wᵀ` is `transposeB`).
     @inline(__always)
-    static func gemm(m: Int, n: Int, k: Int, alpha: Float = 1,
+    package static func gemm(m: Int, n: Int, k: Int, alpha: Float = 1,
                      a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -78,7 +78,7 @@ enum BLAS {
 
     /// `C[m×n] = A[m×d] · B[n×d]ᵀ` (row-major dot products of every row pair): BLAS when it
     /// loads, else SIMD dot products, so callers work without OpenBLAS, only slower.
-    static func dotProducts(m: Int, n: Int, d: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    package static func dotProducts(m: Int, n: Int, d: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                             into c: UnsafeMutablePointer<Float>, useBLAS: Bool) {
         if useBLAS {
             gemm(m: m, n: n, k: d, a: a, lda: d, b: b, ldb: d, transposeB: true, c: c, ldc: n)

@@ -6,8 +6,8 @@ import Darwin
 
 /// Thin wrappers over the POSIX calls ragpipe uses; above them only Swift types and
 /// `RagPipeError`s that name the file and the call.
-enum Syscall {
-    static func openFile(_ path: String, _ flags: Int32, _ mode: mode_t = 0) throws -> Int32 {
+package enum Syscall {
+    package static func openFile(_ path: String, _ flags: Int32, _ mode: mode_t = 0) throws -> Int32 {
         while true {
             let fd = open(path, flags, mode)
             if fd >= 0 { return fd }
@@ -36,7 +36,7 @@ enum Syscall {
         }
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var offset = 0
         while offset < bytes.count {
             let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -52,7 +52,7 @@ enum Syscall {
         if fsync(fd) != 0 { throw RagPipeError.io(path: path, operation: "fsync", errno: errno) }
     }
 
-    static func closeFile(_ fd: Int32) { _ = close(fd) }
+    package static func closeFile(_ fd: Int32) { _ = close(fd) }
 }
 
 /// Reads a whole file into memory (corpus documents, small inputs).

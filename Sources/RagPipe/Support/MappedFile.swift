@@ -29,10 +29,10 @@ public final class MappedFile: @unchecked Sendable {
 
 /// Little-endian integer reads at offsets already checked against the buffer's bounds.
 extension UnsafeRawBufferPointer {
-    @inline(__always) func u32(at offset: Int) -> UInt32 {
+    @inline(__always) package func u32(at offset: Int) -> UInt32 {
         UInt32(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
-    @inline(__always) func u64(at offset: Int) -> UInt64 {
+    @inline(__always) package func u64(at offset: Int) -> UInt64 {
         UInt64(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 }

@@ -1,8 +1,8 @@
 import Dispatch
 
 /// Runs `body` for 0..<count on every core, results in index order; the first error wins.
-enum ParallelMap {
-    static func run<T>(count: Int, _ body: @escaping (Int) throws -> T) throws -> [T] {
+package enum ParallelMap {
+    package static func run<T>(count: Int, _ body: @escaping (Int) throws -> T) throws -> [T] {
         let results = UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: count)
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }

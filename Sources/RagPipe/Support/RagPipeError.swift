@@ -98,7 +98,7 @@ import Glibc
 import Darwin
 #endif
 
-func errnoDescription(_ code: Int32) -> String {
+package func errnoDescription(_ code: Int32) -> String {
     guard let text = strerror(code) else { return "errno \(code)" }
     return String(cString: text)
 }

@@ -1,8 +1,8 @@
 import CZlib
 
 /// System zlib: CRC-32 for checksums, one zlib stream per text block.
-enum Zlib {
-    static func crc32(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+package enum Zlib {
+    package static func crc32(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return seed }
         var crc = UInt(seed)
         var offset = 0
@@ -15,7 +15,7 @@ enum Zlib {
         return UInt32(truncatingIfNeeded: crc)
     }
 
-    static func compress(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
+    package static func compress(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
         var capacity = compressBound(uLong(input.count))
         var out = [UInt8](repeating: 0, count: Int(capacity))
         let status = input.withUnsafeBufferPointer { src in
@@ -29,7 +29,7 @@ enum Zlib {
     }
 
     /// Inflates exactly `expectedSize` bytes, or returns the zlib status that stopped it.
-    static func uncompress(_ input: UnsafeRawBufferPointer, expectedSize: Int) -> Result<[UInt8], ZlibStatus> {
+    package static func uncompress(_ input: UnsafeRawBufferPointer, expectedSize: Int) -> Result<[UInt8], ZlibStatus> {
         var out = [UInt8](repeating: 0, count: max(expectedSize, 1))
         var produced = uLong(expectedSize)
         let status = out.withUnsafeMutableBufferPointer { dst in
@@ -44,9 +44,9 @@ enum Zlib {
 }
 
 /// A zlib return code, kept in errors so failures can be diagnosed.
-struct ZlibStatus: Error, CustomStringConvertible {
+package struct ZlibStatus: Error, CustomStringConvertible {
     let code: Int32
-    var description: String {
+    package var description: String {
         switch code {
         case Z_DATA_ERROR: return "zlib data error (Z_DATA_ERROR)"
         case Z_BUF_ERROR: return "zlib output size mismatch (Z_BUF_ERROR)"

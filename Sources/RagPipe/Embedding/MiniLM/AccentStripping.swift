@@ -1,3 +1,6 @@
+import RagPipeRecords
+import RagPipeChunking
+
 /// Accent stripping as BERT's normalizer does it (NFD, then drop nonspacing marks), without
 /// Foundation: for every scalar whose canonical decomposition differs from itself, the
 /// decomposition with its Mn marks removed. Hangul syllables decompose algorithmically and

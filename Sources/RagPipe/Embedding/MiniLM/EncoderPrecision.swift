@@ -1,3 +1,5 @@
+import RagPipeSupport
+import RagPipeChunking
 import CKernels
 #if canImport(Glibc)
 import Glibc

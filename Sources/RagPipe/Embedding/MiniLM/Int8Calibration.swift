@@ -1,3 +1,4 @@
+import RagPipeChunking
 import CKernels
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,5 @@
+import RagPipeRecords
+import RagPipeChunking
 import CKernels
 #if canImport(Glibc)
 import Glibc

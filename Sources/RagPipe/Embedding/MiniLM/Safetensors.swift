@@ -1,3 +1,7 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+
 /// A read-only, memory-mapped `.safetensors` file: an 8-byte little-endian header length, a
 /// JSON header `{name: {"dtype", "shape", "data_offsets": [begin, end]}}`, then the data.
 /// F32 tensors are used in place; every offset is checked against the file first.

@@ -1,3 +1,7 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+
 /// WordPiece vocabulary: piece bytes → id, with open addressing over one byte pool so a lookup
 /// of a byte slice allocates nothing. Continuation pieces are stored with their `##` prefix and
 /// looked up by hashing the prefix first.

@@ -1,3 +1,7 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
+
 /// The BERT uncased tokenizer, as Hugging Face `tokenizers` runs it for all-MiniLM-L6-v2
 /// (`BertNormalizer` + `BertPreTokenizer` + `WordPiece`):
 /// 1. clean: drop U+0000, U+FFFD and characters of category Cc, Cf, Cn, Co, Cs (except tab, LF,
@@ -149,7 +153,7 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     /// Steps 1–4 on text with non-ASCII characters.
-    func normalize(_ text: String) -> String {
+    package func normalize(_ text: String) -> String {
         var cleaned = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             let v = scalar.value
@@ -190,7 +194,7 @@ public struct WordPieceTokenizer: Sendable {
         }
     }
 
-    static func isCJK(_ v: UInt32) -> Bool {
+    package static func isCJK(_ v: UInt32) -> Bool {
         (0x4E00...0x9FFF).contains(v) || (0x3400...0x4DBF).contains(v) || (0x20000...0x2A6DF).contains(v)
             || (0x2A700...0x2B73F).contains(v) || (0x2B740...0x2B81F).contains(v) || (0x2B820...0x2CEAF).contains(v)
             || (0xF900...0xFAFF).contains(v) || (0x2F800...0x2FA1F).contains(v)

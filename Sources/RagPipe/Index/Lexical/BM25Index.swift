@@ -1,3 +1,6 @@
+import RagPipeSupport
+import RagPipeRecords
+import RagPipeChunking
 import Dispatch
 
 /// Okapi BM25 over chunk texts, stored in three index sections and read in place:
@@ -31,13 +34,13 @@ public struct BM25Parameters: Equatable, Sendable {
 
 /// The text BM25 indexes for a chunk: its text, with the title in front when the text does not
 /// already begin with it (chunks after a document's first).
-func bm25Text(_ r: ChunkRecord) -> String {
+package func bm25Text(_ r: ChunkRecord) -> String {
     r.title.isEmpty || r.text.hasPrefix(r.title) ? r.text : r.title + "\n" + r.text
 }
 
 /// Builds the three sections from chunk texts (in chunk order), analyzing on all cores.
-struct BM25Builder {
-    static func build(texts: [String]) -> (vocabulary: [UInt8], postings: [UInt8], lengths: [UInt8], averageLength: Double) {
+package struct BM25Builder {
+    package static func build(texts: [String]) -> (vocabulary: [UInt8], postings: [UInt8], lengths: [UInt8], averageLength: Double) {
         let n = texts.count
         // Analyze in parallel, then merge in order.
         let workers = 8

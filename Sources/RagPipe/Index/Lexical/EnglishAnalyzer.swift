@@ -1,3 +1,6 @@
+import RagPipeChunking
+import RagPipeEmbedding
+
 /// Turns text into BM25 terms the way Lucene's English analysis chain (Anserini's default for
 /// BEIR) does, close enough to match its rankings:
 /// 1. tokenize: runs of letters and digits (Unicode-aware; `_` joins); `.`, `'` and `’` join
@@ -121,5 +124,5 @@ public struct EnglishAnalyzer: Sendable {
         }
     }
 
-    static func isCJK(_ c: Unicode.Scalar) -> Bool { WordPieceTokenizer.isCJK(c.value) }
+    package static func isCJK(_ c: Unicode.Scalar) -> Bool { WordPieceTokenizer.isCJK(c.value) }
 }

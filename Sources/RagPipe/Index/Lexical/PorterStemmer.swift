@@ -1,3 +1,6 @@
+import RagPipeRecords
+import RagPipeChunking
+
 /// The Porter stemmer (M. F. Porter, "An algorithm for suffix stripping", 1980), in the form of
 /// Porter's own reference C implementation that Lucene's `PorterStemFilter` ports: including its
 /// departures from the paper (`bli`→`ble` instead of `abli`→`able`, and `logi`→`log`).
@@ -174,7 +177,7 @@ public enum PorterStemmer {
             if b[k] == 0x6C && doubleConsonant(k) && m() > 1 { k -= 1 }
         }
 
-        mutating func run() {
+        package mutating func run() {
             step1ab()
             guard k > 0 else { return }
             step1c(); step2(); step3(); step4(); step5()
