@@ -26,7 +26,6 @@ public final class OpenAIEmbedder: Embedder, @unchecked Sendable {
     public var modelID: String { settings.model }
     public var maxTokens: Int { 8192 }
     public var tokenCounter: any TokenCounter { UpperBoundTokenCounter() }
-    public var defaultMinScore: Float { 0.25 }
     let transport: HTTPTransport
 
     public init(url: String, settings: Settings) throws {

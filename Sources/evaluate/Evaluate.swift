@@ -3,6 +3,7 @@ import RagPipeSupport
 import RagPipeChunking
 import RagPipeEmbedding
 import RagPipeIndex
+import RagPipeRetrieval
 import RagPipeAnswering
 import RagPipeEvaluation
 import RagPipePipeline
@@ -112,7 +113,7 @@ struct Evaluate: ParsableCommand {
                                                          modelDirectory: model)
             // query's default retrieval (hybrid, weighted, when the index has BM25): what --abstention
             // and --answerability-features measure.
-            let engine = try QueryEngine(index: reader, embedder: embedder)
+            let engine = QueryEngine(retriever: try Retriever(index: reader, embedder: embedder))
             let evaluator = try Evaluator(engine: engine)
             let judgments = try BEIRData.qrels(qrels)
             guard !judgments.isEmpty else { throw RagPipeError.emptyInput("no relevance judgments in \(qrels)") }
@@ -132,10 +133,10 @@ struct Evaluate: ParsableCommand {
                 case "hybrid-weighted": config = .init(mode: .hybrid, fusion: .weighted, weight: weight)
                 default: throw RagPipeError.usage("unknown configuration '\(name)' (dense, bm25, hybrid-rrf, hybrid-weighted)")
                 }
-                if config.mode != .dense && engine.bm25 == nil {
+                if config.mode != .dense && engine.retriever.bm25 == nil {
                     throw RagPipeError.usage("\(index) has no BM25 sections (built with --no-bm25): configuration '\(name)' needs them; use --configurations dense")
                 }
-                _ = try engine.retrieval(config.mode, fusion: config.fusion, denseWeight: config.weight)
+                _ = try engine.retriever.with(config.mode, fusion: config.fusion, denseWeight: config.weight)
                 return config
             }
             for config in configs {
@@ -162,12 +163,12 @@ struct Evaluate: ParsableCommand {
                 try sink.flush()
             }
             if let answerabilityFeatures {
-                let rows = try evaluator.answerabilityRows(queries: queryList, qrels: judgments, k: engine.k)
+                let rows = try evaluator.answerabilityRows(queries: queryList, qrels: judgments, k: engine.retriever.settings.k)
                 try writeFeatures(rows, to: answerabilityFeatures)
             }
             if abstention {
-                let e = try evaluator.abstentionEvidence(queries: queryList, qrels: judgments, k: engine.k)
-                try writeAbstention(sink, label: "queries", cosine: e.cosine, answer: e.answer, answerer: engine.answerer)
+                let e = try evaluator.abstentionEvidence(queries: queryList, qrels: judgments, k: engine.retriever.settings.k)
+                try writeAbstention(sink, label: "queries", cosine: e.cosine, answer: e.answer, answerer: engine.answerer.extractive)
             }
         }
         if status != 0 { throw ExitCode(status) }
@@ -212,11 +213,13 @@ struct Evaluate: ParsableCommand {
         let reader = try IndexReader(path: index)
         let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension, modelDirectory: model,
                                                      threads: Cores.available)
-        let engine = try QueryEngine(index: reader, embedder: embedder)
-        if let answerCandidates { engine.answerer.rescored = answerCandidates }
-        if let lexicalWeight { engine.answerer.lexicalWeight = lexicalWeight }
-        if let hitWeight { engine.answerer.hitWeight = hitWeight }
-        if let answerHits { engine.answerer.hitsConsidered = answerHits }
+        let retriever = try Retriever(index: reader, embedder: embedder)
+        var extractive = ExtractiveAnswerer(.calibrated(for: embedder))
+        if let answerCandidates { extractive.rescored = answerCandidates }
+        if let lexicalWeight { extractive.lexicalWeight = lexicalWeight }
+        if let hitWeight { extractive.hitWeight = hitWeight }
+        if let answerHits { extractive.hitsConsidered = answerHits }
+        let engine = QueryEngine(retriever: retriever, answerer: Answerer(extractive, bm25: retriever.bm25))
         let progress = Progress(tool: "evaluate")
         if let answerabilityFeatures {
             let rows = try SQuADEvaluator(engine: engine).answerabilityRows(data, limit: limit) { n, total in progress.update("\(n) of \(total) questions") }
@@ -242,7 +245,7 @@ struct Evaluate: ParsableCommand {
         try sink.write("default (≤ 3 sentences, ≤ 80 words)   " + f(r.containsDefault) + "   " + String(format1: r.meanWordsDefault) + "\n")
         try sink.write("one sentence                          " + f(r.containsOneSentence) + "   " + String(format1: r.meanWordsOneSentence) + "\n")
         try writeAbstention(sink, label: "questions", cosine: (r.cosineAnswerable, r.cosineRemoved),
-                            answer: (r.answerEvidenceAnswerable, r.answerEvidenceRemoved), answerer: engine.answerer)
+                            answer: (r.answerEvidenceAnswerable, r.answerEvidenceRemoved), answerer: engine.answerer.extractive)
     }
 }
 

@@ -192,16 +192,15 @@ struct Query: ParsableCommand {
                                                          modelDirectory: model, threads: threads, use: .interactive)
             }
             let stored = reader.metadata.bm25.map { BM25Parameters(k1: Float($0.k1), b: Float($0.b)) } ?? BM25Parameters()
-            let engine = try QueryEngine(index: reader, embedder: embedder, k: k, minScore: minScore, minEvidence: minEvidence, mode: mode,
-                                         fusion: fusion, denseWeight: weight,
-                                         bm25Parameters: BM25Parameters(k1: bm25K1 ?? stored.k1, b: bm25B ?? stored.b))
-            engine.nprobe = nprobe
-            engine.groundedness = GroundednessCheck(sentenceThreshold: supportThreshold, answerThreshold: groundedThreshold)
-            engine.strict = strict
-            engine.answerer.maxSentences = answerSentences
-            engine.answerer.maxWords = answerWords
+            let retriever = try Retriever(index: reader, embedder: embedder, mode: mode, fusion: fusion, denseWeight: weight,
+                                          bm25Parameters: BM25Parameters(k1: bm25K1 ?? stored.k1, b: bm25B ?? stored.b),
+                                          settings: Retriever.Settings(k: k, nprobe: nprobe))
+            var extractive = ExtractiveAnswerer(try AbstentionThresholds.calibrated(for: embedder).overridden(minScore: minScore, minEvidence: minEvidence))
+            extractive.maxSentences = answerSentences
+            extractive.maxWords = answerWords
             let sink = OutputSink()
             let streaming = stream && !json && llm != nil
+            var generation: Answerer.Generation?
             if let llm {
                 var settings = RemoteChatGenerator.Settings(endpoint: endpoint(llm))
                 settings.model = llmModel
@@ -209,13 +208,16 @@ struct Query: ParsableCommand {
                 settings.maxTokens = maxTokens
                 settings.stream = stream
                 let client = try RemoteChatGenerator(settings: settings)
-                engine.generator = client
-                engine.contextTokens = contextTokens
-                if let serverContext = client.serverContextTokens() {
-                    engine.contextTokens = min(contextTokens, max(64, serverContext - maxTokens - 64))
-                }
-                if streaming { engine.onGeneratedText = { piece in try? sink.write(piece); try? sink.flush() } }
+                generation = Answerer.Generation(
+                    generator: client,
+                    contextTokens: Answerer.Generation.contextBudget(requested: contextTokens, serverContext: client.serverContextTokens(),
+                                                                     maxReplyTokens: maxTokens),
+                    onText: streaming ? { piece in try? sink.write(piece); try? sink.flush() } : nil)
             }
+            let engine = QueryEngine(retriever: retriever,
+                                     answerer: Answerer(extractive, bm25: retriever.bm25, generation: generation,
+                                                        groundedness: GroundednessCheck(sentenceThreshold: supportThreshold, answerThreshold: groundedThreshold),
+                                                        strict: strict))
             var escalated = 0
             func answer(_ q: String) throws {
                 if streaming { try sink.write("Q: \(q)\n\n"); try sink.flush() }
@@ -224,7 +226,7 @@ struct Query: ParsableCommand {
                 if json {
                     try sink.append { result.appendJSON(to: &$0) }
                 } else {
-                    let shown = streaming && result.answer.backend == "llm"
+                    let shown = streaming && result.answer.backend == .llm
                     if streaming && !shown { try sink.write(result.answer.text) }
                     if streaming { try sink.write("\n") }
                     try sink.write(result.renderText(answerShown: streaming))

@@ -4,6 +4,7 @@ import RagPipeSupport
 import RagPipeChunking
 import RagPipeEmbedding
 import RagPipeIndex
+import RagPipeRetrieval
 import RagPipeAnswering
 
 /// Release benchmarks for the pipeline stages; prints one table of measured figures.
@@ -309,7 +310,7 @@ final class Bench {
                 let clock = Stopwatch()
                 let reader = try IndexReader(path: path)
                 openOnly.append(clock.milliseconds)
-                let engine = try QueryEngine(index: reader)
+                let engine = QueryEngine(retriever: try Retriever(index: reader))
                 _ = try engine.run(question)
                 inProcess.append(clock.milliseconds)
             }

@@ -138,18 +138,20 @@ import Testing
                             vector: try embedder.embed(text), model: HashEmbedder.modelName)
         }
         _ = try builder.write(to: dir.path + "/x.ragx")
-        let engine = try QueryEngine(index: try IndexReader(path: dir.path + "/x.ragx"), k: 2, minScore: -1, mode: .dense)
+        let retriever = try Retriever(index: try IndexReader(path: dir.path + "/x.ragx"), mode: .dense, settings: .init(k: 2))
         let generator = Scripted("The index file is memory-mapped [1].")
-        engine.generator = generator
-        var good = try engine.run("is the index file memory-mapped?")
-        #expect(good.answer.backend == "llm" && good.answer.groundedness?.grounded == true && !good.answer.escalated)
+        func engine(strict: Bool) -> QueryEngine {
+            QueryEngine(retriever: retriever, answerer: Answerer(ExtractiveAnswerer(minScore: -1), bm25: retriever.bm25,
+                                                                 generation: .init(generator: generator), strict: strict))
+        }
+        var good = try engine(strict: false).run("is the index file memory-mapped?")
+        #expect(good.answer.backend == .llm && good.answer.groundedness?.grounded == true && !good.answer.escalated)
         #expect(good.answer.citations.map(\.number) == [1])
         generator.reply = "It is stored in a relational database and replicated across data centres [1]."
-        engine.strict = true
-        good = try engine.run("is the index file memory-mapped?")
+        good = try engine(strict: true).run("is the index file memory-mapped?")
         #expect(good.answer.escalated && good.answer.abstained && good.answer.text.hasPrefix("I don't know"))
         generator.reply = "I don't know."
-        let declined = try engine.run("what colour is the sky?")
+        let declined = try engine(strict: true).run("what colour is the sky?")
         #expect(declined.answer.abstained && !declined.answer.escalated && declined.answer.groundedness == nil)
     }
 

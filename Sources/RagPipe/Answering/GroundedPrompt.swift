@@ -1,3 +1,4 @@
+import RagPipeRetrieval
 import RagPipeChunking
 
 /// The chat prompt for a generated answer, as the design specifies: a system message that

@@ -1,3 +1,4 @@
+import RagPipeRetrieval
 import RagPipeSupport
 import RagPipeChunking
 import RagPipeEmbedding

@@ -29,7 +29,7 @@ extension QueryResult {
         out.append(0x5D)
         out.append(0x2C); JSONWriter.appendKey("answer", to: &out); JSONWriter.appendString(answer.text, to: &out)
         out.append(0x2C); JSONWriter.appendKey("abstained", to: &out); JSONWriter.appendBool(answer.abstained, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("backend", to: &out); JSONWriter.appendString(answer.backend, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("backend", to: &out); JSONWriter.appendString(answer.backend.rawValue, to: &out)
         if let e = answer.evidence {
             out.append(0x2C); JSONWriter.appendKey("evidence", to: &out); JSONWriter.appendRounded(Double(e), decimals: 4, to: &out)
         }

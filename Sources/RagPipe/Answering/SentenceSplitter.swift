@@ -1,3 +1,4 @@
+import RagPipeRetrieval
 import RagPipeRecords
 import RagPipeChunking
 

@@ -10,10 +10,9 @@ public protocol Embedder: Sendable {
     var maxTokens: Int { get }
     /// Counts tokens the way this embedder sees them, for the chunker.
     var tokenCounter: any TokenCounter { get }
-    /// The `query --min-score` default: below it a hit is not evidence enough to answer.
-    var defaultMinScore: Float { get }
-    /// The `query --min-evidence` default (README, "Abstention"); nil where none was calibrated.
-    var defaultMinEvidence: Float? { get }
+    /// The model whose vectors this embedder reproduces exactly (same weights, same input
+    /// tokens), or nil when that is not known: what thresholds calibrated on a model apply to.
+    var reproducedModel: String? { get }
     /// What the embedding cache files vectors under: the model id, plus whatever else changes
     /// the vectors without changing the id, so a cache never serves vectors of older arithmetic.
     var cacheIdentity: String { get }
@@ -24,7 +23,7 @@ public protocol Embedder: Sendable {
 }
 
 extension Embedder {
-    public var defaultMinEvidence: Float? { nil }
+    public var reproducedModel: String? { nil }
     public var cacheIdentity: String { modelID }
 
     public func embed(_ text: String) throws -> [Float] {

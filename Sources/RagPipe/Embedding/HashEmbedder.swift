@@ -17,10 +17,6 @@ public struct HashEmbedder: Embedder {
     public var modelID: String { Self.modelName }
     public var maxTokens: Int { Int.max / 2 }
     public var tokenCounter: any TokenCounter { UpperBoundTokenCounter() }
-    /// Calibrated on corpus/ with docs/calibration/: the 20 answerable questions' best hits
-    /// score 0.252–0.501, the 10 unanswerable ones' 0.149–0.286; at 0.25 none of the first and
-    /// 8 of the second abstain.
-    public var defaultMinScore: Float { 0.25 }
 
     public init(dimension: Int = 384) {
         precondition(dimension > 0)

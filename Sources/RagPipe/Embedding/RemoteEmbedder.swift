@@ -28,11 +28,8 @@ public final class RemoteEmbedder: Embedder, @unchecked Sendable {
     public var tokenCounter: any TokenCounter {
         settings.tokenizer.map { WordPieceTokenCounter(tokenizer: $0.0) } ?? UpperBoundTokenCounter()
     }
-    public var defaultMinScore: Float { 0.25 }
-    /// MiniLM's calibration holds when the server gets the native port's exact input.
-    public var defaultMinEvidence: Float? {
-        settings.tokenizer != nil && settings.model == "all-MiniLM-L6-v2" ? MiniLMEmbedder.calibratedMinEvidence : nil
-    }
+    /// Only with the native tokenizer does the server see the exact input the model was calibrated on.
+    public var reproducedModel: String? { settings.tokenizer != nil ? settings.model : nil }
     let plugin: HTTPPlugin.Functions
 
     public init(settings: Settings) throws {

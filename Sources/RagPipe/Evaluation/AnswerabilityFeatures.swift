@@ -1,3 +1,4 @@
+import RagPipeRetrieval
 import RagPipeChunking
 import RagPipeEmbedding
 import RagPipeIndex

@@ -31,17 +31,21 @@ public final class Evaluator {
         public var latencyP99: Double
     }
 
-    let engine: QueryEngine
+    /// Ranks as `query` does by default; configurations rank the same index other ways.
+    let retriever: Retriever
+    /// The answerer whose evidence the abstention measures use.
+    let answerer: ExtractiveAnswerer
     /// The document (record `source`) of each chunk row.
     let documents: [String]
     /// Query vectors and how long each took to embed, computed once for all configurations.
     var vectors: [String: (vector: [Float], seconds: Double)] = [:]
 
     public init(engine: QueryEngine) throws {
-        self.engine = engine
+        retriever = engine.retriever
+        answerer = engine.answerer.extractive
         var documents: [String] = []
-        documents.reserveCapacity(engine.index.count)
-        try engine.index.forEachRecord { _, record in documents.append(record.source) }
+        documents.reserveCapacity(retriever.index.count)
+        try retriever.index.forEachRecord { _, record in documents.append(record.source) }
         self.documents = documents
     }
 
@@ -56,7 +60,7 @@ public final class Evaluator {
         }
         let indexed = Set(documents)
         guard judged.contains(where: { q in qrels[q.id]!.keys.contains { indexed.contains($0) } }) else {
-            throw RagPipeError.emptyInput("no document judged relevant in \(qrelsName) is in \(engine.index.path) (built from another corpus?)")
+            throw RagPipeError.emptyInput("no document judged relevant in \(qrelsName) is in \(retriever.index.path) (built from another corpus?)")
         }
         return judged
     }
@@ -64,19 +68,19 @@ public final class Evaluator {
     /// Evaluates `configuration`; with `run`, appends TREC run lines (`qid Q0 doc rank score tag`).
     public func evaluate(_ configuration: Configuration, queries: [(id: String, text: String)],
                          qrels: [String: [String: Int]], depth: Int = 1000, run: ((String) -> Void)? = nil) throws -> Report {
-        let retrieval = try engine.retrieval(configuration.mode, fusion: configuration.fusion, denseWeight: configuration.weight)
+        let retrieval = try retriever.with(configuration.mode, fusion: configuration.fusion, denseWeight: configuration.weight)
         var perQuery: [RetrievalMetrics] = []
         var latencies: [Double] = []
         for q in queries {
             guard let relevant = qrels[q.id] else { continue }
             if vectors[q.text] == nil {
                 let clock = Stopwatch()
-                let vector = try engine.embedder.embed(q.text)
+                let vector = try retriever.embedder.embed(q.text)
                 vectors[q.text] = (vector, clock.seconds)
             }
             let (vector, embedSeconds) = vectors[q.text]!
             let clock = Stopwatch()
-            let ranked = try engine.rank(q.text, vector: vector, depth: depth, using: retrieval)
+            let ranked = try retrieval.rank(q.text, vector: vector, depth: depth)
             latencies.append((embedSeconds + clock.seconds) * 1000)
             var seen = Set<String>()
             var docs: [(String, Float)] = []
@@ -104,7 +108,7 @@ public final class Evaluator {
         var cosine: (present: [Float], removed: [Float]) = ([], []), answer: (present: [Float], removed: [Float]) = ([], [])
         try forEachJudged(queries: queries, qrels: qrels, k: k) { q, vector, present, removed, _ in
             func evidence(_ hits: [QueryHit]) throws -> Float {
-                try engine.answerer.evidence(query: vector, queryText: q.text, hits: hits, embedder: engine.embedder) ?? -1
+                try answerer.evidence(query: vector, queryText: q.text, hits: hits, embedder: retriever.embedder) ?? -1
             }
             cosine.present.append(present.map(\.similarity).max() ?? -1)
             cosine.removed.append(removed.map(\.similarity).max() ?? -1)
@@ -120,12 +124,12 @@ public final class Evaluator {
         -> [(group: String, answerable: Bool, features: [Float])] {
         var rows: [(group: String, answerable: Bool, features: [Float])] = []
         try forEachJudged(queries: queries, qrels: qrels, k: k) { q, vector, present, removed, isRelevant in
-            let bm25 = try engine.bm25?.search(q.text, k: 200) ?? []
-            let ceiling = engine.bm25?.ceiling(q.text) ?? 0
+            let bm25 = try retriever.bm25?.search(q.text, k: 200) ?? []
+            let ceiling = retriever.bm25?.ceiling(q.text) ?? 0
             for (answerable, hits) in [(true, present), (false, removed)] {
                 let scores = (answerable ? bm25 : bm25.filter { !isRelevant($0.id) }).prefix(6).map(\.score)
                 let f = try AnswerabilityFeatures(queryText: q.text, query: vector, hits: hits, bm25Scores: Array(scores), bm25Ceiling: ceiling,
-                                                  answerer: engine.answerer, embedder: engine.embedder)
+                                                  answerer: answerer, embedder: retriever.embedder)
                 rows.append((q.id, answerable, f.values))
             }
         }
@@ -139,8 +143,8 @@ public final class Evaluator {
                                 _ isRelevant: (Int) -> Bool) throws -> Void) throws {
         for q in queries {
             guard let relevant = qrels[q.id] else { continue }
-            let vector = try vectors[q.text]?.vector ?? engine.embedder.embed(q.text)
-            let ranked = try engine.rank(q.text, vector: vector, depth: 200)
+            let vector = try vectors[q.text]?.vector ?? retriever.embedder.embed(q.text)
+            let ranked = try retriever.rank(q.text, vector: vector, depth: 200)
             func isRelevant(_ row: Int) -> Bool { (relevant[documents[row]] ?? 0) > 0 }
             try body(q, vector, try hits(ranked.prefix(k), vector), try hits(ranked.filter { !isRelevant($0.id) }.prefix(k), vector), isRelevant)
         }
@@ -148,11 +152,6 @@ public final class Evaluator {
 
     /// Ranked rows as hits, ranks renumbered from 1.
     func hits(_ rows: ArraySlice<(id: Int, score: Float)>, _ vector: [Float]) throws -> [QueryHit] {
-        var hits: [QueryHit] = []
-        for (i, t) in rows.enumerated() {
-            hits.append(QueryHit(rank: i + 1, row: t.id, score: t.score, similarity: try engine.index.dense.similarity(row: t.id, vector),
-                                 record: try engine.index.record(t.id)))
-        }
-        return hits
+        try retriever.hits(Array(rows), vector: vector)
     }
 }

@@ -28,8 +28,9 @@ public final class SQuADEvaluator {
         public var seconds = 0.0
     }
 
-    let engine: QueryEngine
-    public init(engine: QueryEngine) { self.engine = engine }
+    let retriever: Retriever
+    let answerer: ExtractiveAnswerer
+    public init(engine: QueryEngine) { retriever = engine.retriever; answerer = engine.answerer.extractive }
 
     /// `limit`: that many evenly spaced questions (0: all). Retrieval in `modes` (default: every
     /// mode the index supports); answers from the engine's retrieval.
@@ -37,22 +38,22 @@ public final class SQuADEvaluator {
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
         var report = Report()
         let questions = Self.sample(data, limit: limit)
-        let modes = modes ?? (engine.bm25 == nil ? [.dense] : [.dense, .bm25, .hybrid])
-        let retrievals = try modes.map { try engine.retrieval($0) }
-        var oneSentence = engine.answerer
+        let modes = modes ?? (retriever.bm25 == nil ? [.dense] : [.dense, .bm25, .hybrid])
+        let retrievals = try modes.map { try retriever.with($0) }
+        var oneSentence = answerer
         oneSentence.maxSentences = 1
         var found1: [String: Int] = [:], found5: [String: Int] = [:]
         var contains = 0, containsOne = 0, words = 0, wordsOne = 0
         let clock = Stopwatch()
         // Every record once (one inflate per block), instead of an inflate per hit per question.
         var records: [ChunkRecord] = []
-        try engine.index.forEachRecord { _, record in records.append(record) }
-        try Self.checkIndexHolds(data, records, path: engine.index.path)
+        try retriever.index.forEachRecord { _, record in records.append(record) }
+        try Self.checkIndexHolds(data, records, path: retriever.index.path)
         for (n, question) in questions.enumerated() {
             if n % 50 == 0 { progress(n, questions.count) }
-            let q = try engine.embedder.embed(question.text)
+            let q = try retriever.embedder.embed(question.text)
             for (mode, retrieval) in zip(modes, retrievals) {
-                let top = try engine.rank(question.text, vector: q, depth: 5, using: retrieval)
+                let top = try retrieval.rank(question.text, vector: q, depth: 5)
                 let sources = top.map { records[$0.id].source }
                 if sources.first == question.paragraph { found1[mode.rawValue, default: 0] += 1 }
                 if sources.contains(question.paragraph) { found5[mode.rawValue, default: 0] += 1 }
@@ -60,15 +61,15 @@ public final class SQuADEvaluator {
             let (present, removed) = try hits(question, q, records)
             report.cosineAnswerable.append(present.map(\.similarity).max() ?? -1)
             report.cosineRemoved.append(removed.map(\.similarity).max() ?? -1)
-            var full = engine.answerer
+            var full = answerer
             full.minScore = -1          // answer quality is measured on every question
             full.minEvidence = nil
             oneSentence.minScore = -1
             oneSentence.minEvidence = nil
-            let a = try full.answer(query: q, queryText: question.text, hits: present, embedder: engine.embedder)
+            let a = try full.answer(query: q, queryText: question.text, hits: present, embedder: retriever.embedder)
             report.answerEvidenceAnswerable.append(a.evidence ?? -1)
-            report.answerEvidenceRemoved.append(try full.evidence(query: q, queryText: question.text, hits: removed, embedder: engine.embedder) ?? -1)
-            let b = try oneSentence.answer(query: q, queryText: question.text, hits: present, embedder: engine.embedder)
+            report.answerEvidenceRemoved.append(try full.evidence(query: q, queryText: question.text, hits: removed, embedder: retriever.embedder) ?? -1)
+            let b = try oneSentence.answer(query: q, queryText: question.text, hits: present, embedder: retriever.embedder)
             let (textA, countA) = Self.plain(a.text), (textB, countB) = Self.plain(b.text)
             words += countA; wordsOne += countB
             if question.answers.contains(where: { textA.contains(Self.normalized($0)) }) { contains += 1 }
@@ -94,20 +95,20 @@ public final class SQuADEvaluator {
         -> [(group: String, answerable: Bool, features: [Float])] {
         let questions = Self.sample(data, limit: limit)
         var records: [ChunkRecord] = []
-        try engine.index.forEachRecord { _, record in records.append(record) }
-        try Self.checkIndexHolds(data, records, path: engine.index.path)
+        try retriever.index.forEachRecord { _, record in records.append(record) }
+        try Self.checkIndexHolds(data, records, path: retriever.index.path)
         var rows: [(group: String, answerable: Bool, features: [Float])] = []
         for (n, question) in questions.enumerated() {
             if n % 50 == 0 { progress(n, questions.count) }
-            let q = try engine.embedder.embed(question.text)
+            let q = try retriever.embedder.embed(question.text)
             let (present, removed) = try hits(question, q, records)
-            let bm25 = try engine.bm25?.search(question.text, k: 6) ?? []
-            let ceiling = engine.bm25?.ceiling(question.text) ?? 0
+            let bm25 = try retriever.bm25?.search(question.text, k: 6) ?? []
+            let ceiling = retriever.bm25?.ceiling(question.text) ?? 0
             let group = String(question.paragraph.split(separator: "-").prefix(2).joined(separator: "-"))
             for (answerable, kept) in [(true, present), (false, removed)] {
                 let scores = (answerable ? bm25 : bm25.filter { records[$0.id].source != question.paragraph }).map(\.score)
                 let f = try AnswerabilityFeatures(queryText: question.text, query: q, hits: kept, bm25Scores: scores, bm25Ceiling: ceiling,
-                                                  answerer: engine.answerer, embedder: engine.embedder)
+                                                  answerer: answerer, embedder: retriever.embedder)
                 rows.append((group, answerable, f.values))
             }
         }
@@ -132,15 +133,11 @@ public final class SQuADEvaluator {
     /// The engine's top `k` hits for `question`, and the top `k` once the gold paragraph is removed.
     func hits(_ question: SQuADData.Question, _ q: [Float], _ records: [ChunkRecord]) throws -> (present: [QueryHit], removed: [QueryHit]) {
         // Depth k + 1: with the gold paragraph removed, k hits remain.
-        let ranked = try engine.rank(question.text, vector: q, depth: engine.k + 1)
-        var hits: [QueryHit] = []
-        for (i, t) in ranked.enumerated() {
-            hits.append(QueryHit(rank: i + 1, row: t.id, score: t.score, similarity: try engine.index.dense.similarity(row: t.id, q),
-                                 record: records[t.id]))
-        }
-        var removed = Array(hits.filter { $0.record.source != question.paragraph }.prefix(engine.k))
+        let ranked = try retriever.rank(question.text, vector: q, depth: retriever.settings.k + 1)
+        let hits = try retriever.hits(ranked, vector: q, record: { records[$0] })
+        var removed = Array(hits.filter { $0.record.source != question.paragraph }.prefix(retriever.settings.k))
         for i in removed.indices { removed[i].rank = i + 1 }
-        return (Array(hits.prefix(engine.k)), removed)
+        return (Array(hits.prefix(retriever.settings.k)), removed)
     }
 
     /// The answer without citation markers, normalized, and its word count.

@@ -111,8 +111,8 @@ public enum FuzzHarness {
         guard reader.metadata.modelID == HashEmbedder.modelName else { return }
         let embedder = HashEmbedder(dimension: reader.dimension)
         for mode in RetrievalMode.allCases {
-            guard let engine = try? QueryEngine(index: reader, embedder: embedder, k: 3, mode: mode) else { continue }
-            _ = try? engine.run("zinc lozenges and the common cold")
+            guard let retriever = try? Retriever(index: reader, embedder: embedder, mode: mode, settings: .init(k: 3)) else { continue }
+            _ = try? QueryEngine(retriever: retriever).run("zinc lozenges and the common cold")
         }
     }
 

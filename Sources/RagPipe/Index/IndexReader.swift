@@ -235,13 +235,7 @@ public final class IndexReader: @unchecked Sendable {
 
     /// The chunk record `i` (0-based, the vector row). Costs one block inflate.
     public func record(_ i: Int) throws -> ChunkRecord {
-        precondition(i >= 0 && i < count, "record index out of range")
-        var lo = 0, hi = blocks.count - 1
-        while lo < hi {
-            let mid = (lo + hi + 1) / 2
-            if blocks[mid].firstRecord <= i { lo = mid } else { hi = mid - 1 }
-        }
-        return try record(i - blocks[lo].firstRecord, of: lo, in: try block(lo))
+        try records([i])[0]
     }
 
     /// Every record in row order, inflating each block once (whole-index passes).

@@ -28,15 +28,9 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
 
     public var dimension: Int { encoder.config.hiddenSize }
     public var tokenCounter: any TokenCounter { WordPieceTokenCounter(tokenizer: tokenizer) }
-    /// Calibrated with all-MiniLM-L6-v2 on corpus/ with docs/calibration/: the 20 answerable
-    /// questions' best hits score 0.299–0.754, the 10 unanswerable ones' 0.113–0.219.
-    public var defaultMinScore: Float { 0.25 }
-    /// The highest threshold that abstains on at most 5% of answerable SciFact train and SQuAD
-    /// questions with all-MiniLM-L6-v2 (README, "Abstention").
-    public static let calibratedMinEvidence: Float = 1.13
-    /// Measured with fp32 vectors; reduced precisions keep it (their vectors' cosine to fp32 is
-    /// ≥ 0.995, README "Embedding precision").
-    public var defaultMinEvidence: Float? { modelName == "all-MiniLM-L6-v2" ? Self.calibratedMinEvidence : nil }
+    /// Reduced precisions included: their vectors' cosine to fp32 is ≥ 0.995 (README,
+    /// "Embedding precision"), close enough for thresholds calibrated in fp32.
+    public var reproducedModel: String? { modelName }
 
     public init(directory: String, threads: Int = 1, precision: EncoderPrecision = .fp32, use: EncoderUse = .batch) throws {
         self.directory = directory

@@ -117,7 +117,8 @@ package struct BM25Builder {
 }
 
 /// BM25 search over the sections of an open index, in place through the map.
-public struct BM25Searcher {
+/// Unchecked: a read-only view of sections of a mapped index; whoever holds it holds the reader.
+public struct BM25Searcher: @unchecked Sendable {
     let vocabulary: UnsafeRawBufferPointer
     let postings: UnsafeRawBufferPointer
     let lengths: UnsafeRawBufferPointer
