@@ -1,3 +1,4 @@
+import RagPipeRetrieval
 import RagPipeSupport
 import RagPipeRecords
 import RagPipeChunking
@@ -27,24 +28,19 @@ public final class RemoteChatGenerator: AnswerGenerator {
     }
 
     func requestJSON(messages: [GroundedPrompt.Message]?) -> [UInt8] {
-        var out: [UInt8] = [0x7B]
-        settings.endpoint.appendJSONFields(to: &out)
-        out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(settings.model, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("temperature", to: &out); JSONWriter.appendDouble(settings.temperature, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("max_tokens", to: &out); JSONWriter.appendInt(settings.maxTokens, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("stream", to: &out); JSONWriter.appendBool(settings.stream, to: &out)
-        if let messages {
-            out.append(0x2C); JSONWriter.appendKey("messages", to: &out); out.append(0x5B)
-            for (i, m) in messages.enumerated() {
-                if i > 0 { out.append(0x2C) }
-                out.append(0x7B)
-                JSONWriter.appendKey("role", to: &out); JSONWriter.appendString(m.role, to: &out)
-                out.append(0x2C); JSONWriter.appendKey("content", to: &out); JSONWriter.appendString(m.content, to: &out)
-                out.append(0x7D)
+        var out = JSONObjectWriter.bytes { o in
+            settings.endpoint.writeFields(to: &o)
+            o.field("model", settings.model)
+            o.field("temperature", settings.temperature)
+            o.field("max_tokens", settings.maxTokens)
+            o.field("stream", settings.stream)
+            if let messages {
+                o.array("messages") { a in
+                    for m in messages { a.object { o in o.field("role", m.role); o.field("content", m.content) } }
+                }
             }
-            out.append(0x5D)
         }
-        out.append(0x7D); out.append(0)
+        out.append(0)                       // a C string for the plugin
         return out
     }
 

@@ -1,3 +1,4 @@
+import RagPipeRetrieval
 import RagPipeRecords
 import RagPipeChunking
 
@@ -7,79 +8,73 @@ extension QueryResult {
     public static let jsonVersion = 1
 
     public func appendJSON(to out: inout [UInt8]) {
-        out.append(0x7B)
-        JSONWriter.appendKey("version", to: &out); JSONWriter.appendInt(Self.jsonVersion, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("query", to: &out); JSONWriter.appendString(query, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("hits", to: &out); out.append(0x5B)
-        for (i, h) in hits.enumerated() {
-            if i > 0 { out.append(0x2C) }
-            out.append(0x7B)
-            JSONWriter.appendKey("rank", to: &out); JSONWriter.appendInt(h.rank, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("id", to: &out); JSONWriter.appendString(h.record.id, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("score", to: &out); JSONWriter.appendRounded(Double(h.score), decimals: 6, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("similarity", to: &out); JSONWriter.appendRounded(Double(h.similarity), decimals: 6, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("source", to: &out); JSONWriter.appendString(h.record.source, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("start", to: &out); JSONWriter.appendInt(h.record.start, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("end", to: &out); JSONWriter.appendInt(h.record.end, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("title", to: &out); JSONWriter.appendString(h.record.title, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("headings", to: &out); JSONWriter.appendStringArray(h.record.headings, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("text", to: &out); JSONWriter.appendString(h.record.text, to: &out)
-            out.append(0x7D)
-        }
-        out.append(0x5D)
-        out.append(0x2C); JSONWriter.appendKey("answer", to: &out); JSONWriter.appendString(answer.text, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("abstained", to: &out); JSONWriter.appendBool(answer.abstained, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("backend", to: &out); JSONWriter.appendString(answer.backend.rawValue, to: &out)
-        if let e = answer.evidence {
-            out.append(0x2C); JSONWriter.appendKey("evidence", to: &out); JSONWriter.appendRounded(Double(e), decimals: 4, to: &out)
-        }
-        if let g = answer.groundedness {
-            out.append(0x2C); JSONWriter.appendKey("grounded", to: &out); JSONWriter.appendBool(g.grounded, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("groundedness", to: &out); JSONWriter.appendRounded(Double(g.groundedness), decimals: 4, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("answer_sentences", to: &out); out.append(0x5B)
-            for (i, s) in g.sentences.enumerated() {
-                if i > 0 { out.append(0x2C) }
-                out.append(0x7B)
-                JSONWriter.appendKey("text", to: &out); JSONWriter.appendString(s.text, to: &out)
-                out.append(0x2C); JSONWriter.appendKey("cites", to: &out); out.append(0x5B)
-                out.append(contentsOf: s.citations.map(String.init).joined(separator: ",").utf8); out.append(0x5D)
-                out.append(0x2C); JSONWriter.appendKey("support", to: &out); JSONWriter.appendRounded(Double(s.support), decimals: 4, to: &out)
-                out.append(0x2C); JSONWriter.appendKey("citations_valid", to: &out); JSONWriter.appendBool(s.citationsValid, to: &out)
-                out.append(0x2C); JSONWriter.appendKey("supported", to: &out); JSONWriter.appendBool(s.supported, to: &out)
-                out.append(0x7D)
+        JSONObjectWriter.write(to: &out) { o in
+            o.field("version", Self.jsonVersion)
+            o.field("query", query)
+            o.array("hits") { a in
+                for h in hits {
+                    a.object { o in
+                        o.field("rank", h.rank)
+                        o.field("id", h.record.id)
+                        o.field("score", Double(h.score), decimals: 6)
+                        o.field("similarity", Double(h.similarity), decimals: 6)
+                        o.field("source", h.record.source)
+                        o.field("start", h.record.start)
+                        o.field("end", h.record.end)
+                        o.field("title", h.record.title)
+                        o.field("headings", h.record.headings)
+                        o.field("text", h.record.text)
+                    }
+                }
             }
-            out.append(0x5D)
+            o.field("answer", answer.text)
+            o.field("abstained", answer.abstained)
+            o.field("backend", answer.backend.rawValue)
+            if let e = answer.evidence { o.field("evidence", Double(e), decimals: 4) }
+            if let g = answer.groundedness {
+                o.field("grounded", g.grounded)
+                o.field("groundedness", Double(g.groundedness), decimals: 4)
+                o.array("answer_sentences") { a in
+                    for s in g.sentences {
+                        a.object { o in
+                            o.field("text", s.text)
+                            o.field("cites", s.citations)
+                            o.field("support", Double(s.support), decimals: 4)
+                            o.field("citations_valid", s.citationsValid)
+                            o.field("supported", s.supported)
+                        }
+                    }
+                }
+            }
+            o.field("escalated", answer.escalated)
+            if let gen = answer.generation {
+                o.object("llm") { o in
+                    o.field("model", gen.model)
+                    if let r = gen.finishReason { o.field("finish_reason", r) }
+                    if let t = gen.promptTokens { o.field("prompt_tokens", t) }
+                    if let t = gen.completionTokens { o.field("completion_tokens", t) }
+                    o.field("raw", gen.text)
+                }
+            }
+            o.array("citations") { a in
+                for c in answer.citations {
+                    a.object { o in
+                        o.field("n", c.number)
+                        o.field("source", c.source)
+                        o.field("start", c.start)
+                        o.field("end", c.end)
+                        o.field("title", c.title)
+                    }
+                }
+            }
+            o.object("timings_ms") { o in
+                o.field("embed", timings.embedMs, decimals: 3)
+                o.field("search", timings.searchMs, decimals: 3)
+                o.field("fetch", timings.fetchMs, decimals: 3)
+                o.field("answer", timings.answerMs, decimals: 3)
+                o.field("total", timings.totalMs, decimals: 3)
+            }
         }
-        out.append(0x2C); JSONWriter.appendKey("escalated", to: &out); JSONWriter.appendBool(answer.escalated, to: &out)
-        if let gen = answer.generation {
-            out.append(0x2C); JSONWriter.appendKey("llm", to: &out); out.append(0x7B)
-            JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(gen.model, to: &out)
-            if let r = gen.finishReason { out.append(0x2C); JSONWriter.appendKey("finish_reason", to: &out); JSONWriter.appendString(r, to: &out) }
-            if let t = gen.promptTokens { out.append(0x2C); JSONWriter.appendKey("prompt_tokens", to: &out); JSONWriter.appendInt(t, to: &out) }
-            if let t = gen.completionTokens { out.append(0x2C); JSONWriter.appendKey("completion_tokens", to: &out); JSONWriter.appendInt(t, to: &out) }
-            out.append(0x2C); JSONWriter.appendKey("raw", to: &out); JSONWriter.appendString(gen.text, to: &out)
-            out.append(0x7D)
-        }
-        out.append(0x2C); JSONWriter.appendKey("citations", to: &out); out.append(0x5B)
-        for (i, c) in answer.citations.enumerated() {
-            if i > 0 { out.append(0x2C) }
-            out.append(0x7B)
-            JSONWriter.appendKey("n", to: &out); JSONWriter.appendInt(c.number, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("source", to: &out); JSONWriter.appendString(c.source, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("start", to: &out); JSONWriter.appendInt(c.start, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("end", to: &out); JSONWriter.appendInt(c.end, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("title", to: &out); JSONWriter.appendString(c.title, to: &out)
-            out.append(0x7D)
-        }
-        out.append(0x5D)
-        out.append(0x2C); JSONWriter.appendKey("timings_ms", to: &out); out.append(0x7B)
-        JSONWriter.appendKey("embed", to: &out); JSONWriter.appendRounded(timings.embedMs, decimals: 3, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("search", to: &out); JSONWriter.appendRounded(timings.searchMs, decimals: 3, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("fetch", to: &out); JSONWriter.appendRounded(timings.fetchMs, decimals: 3, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("answer", to: &out); JSONWriter.appendRounded(timings.answerMs, decimals: 3, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("total", to: &out); JSONWriter.appendRounded(timings.totalMs, decimals: 3, to: &out)
-        out.append(0x7D)
-        out.append(0x7D)
         out.append(0x0A)
     }
 

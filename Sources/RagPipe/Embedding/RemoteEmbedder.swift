@@ -59,28 +59,20 @@ public final class RemoteEmbedder: Embedder, @unchecked Sendable {
     }
 
     func call(texts: [String], tokenIDs: [[Int32]] = [], into output: UnsafeMutablePointer<Float>?, capacity: Int) throws -> Int {
-        var out: [UInt8] = [0x7B]
-        settings.endpoint.appendJSONFields(to: &out)
-        out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(settings.model, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("batch_size", to: &out); JSONWriter.appendInt(settings.batchSize, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("concurrency", to: &out); JSONWriter.appendInt(settings.concurrency, to: &out)
-        if dimension > 0 { out.append(0x2C); JSONWriter.appendKey("dimension", to: &out); JSONWriter.appendInt(dimension, to: &out) }
-        out.append(0x2C); JSONWriter.appendKey("texts", to: &out); JSONWriter.appendStringArray(texts, to: &out)
-        if !tokenIDs.isEmpty {
-            out.append(0x2C); JSONWriter.appendKey("token_ids", to: &out)
-            out.append(0x5B)
-            for (i, ids) in tokenIDs.enumerated() {
-                if i > 0 { out.append(0x2C) }
-                out.append(0x5B)
-                for (j, id) in ids.enumerated() {
-                    if j > 0 { out.append(0x2C) }
-                    JSONWriter.appendInt(Int(id), to: &out)
+        var out = JSONObjectWriter.bytes { o in
+            settings.endpoint.writeFields(to: &o)
+            o.field("model", settings.model)
+            o.field("batch_size", settings.batchSize)
+            o.field("concurrency", settings.concurrency)
+            if dimension > 0 { o.field("dimension", dimension) }
+            o.field("texts", texts)
+            if !tokenIDs.isEmpty {
+                o.array("token_ids") { a in
+                    for ids in tokenIDs { a.array { a in for id in ids { a.element(Int(id)) } } }
                 }
-                out.append(0x5D)
             }
-            out.append(0x5D)
         }
-        out.append(0x7D); out.append(0)
+        out.append(0)                       // a C string for the plugin
         var d = 0
         try out.withUnsafeBufferPointer { r in
             try r.baseAddress!.withMemoryRebound(to: CChar.self, capacity: r.count) { json in

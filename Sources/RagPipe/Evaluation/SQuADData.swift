@@ -104,11 +104,12 @@ public struct SQuADData: Sendable {
     public func corpusJSONL() -> [UInt8] {
         var out: [UInt8] = []
         for p in paragraphs {
-            out.append(0x7B)
-            JSONWriter.appendKey("_id", to: &out); JSONWriter.appendString(p.id, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("title", to: &out); JSONWriter.appendString(p.title, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("text", to: &out); JSONWriter.appendString(p.context, to: &out)
-            out.append(0x7D); out.append(0x0A)
+            JSONObjectWriter.write(to: &out) { o in
+                o.field("_id", p.id)
+                o.field("title", p.title)
+                o.field("text", p.context)
+            }
+            out.append(0x0A)
         }
         return out
     }

@@ -111,10 +111,10 @@ public enum EmbedStage {
     /// `--lines` output: the text, model, dim and vector.
     static func appendTextLine(_ text: String, model: String, vector: UnsafeBufferPointer<Float>,
                                encoding: RecordCodec.VectorEncoding, to out: inout [UInt8]) {
-        out.append(0x7B)
-        JSONWriter.appendKey("text", to: &out); JSONWriter.appendString(text, to: &out)
-        RecordCodec.appendVectorFields(model: model, vector: vector, encoding: encoding, to: &out)
-        out.append(0x7D)
+        JSONObjectWriter.write(to: &out) { o in
+            o.field("text", text)
+            RecordCodec.writeVectorFields(model: model, vector: vector, encoding: encoding, to: &o)
+        }
         out.append(0x0A)
     }
 }

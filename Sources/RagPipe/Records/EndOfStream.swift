@@ -14,11 +14,14 @@ public struct EndOfStream: Equatable, Sendable {
 
     /// `{"end_of_stream":{"version":1,"stage":"…","records":N}}` and a newline.
     public func append(to out: inout [UInt8]) {
-        out.append(contentsOf: #"{"end_of_stream":{"version":"#.utf8)
-        JSONWriter.appendInt(Self.version, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("stage", to: &out); JSONWriter.appendString(stage, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("records", to: &out); JSONWriter.appendInt(records, to: &out)
-        out.append(contentsOf: "}}\n".utf8)
+        JSONObjectWriter.write(to: &out) { o in
+            o.object("end_of_stream") { o in
+                o.field("version", Self.version)
+                o.field("stage", stage)
+                o.field("records", records)
+            }
+        }
+        out.append(0x0A)
     }
 
     /// The marker a line holds, or nil when it is not one: a marker is an object whose first

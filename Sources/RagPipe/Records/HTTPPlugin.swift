@@ -20,12 +20,12 @@ public struct HTTPEndpoint: Sendable {
         self.url = url; self.timeout = timeout; self.retries = retries; self.apiKeyEnvironment = apiKeyEnvironment
     }
 
-    /// `"url": …, "timeout": …, "retries": …, "api_key_env": …` (no braces).
-    package func appendJSONFields(to out: inout [UInt8]) {
-        JSONWriter.appendKey("url", to: &out); JSONWriter.appendString(url, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("timeout", to: &out); JSONWriter.appendDouble(timeout, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("retries", to: &out); JSONWriter.appendInt(retries, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("api_key_env", to: &out); JSONWriter.appendString(apiKeyEnvironment, to: &out)
+    /// `"url": …, "timeout": …, "retries": …, "api_key_env": …` in a request being written.
+    package func writeFields(to o: inout JSONObjectWriter) {
+        o.field("url", url)
+        o.field("timeout", timeout)
+        o.field("retries", retries)
+        o.field("api_key_env", apiKeyEnvironment)
     }
 }
 

@@ -32,40 +32,31 @@ public enum RecordCodec {
                                   text: UnsafeRawBufferPointer, start: Int, end: Int, tokens: Int, position: Int,
                                   model: String? = nil, vector: UnsafeBufferPointer<Float>? = nil,
                                   encoding: VectorEncoding = .base64, to out: inout [UInt8]) {
-        out.append(0x7B)
-        JSONWriter.appendKey("id", to: &out); JSONWriter.appendString(id, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("source", to: &out); JSONWriter.appendString(source, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("title", to: &out); JSONWriter.appendString(title, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("headings", to: &out); JSONWriter.appendStringArray(headings, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("text", to: &out); JSONWriter.appendStringBytes(text, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("start", to: &out); JSONWriter.appendInt(start, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("end", to: &out); JSONWriter.appendInt(end, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("tokens", to: &out); JSONWriter.appendInt(tokens, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("position", to: &out); JSONWriter.appendInt(position, to: &out)
-        if let vector { appendVectorFields(model: model, vector: vector, encoding: encoding, to: &out) }
-        out.append(0x7D)
+        JSONObjectWriter.write(to: &out) { o in
+            o.field("id", id)
+            o.field("source", source)
+            o.field("title", title)
+            o.field("headings", headings)
+            o.field("text", utf8: text)
+            o.field("start", start)
+            o.field("end", end)
+            o.field("tokens", tokens)
+            o.field("position", position)
+            if let vector { writeVectorFields(model: model, vector: vector, encoding: encoding, to: &o) }
+        }
         out.append(0x0A)
     }
 
-    /// `,"model":…,"dim":…,"vector":"…"` (or `"embedding":[…]`), inside an object being written.
-    package static func appendVectorFields(model: String?, vector: UnsafeBufferPointer<Float>,
-                                   encoding: VectorEncoding, to out: inout [UInt8]) {
-        if let model {
-            out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(model, to: &out)
-        }
-        out.append(0x2C); JSONWriter.appendKey("dim", to: &out); JSONWriter.appendInt(vector.count, to: &out)
+    /// `"model":…,"dim":…,"vector":"…"` (or `"embedding":[…]`), in an object being written.
+    package static func writeVectorFields(model: String?, vector: UnsafeBufferPointer<Float>,
+                                          encoding: VectorEncoding, to o: inout JSONObjectWriter) {
+        if let model { o.field("model", model) }
+        o.field("dim", vector.count)
         switch encoding {
         case .base64:
-            out.append(0x2C); JSONWriter.appendKey("vector", to: &out)
-            out.append(0x22); VectorBase64.append(vector, to: &out); out.append(0x22)
+            o.field("vector", writtenBy: { out in out.append(0x22); VectorBase64.append(vector, to: &out); out.append(0x22) })
         case .array:
-            out.append(0x2C); JSONWriter.appendKey("embedding", to: &out)
-            out.append(0x5B)
-            for (i, x) in vector.enumerated() {
-                if i > 0 { out.append(0x2C) }
-                JSONWriter.appendFloat(x, to: &out)
-            }
-            out.append(0x5D)
+            o.array("embedding") { a in for x in vector { a.element(x) } }
         }
     }
 
