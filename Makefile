@@ -28,7 +28,7 @@ FUZZ_CI_SECONDS ?= 15
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all deps deps-test release index query test eval-precision bench bench-embed bench-faiss fuzz fuzz-ci fuzz-mutation eval clean help model llm-server
+.PHONY: all deps deps-test release index query test eval-precision bench bench-embed bench-faiss fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
 
 all: index
 
@@ -46,6 +46,7 @@ help:
 	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
 	@echo "make eval-precision   bf16 and int8 embeddings against fp32 on SciFact (cosine per vector, dense nDCG@10)"
 	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
+	@echo "make check-layers     fail when a library file uses a layer above its own (make test runs it first)"
 	@echo "make deps             check (as root: install) the system packages the build needs"
 	@echo "make clean            remove build products and generated indexes"
 
@@ -177,6 +178,9 @@ fuzz: deps
 fuzz-ci: deps
 	scripts/fuzz.sh build
 	scripts/fuzz.sh all $(FUZZ_CI_SECONDS)
+
+check-layers:
+	@scripts/check-layers.sh
 
 fuzz-mutation: deps
 	RAGPIPE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) RAGPIPE_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter IndexFuzzTests 2>&1 | grep -E "^fuzz|passed|failed|error"

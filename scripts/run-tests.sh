@@ -12,6 +12,9 @@ shift
 output=.build/test-output.txt
 mkdir -p .build
 
+# The layers depend one way (docs/ARCHITECTURE.md): a violation fails before anything builds.
+scripts/check-layers.sh || exit
+
 notes=()
 # Without cmake/ninja/g++ there is no server: its tests skip (and are listed below) rather than fail.
 scripts/llama-server.sh build >/dev/null \
