@@ -38,7 +38,7 @@ import Testing
             let input = round % 2 == 0 ? "a.jsonl" : "b.jsonl"
             let expected = round % 2 == 0 ? 6000 : 5999
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: productsDirectory + "/build-index")
+            process.executableURL = URL(fileURLWithPath: commandDirectory + "/build-index")
             process.arguments = ["-o", target, dir.path + "/" + input]
             process.standardError = FileHandle.nullDevice
             try process.run()

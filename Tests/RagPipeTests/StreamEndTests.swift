@@ -94,7 +94,7 @@ import Testing
             // stage starts with an empty mask, as from a shell: python3 clears it and execs the tool.
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["python3", "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
-                           productsDirectory + "/" + tool] + arguments
+                           commandDirectory + "/" + tool] + arguments
             p.standardError = FileHandle.nullDevice
             if let upstream { p.standardInput = upstream } else { p.standardInput = FileHandle.nullDevice }
             let next = i < stages.count - 1 ? Pipe() : nil

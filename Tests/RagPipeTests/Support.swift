@@ -39,19 +39,28 @@ let productsDirectory: String = {
     return dir
 }()
 
+/// The folder whose executables the command-line tests run: `productsDirectory`, or the folder
+/// RAGPIPE_TEST_BIN names. Set it to run the command-line tests against other binaries, e.g. an
+/// older build, to show a test fails before its fix. Tests that call the library in-process still
+/// test this checkout's library.
+let commandDirectory: String = {
+    guard let folder = ProcessInfo.processInfo.environment["RAGPIPE_TEST_BIN"], !folder.isEmpty else { return productsDirectory }
+    return URL(fileURLWithPath: folder).path  // absolute: the tests run commands in other directories
+}()
+
 struct ShellResult {
     var status: Int32
     var stdout: String
     var stderr: String
 }
 
-/// Runs a shell command line with the built executables first on PATH.
+/// Runs a shell command line with the built executables (`commandDirectory`) first on PATH.
 func shell(_ command: String, in directory: String? = nil, stdin: String? = nil) throws -> ShellResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
     process.arguments = ["-o", "pipefail", "-c", command]
     var env = ProcessInfo.processInfo.environment
-    env["PATH"] = productsDirectory + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+    env["PATH"] = commandDirectory + ":" + (env["PATH"] ?? "/usr/bin:/bin")
     process.environment = env
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let out = Pipe(), err = Pipe(), input = Pipe()
