@@ -41,18 +41,21 @@ let package = Package(
         .target(name: "RagPipePipeline", dependencies: ["RagPipeEvaluation"], path: "Sources/RagPipe/Pipeline"),
         // Every parser of untrusted input behind one entry point (scripts/fuzz.sh, FuzzRegressionTests).
         .target(name: "RagPipeFuzzing", dependencies: ["RagPipePipeline"], path: "Sources/RagPipe/Fuzzing"),
-        .executableTarget(name: "chunk", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "embed", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "build-index", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Above the library: what every executable parses the same way (shared option groups, the
+        // ExpressibleByArgument conformances of library types, the error-to-exit-status wrapper).
+        .target(name: "RagPipeCommandLine", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "chunk", dependencies: ["RagPipeCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "embed", dependencies: ["RagPipeCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "build-index", dependencies: ["RagPipeCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // OpenAI-compatible HTTP clients (chat, embeddings) on URLSession: Foundation stays out of
         // the core library.
         .target(name: "RagPipeHTTP", dependencies: ["RagPipeAnswering"]),
-        .executableTarget(name: "query", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "evaluate", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "query", dependencies: ["RagPipeCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "evaluate", dependencies: ["RagPipeCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // `make bench`: release benchmarks that print figures (never timed unit tests).
         .executableTarget(name: "ragpipe-bench", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The tests read Fixtures/ in place (Fixtures in Support.swift), not as bundled resources.
-        .testTarget(name: "RagPipeTests", dependencies: ["RagPipeFuzzing", "RagPipeHTTP", "chunk", "embed", "build-index", "query", "evaluate"],
+        .testTarget(name: "RagPipeTests", dependencies: ["RagPipeFuzzing", "RagPipeHTTP", "RagPipeCommandLine", "chunk", "embed", "build-index", "query", "evaluate"],
                     exclude: ["Fixtures"]),
     ]
 )

@@ -29,8 +29,26 @@ for i in "${!layers[@]}"; do
         fi
     done
 done
+# Above the library, RagPipeCommandLine (the option groups and argument conformances every
+# executable parses with) sits on the top layer, Pipeline, like the executables; no library file
+# imports it or the argument parser, so the library never learns about command lines.
+deps=$(grep -E '\.target\(name: "RagPipeCommandLine"' Package.swift | grep -oE 'dependencies: \[[^]]*\]' || true)
+if [ -z "$deps" ]; then
+    echo "check-layers: Package.swift has no target RagPipeCommandLine"; problems=$((problems + 1))
+else
+    for dep in $(echo "$deps" | grep -oE '"RagPipe[A-Za-z]+"' | tr -d '"'); do
+        if [ "$dep" != "RagPipePipeline" ]; then
+            echo "check-layers: Package.swift: RagPipeCommandLine depends on $dep; it stands on RagPipePipeline only"
+            problems=$((problems + 1))
+        fi
+    done
+fi
+while IFS=: read -r file line _; do
+    echo "check-layers: $file:$line: the library imports the command line (ArgumentParser or RagPipeCommandLine)"
+    problems=$((problems + 1))
+done < <(grep -rnE '^(@testable )?import (ArgumentParser|RagPipeCommandLine)' Sources/RagPipe --include='*.swift' || true)
 # Every library file is in a layer folder.
 stray=$(find Sources/RagPipe -name '*.swift' | grep -vE "^Sources/RagPipe/($(IFS='|'; echo "${layers[*]}"))/" || true)
 [ -z "$stray" ] || { echo "check-layers: outside any layer: $stray"; problems=$((problems + 1)); }
 [ "$problems" -eq 0 ] || { echo "check-layers: $problems problem(s)"; exit 1; }
-echo "check-layers: ${#layers[@]} layers, each using only those below it"
+echo "check-layers: ${#layers[@]} layers, each using only those below it; RagPipeCommandLine above them"

@@ -5,9 +5,11 @@ import RagPipeEmbedding
 import RagPipeIndex
 import RagPipeEvaluation
 import RagPipePipeline
+import RagPipeCommandLine
 
 @main
-struct BuildIndex: ParsableCommand {
+struct BuildIndex: ToolCommand {
+    static let toolName = "build-index"
     static let configuration = CommandConfiguration(
         commandName: "build-index",
         abstract: "Build one compressed, checksummed index file from an `embed` stream.",
@@ -113,30 +115,26 @@ struct BuildIndex: ParsableCommand {
         guard blockSize >= 1024 && blockSize <= 64 << 20 else { throw ValidationError("--block-size must be in 1024...67108864") }
     }
 
-    func run() throws {
-        let status = ToolErrors.run("build-index") {
-            let progress = Progress(tool: "build-index")
-            let s: BuildIndexStage.Summary
-            if let npy {
-                guard inputs.isEmpty else { throw RagPipeError.usage("--npy builds from the matrix alone; drop the stream inputs") }
-                s = try BuildIndexStage.runNumpy(path: npy, output: output, modelID: modelID, blockSize: blockSize,
-                                                 compressionLevel: Int32(compressionLevel), dense: denseOptions, progress: progress)
-            } else {
-                s = try BuildIndexStage.run(inputs: inputs, output: output, blockSize: blockSize,
-                                            compressionLevel: Int32(compressionLevel),
-                                            bm25: noBM25 ? nil : BM25Parameters(k1: bm25K1, b: bm25B), dense: denseOptions,
-                                            allowUnterminated: allowUnterminated, progress: progress)
-            }
-            var summary = "\(grouped(s.index.count)) records, \(s.index.dimension)-d \(s.index.modelID) → \(output) "
-                + "(\(String(format1: Double(s.index.fileSize) / 1e6)) MB; texts \(String(format1: Double(s.index.textBytes) / 1e6)) MB → "
-                + "\(String(format1: Double(s.index.compressedTextBytes) / 1e6)) MB in \(s.index.blocks) blocks); "
-                + "ingest \(rate(Double(s.index.count), s.ingestSeconds)) records/s, write \(String(format1: s.writeSeconds * 1000)) ms"
-            summary += "; " + DenseSummary.line(kind: s.index.kind, coding: s.index.coding, report: s.index.dense)
-            for warning in s.index.dense.warnings { Log.warning("build-index", warning) }
-            if s.renormalized > 0 { summary += "; \(grouped(s.renormalized)) vectors were not unit length and were normalized" }
-            progress.finish(summary)
+    func execute() throws {
+        let progress = Progress(tool: "build-index")
+        let s: BuildIndexStage.Summary
+        if let npy {
+            guard inputs.isEmpty else { throw RagPipeError.usage("--npy builds from the matrix alone; drop the stream inputs") }
+            s = try BuildIndexStage.runNumpy(path: npy, output: output, modelID: modelID, blockSize: blockSize,
+                                             compressionLevel: Int32(compressionLevel), dense: denseOptions, progress: progress)
+        } else {
+            s = try BuildIndexStage.run(inputs: inputs, output: output, blockSize: blockSize,
+                                        compressionLevel: Int32(compressionLevel),
+                                        bm25: noBM25 ? nil : BM25Parameters(k1: bm25K1, b: bm25B), dense: denseOptions,
+                                        allowUnterminated: allowUnterminated, progress: progress)
         }
-        if status != 0 { throw ExitCode(status) }
+        var summary = "\(grouped(s.index.count)) records, \(s.index.dimension)-d \(s.index.modelID) → \(output) "
+            + "(\(String(format1: Double(s.index.fileSize) / 1e6)) MB; texts \(String(format1: Double(s.index.textBytes) / 1e6)) MB → "
+            + "\(String(format1: Double(s.index.compressedTextBytes) / 1e6)) MB in \(s.index.blocks) blocks); "
+            + "ingest \(rate(Double(s.index.count), s.ingestSeconds)) records/s, write \(String(format1: s.writeSeconds * 1000)) ms"
+        summary += "; " + DenseSummary.line(kind: s.index.kind, coding: s.index.coding, report: s.index.dense)
+        for warning in s.index.dense.warnings { Log.warning("build-index", warning) }
+        if s.renormalized > 0 { summary += "; \(grouped(s.renormalized)) vectors were not unit length and were normalized" }
+        progress.finish(summary)
     }
 }
-extension VectorCoding: ExpressibleByArgument {}

@@ -4,9 +4,11 @@ import RagPipeRecords
 import RagPipeChunking
 import RagPipeEmbedding
 import RagPipePipeline
+import RagPipeCommandLine
 
 @main
-struct Chunk: ParsableCommand {
+struct Chunk: ToolCommand {
+    static let toolName = "chunk"
     static let configuration = CommandConfiguration(
         abstract: "Split a corpus into token-bounded, structure-aware chunks (JSON Lines on stdout).",
         discussion: """
@@ -30,7 +32,7 @@ struct Chunk: ParsableCommand {
     var maxTokens: Int = 256
 
     @Option(help: "Tokens repeated from the previous chunk: a share of --max-tokens (20%) or a count (51).")
-    var overlap: OverlapArgument = OverlapArgument(OverlapSpec.percent(20))
+    var overlap: OverlapSpec = .percent(20)
 
     @Option(help: "How to read inputs.")
     var format: CorpusReader.InputFormat = .auto
@@ -41,77 +43,33 @@ struct Chunk: ParsableCommand {
     @Flag(help: "Warn about and skip files that are not UTF-8, instead of failing.")
     var skipInvalid = false
 
-    enum Counter: String, ExpressibleByArgument, CaseIterable {
-        /// wordpiece when the model is found, else upper-bound.
-        case auto
-        /// The model's own tokenizer: exact counts.
-        case wordpiece
-        /// No vocabulary needed: never under-counts any BERT uncased tokenizer.
-        case upperBound = "upper-bound"
-    }
+    @Option(help: "How tokens are counted: wordpiece with the model's vocab.txt (exact), upper-bound without a model, auto: wordpiece when the model is found.")
+    var counter: TokenCounterChoice = .auto
 
-    @Option(help: "How tokens are counted.")
-    var counter: Counter = .auto
-
-    @Option(help: "Model folder whose vocab.txt counts tokens (default: models/all-MiniLM-L6-v2, see README).")
-    var model: String?
+    @OptionGroup var model: ModelFolderOption
 
     func validate() throws {
         guard maxTokens >= 8 else { throw ValidationError("--max-tokens must be at least 8") }
-        let overlapTokens = overlap.spec.tokens(maxTokens: maxTokens)
+        let overlapTokens = overlap.tokens(maxTokens: maxTokens)
         guard overlapTokens < maxTokens / 2 else {
             throw ValidationError("--overlap (\(overlapTokens) tokens) must be less than half of --max-tokens (\(maxTokens))")
         }
     }
 
-    func run() throws {
-        let status = ToolErrors.run("chunk") {
-            let counter: any TokenCounter
-            let directory = model ?? ModelLocator.find()
-            switch self.counter {
-            case .upperBound:
-                counter = UpperBoundTokenCounter()
-            case .wordpiece:
-                guard let directory else { throw ModelLocator.missing() }
-                counter = WordPieceTokenCounter(tokenizer: try WordPieceTokenizer(vocabFile: directory + "/vocab.txt"))
-            case .auto:
-                if let directory {
-                    counter = WordPieceTokenCounter(tokenizer: try WordPieceTokenizer(vocabFile: directory + "/vocab.txt"))
-                } else {
-                    counter = UpperBoundTokenCounter()
-                }
-            }
-            let chunker = RecursiveChunker(
-                options: .init(maxTokens: maxTokens, overlapTokens: overlap.spec.tokens(maxTokens: maxTokens), noSplit: noSplit),
-                counter: counter)
-            let progress = Progress(tool: "chunk")
-            let s = try ChunkStage.run(inputs: inputs, format: format, chunker: chunker, skipInvalid: skipInvalid,
-                                       sink: OutputSink(), progress: progress)
-            var summary = "\(grouped(s.documents)) documents → \(grouped(s.chunks)) chunks "
-                + "(≤ \(maxTokens) \(counter.name) tokens), \(String(format1: Double(s.bytes) / 1e6)) MB in "
-                + "\(String(format1: s.seconds)) s"
-            if s.skippedFiles > 0 { summary += ", \(s.skippedFiles) files skipped (not .md/.markdown/.txt/.jsonl)" }
-            if s.invalidFiles > 0 { summary += ", \(s.invalidFiles) non-UTF-8 files skipped" }
-            if s.unreadableFiles > 0 { summary += ", \(s.unreadableFiles) unreadable files skipped" }
-            progress.finish(summary)
-        }
-        if status != 0 { throw ExitCode(status) }
+    func execute() throws {
+        let counter = try self.counter.counter(modelDirectory: model.model)
+        let chunker = RecursiveChunker(
+            options: .init(maxTokens: maxTokens, overlapTokens: overlap.tokens(maxTokens: maxTokens), noSplit: noSplit),
+            counter: counter)
+        let progress = Progress(tool: "chunk")
+        let s = try ChunkStage.run(inputs: inputs, format: format, chunker: chunker, skipInvalid: skipInvalid,
+                                   sink: OutputSink(), progress: progress)
+        var summary = "\(grouped(s.documents)) documents → \(grouped(s.chunks)) chunks "
+            + "(≤ \(maxTokens) \(counter.name) tokens), \(String(format1: Double(s.bytes) / 1e6)) MB in "
+            + "\(String(format1: s.seconds)) s"
+        if s.skippedFiles > 0 { summary += ", \(s.skippedFiles) files skipped (not .md/.markdown/.txt/.jsonl)" }
+        if s.invalidFiles > 0 { summary += ", \(s.invalidFiles) non-UTF-8 files skipped" }
+        if s.unreadableFiles > 0 { summary += ", \(s.unreadableFiles) unreadable files skipped" }
+        progress.finish(summary)
     }
 }
-
-struct OverlapArgument: ExpressibleByArgument {
-    let spec: OverlapSpec
-    init(_ spec: OverlapSpec) { self.spec = spec }
-    init?(argument: String) {
-        guard let spec = OverlapSpec(parsing: argument) else { return nil }
-        self.spec = spec
-    }
-    var defaultValueDescription: String {
-        switch spec {
-        case .percent(let p): return "\(Int(p))%"
-        case .tokens(let t): return "\(t)"
-        }
-    }
-}
-
-extension CorpusReader.InputFormat: ExpressibleByArgument {}

@@ -5,11 +5,11 @@ import RagPipeChunking
 import RagPipeEmbedding
 import RagPipeAnswering
 import RagPipePipeline
-
-extension EncoderPrecision: ExpressibleByArgument {}
+import RagPipeCommandLine
 
 @main
-struct Embed: ParsableCommand {
+struct Embed: ToolCommand {
+    static let toolName = "embed"
     static let configuration = CommandConfiguration(
         abstract: "Embed chunk records in batches (JSON Lines in, the same records with vectors out).",
         discussion: """
@@ -47,11 +47,7 @@ struct Embed: ParsableCommand {
     @Option(help: "Embedding backend.")
     var embedder: EmbedderKind = .minilm
 
-    @Option(help: "Model folder for minilm (default: models/all-MiniLM-L6-v2, see README).")
-    var model: String?
-
-    @Option(help: "Concurrent forward passes (minilm).")
-    var threads: Int = 2
+    @OptionGroup var model: ModelOptions
 
     @Option(help: "minilm: arithmetic of the linear layers; bf16 and int8 are faster, recorded in the model id (`all-MiniLM-L6-v2@int8`) so queries embed the same way (README, \"Embedding precision\").")
     var precision: EncoderPrecision = .fp32
@@ -74,14 +70,7 @@ struct Embed: ParsableCommand {
     @Option(help: "openai: requests in flight at once.")
     var concurrency = 4
 
-    @Option(help: "openai: environment variable holding the API key (bearer token; never printed).")
-    var apiKeyEnv = "OPENAI_API_KEY"
-
-    @Option(help: "openai: retries on connection errors, 429 and 5xx (exponential backoff from 0.5 s).")
-    var retries = 3
-
-    @Option(help: "openai: seconds without progress before a request fails.")
-    var timeout: Double = 120
+    @OptionGroup var http: HTTPOptions
 
     @Option(help: "openai: tokenize here with this model folder's WordPiece vocabulary and send token ids, truncated as sentence-transformers does (for a BERT model served by llama.cpp; README).")
     var tokenizer: String?
@@ -98,48 +87,41 @@ struct Embed: ParsableCommand {
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard dim >= 1 && dim <= 65_536 else { throw ValidationError("--dim must be in 1...65536") }
-        guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be in 1...256") }
         guard tokenizer == nil || embedder == .openai else { throw ValidationError("--tokenizer applies to --embedder openai") }
         guard precision == .fp32 || embedder == .minilm else { throw ValidationError("--precision applies to --embedder minilm") }
-        guard (1...64).contains(concurrency), retries >= 0, timeout > 0 else {
-            throw ValidationError("--concurrency must be in 1...64, --retries ≥ 0, --timeout > 0")
-        }
+        guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be in 1...64, not \(concurrency)") }
     }
 
-    func run() throws {
-        let status = ToolErrors.run("embed") {
-            let model: any Embedder
-            var kernels: String?
+    /// The embedder the options name.
+    var choice: EmbedderRegistry.Choice {
+        get throws {
             switch embedder {
-            case .hash:
-                model = HashEmbedder(dimension: dim)
+            case .minilm: return .native(precision: precision)
+            case .hash: return .hash(dimension: dim)
             case .openai:
                 guard let url else { throw RagPipeError.usage("--embedder openai needs --url") }
-                var settings = RemoteEmbedder.Settings(endpoint: HTTPEndpoint(url: url, timeout: timeout, retries: retries,
-                                                                              apiKeyEnvironment: apiKeyEnv))
+                var settings = RemoteEmbedder.Settings(endpoint: http.endpoint(url))
                 settings.model = modelName
                 settings.batchSize = batchSize
                 settings.concurrency = concurrency
-                settings.tokenizer = try tokenizer.map { try MiniLMEmbedder.tokenizer(directory: $0) }
-                model = try RemoteEmbedder(settings: settings)
-            case .minilm:
-                guard let directory = self.model ?? ModelLocator.find() else { throw ModelLocator.missing() }
-                let native = try MiniLMEmbedder(directory: directory, threads: threads, precision: precision)
-                kernels = native.encoder.kernelDescription
-                model = native
+                try settings.tokenize(withModelIn: tokenizer)
+                return .remote(settings)
             }
-            let progress = Progress(tool: "embed")
-            let store = try cache.map { try EmbeddingCache(directory: $0, modelID: model.cacheIdentity, dimension: model.dimension) }
-            let s = try EmbedStage.run(inputs: inputs, embedder: model, batchSize: batchSize,
-                                       encoding: format == .stream ? .base64 : .array, lines: lines, cache: store,
-                                       allowUnterminated: allowUnterminated, sink: OutputSink(), progress: progress)
-            var summary = "\(grouped(s.records)) records, \(model.dimension)-d \(model.modelID), "
-                + "\(String(format1: s.seconds)) s (\(rate(Double(s.records), s.seconds)) records/s)"
-            if s.truncated > 0 { summary += ", \(grouped(s.truncated)) inputs truncated to \(model.maxTokens) tokens" }
-            if let kernels { summary += ", \(kernels)" }
-            if store != nil { summary += ", cache: \(grouped(s.cacheHits)) hits, \(grouped(s.cacheMisses)) embedded" }
-            progress.finish(summary)
         }
-        if status != 0 { throw ExitCode(status) }
+    }
+
+    func execute() throws {
+        let model = try EmbedderRegistry.embedder(try choice, native: self.model.native(use: .batch))
+        let progress = Progress(tool: "embed")
+        let store = try cache.map { try EmbeddingCache(directory: $0, modelID: model.cacheIdentity, dimension: model.dimension) }
+        let s = try EmbedStage.run(inputs: inputs, embedder: model, batchSize: batchSize,
+                                   encoding: format == .stream ? .base64 : .array, lines: lines, cache: store,
+                                   allowUnterminated: allowUnterminated, sink: OutputSink(), progress: progress)
+        var summary = "\(grouped(s.records)) records, \(model.dimension)-d \(model.modelID), "
+            + "\(String(format1: s.seconds)) s (\(rate(Double(s.records), s.seconds)) records/s)"
+        if s.truncated > 0 { summary += ", \(grouped(s.truncated)) inputs truncated to \(model.maxTokens) tokens" }
+        if let native = model as? MiniLMEmbedder { summary += ", \(native.encoder.kernelDescription)" }
+        if store != nil { summary += ", cache: \(grouped(s.cacheHits)) hits, \(grouped(s.cacheMisses)) embedded" }
+        progress.finish(summary)
     }
 }

@@ -7,9 +7,11 @@ import RagPipeRetrieval
 import RagPipeAnswering
 import RagPipeEvaluation
 import RagPipePipeline
+import RagPipeCommandLine
 
 @main
-struct Evaluate: ParsableCommand {
+struct Evaluate: ToolCommand {
+    static let toolName = "evaluate"
     static let configuration = CommandConfiguration(
         abstract: "Score an index on BEIR-format queries and qrels: nDCG@10, Recall@10/100, MRR@10, latency.",
         discussion: """
@@ -71,8 +73,7 @@ struct Evaluate: ParsableCommand {
     @Option(name: .customLong("run"), help: "Write TREC run files PREFIX.<configuration>.trec.")
     var runPrefix: String?
 
-    @Option(help: "Model folder, when the index's model is not in the default places.")
-    var model: String?
+    @OptionGroup var model: ModelOptions
 
     @Flag(help: "One JSON object per configuration.")
     var json = false
@@ -95,83 +96,80 @@ struct Evaluate: ParsableCommand {
         }
     }
 
-    func run() throws {
-        let status = ToolErrors.run("evaluate") {
-            if let exportSquad {
-                let data = try SQuADData(path: exportSquad)
-                let sink = OutputSink()
-                try sink.append { $0.append(contentsOf: data.corpusJSONL()) }
-                try sink.flush()
-                Log.line("evaluate: \(data.paragraphs.count) paragraphs, \(data.questions.count) questions in \(exportSquad)")
-                return
-            }
-            let index = self.index!
-            if let squad { try runSQuAD(index: index, squad: squad); return }
-            let queries = self.queries!, qrels = self.qrels!
-            let reader = try IndexReader(path: index)
-            let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
-                                                         modelDirectory: model)
-            // query's default retrieval (hybrid, weighted, when the index has BM25): what --abstention
-            // and --answerability-features measure.
-            let engine = QueryEngine(retriever: try Retriever(index: reader, embedder: embedder))
-            let evaluator = try Evaluator(engine: engine)
-            let judgments = try BEIRData.qrels(qrels)
-            guard !judgments.isEmpty else { throw RagPipeError.emptyInput("no relevance judgments in \(qrels)") }
-            let queryList = try evaluator.judged(try BEIRData.queries(queries), qrels: judgments, queriesName: queries, qrelsName: qrels)
+    func execute() throws {
+        if let exportSquad {
+            let data = try SQuADData(path: exportSquad)
             let sink = OutputSink()
-            if !json {
-                try sink.write("\(index): \(reader.count) chunks, \(reader.metadata.modelID), \(queryList.count) judged queries\n")
-                try sink.write("configuration          nDCG@10  R@10    R@100   MRR@10  P50 ms  P95 ms  P99 ms\n")
-            }
-            // Every configuration is checked against the index before anything runs or a run file is written.
-            let configs: [Evaluator.Configuration] = try configurations.map { name in
-                let config: Evaluator.Configuration
-                switch name {
-                case "dense": config = .init(mode: .dense)
-                case "bm25": config = .init(mode: .bm25)
-                case "hybrid-rrf": config = .init(mode: .hybrid, fusion: .rrf)
-                case "hybrid-weighted": config = .init(mode: .hybrid, fusion: .weighted, weight: weight)
-                default: throw RagPipeError.usage("unknown configuration '\(name)' (dense, bm25, hybrid-rrf, hybrid-weighted)")
-                }
-                if config.mode != .dense && engine.retriever.bm25 == nil {
-                    throw RagPipeError.usage("\(index) has no BM25 sections (built with --no-bm25): configuration '\(name)' needs them; use --configurations dense")
-                }
-                _ = try engine.retriever.with(config.mode, fusion: config.fusion, denseWeight: config.weight)
-                return config
-            }
-            for config in configs {
-                var runSink: OutputSink? = nil
-                if let runPrefix {
-                    let path = "\(runPrefix).\(config.label).trec"
-                    try OutputTarget.checkNotAnInput(path, inputs: [index, queries, qrels])
-                    runSink = OutputSink(fd: try openForWriting(path), name: path)
-                }
-                let report = try evaluator.evaluate(config, queries: queryList, qrels: judgments, depth: depth,
-                                                    run: runSink.map { s in { line in try? s.write(line + "\n") } })
-                try runSink?.flush()
-                let m = report.metrics
-                if json {
-                    try sink.write("{\"configuration\":\"\(config.label)\",\"queries\":\(report.queries),\"ndcg@10\":\(m.ndcg10),"
-                        + "\"recall@10\":\(m.recall10),\"recall@100\":\(m.recall100),\"mrr@10\":\(m.mrr10),"
-                        + "\"latency_ms\":{\"p50\":\(report.latencyP50),\"p95\":\(report.latencyP95),\"p99\":\(report.latencyP99)}}\n")
-                } else {
-                    func f(_ x: Double) -> String { String(format4: x) }
-                    try sink.write(config.label.padding(23) + f(m.ndcg10) + "  " + f(m.recall10) + "  " + f(m.recall100) + "  "
-                        + f(m.mrr10) + "  " + String(format1: report.latencyP50).padding(8) + String(format1: report.latencyP95).padding(8)
-                        + String(format1: report.latencyP99) + "\n")
-                }
-                try sink.flush()
-            }
-            if let answerabilityFeatures {
-                let rows = try evaluator.answerabilityRows(queries: queryList, qrels: judgments, k: engine.retriever.settings.k)
-                try writeFeatures(rows, to: answerabilityFeatures)
-            }
-            if abstention {
-                let e = try evaluator.abstentionEvidence(queries: queryList, qrels: judgments, k: engine.retriever.settings.k)
-                try writeAbstention(sink, label: "queries", cosine: e.cosine, answer: e.answer, answerer: engine.answerer.extractive)
-            }
+            try sink.append { $0.append(contentsOf: data.corpusJSONL()) }
+            try sink.flush()
+            Log.line("evaluate: \(data.paragraphs.count) paragraphs, \(data.questions.count) questions in \(exportSquad)")
+            return
         }
-        if status != 0 { throw ExitCode(status) }
+        let index = self.index!
+        if let squad { try runSQuAD(index: index, squad: squad); return }
+        let queries = self.queries!, qrels = self.qrels!
+        let reader = try IndexReader(path: index)
+        let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
+                                                     native: model.native(use: .batch), source: index)
+        // query's default retrieval (hybrid, weighted, when the index has BM25): what --abstention
+        // and --answerability-features measure.
+        let engine = QueryEngine(retriever: try Retriever(index: reader, embedder: embedder))
+        let evaluator = try Evaluator(engine: engine)
+        let judgments = try BEIRData.qrels(qrels)
+        guard !judgments.isEmpty else { throw RagPipeError.emptyInput("no relevance judgments in \(qrels)") }
+        let queryList = try evaluator.judged(try BEIRData.queries(queries), qrels: judgments, queriesName: queries, qrelsName: qrels)
+        let sink = OutputSink()
+        if !json {
+            try sink.write("\(index): \(reader.count) chunks, \(reader.metadata.modelID), \(queryList.count) judged queries\n")
+            try sink.write("configuration          nDCG@10  R@10    R@100   MRR@10  P50 ms  P95 ms  P99 ms\n")
+        }
+        // Every configuration is checked against the index before anything runs or a run file is written.
+        let configs: [Evaluator.Configuration] = try configurations.map { name in
+            let config: Evaluator.Configuration
+            switch name {
+            case "dense": config = .init(mode: .dense)
+            case "bm25": config = .init(mode: .bm25)
+            case "hybrid-rrf": config = .init(mode: .hybrid, fusion: .rrf)
+            case "hybrid-weighted": config = .init(mode: .hybrid, fusion: .weighted, weight: weight)
+            default: throw RagPipeError.usage("unknown configuration '\(name)' (dense, bm25, hybrid-rrf, hybrid-weighted)")
+            }
+            if config.mode != .dense && engine.retriever.bm25 == nil {
+                throw RagPipeError.usage("\(index) has no BM25 sections (built with --no-bm25): configuration '\(name)' needs them; use --configurations dense")
+            }
+            _ = try engine.retriever.with(config.mode, fusion: config.fusion, denseWeight: config.weight)
+            return config
+        }
+        for config in configs {
+            var runSink: OutputSink? = nil
+            if let runPrefix {
+                let path = "\(runPrefix).\(config.label).trec"
+                try OutputTarget.checkNotAnInput(path, inputs: [index, queries, qrels])
+                runSink = OutputSink(fd: try openForWriting(path), name: path)
+            }
+            let report = try evaluator.evaluate(config, queries: queryList, qrels: judgments, depth: depth,
+                                                run: runSink.map { s in { line in try? s.write(line + "\n") } })
+            try runSink?.flush()
+            let m = report.metrics
+            if json {
+                try sink.write("{\"configuration\":\"\(config.label)\",\"queries\":\(report.queries),\"ndcg@10\":\(m.ndcg10),"
+                    + "\"recall@10\":\(m.recall10),\"recall@100\":\(m.recall100),\"mrr@10\":\(m.mrr10),"
+                    + "\"latency_ms\":{\"p50\":\(report.latencyP50),\"p95\":\(report.latencyP95),\"p99\":\(report.latencyP99)}}\n")
+            } else {
+                func f(_ x: Double) -> String { String(format4: x) }
+                try sink.write(config.label.padding(23) + f(m.ndcg10) + "  " + f(m.recall10) + "  " + f(m.recall100) + "  "
+                    + f(m.mrr10) + "  " + String(format1: report.latencyP50).padding(8) + String(format1: report.latencyP95).padding(8)
+                    + String(format1: report.latencyP99) + "\n")
+            }
+            try sink.flush()
+        }
+        if let answerabilityFeatures {
+            let rows = try evaluator.answerabilityRows(queries: queryList, qrels: judgments, k: engine.retriever.settings.k)
+            try writeFeatures(rows, to: answerabilityFeatures)
+        }
+        if abstention {
+            let e = try evaluator.abstentionEvidence(queries: queryList, qrels: judgments, k: engine.retriever.settings.k)
+            try writeAbstention(sink, label: "queries", cosine: e.cosine, answer: e.answer, answerer: engine.answerer.extractive)
+        }
     }
 
     func writeAbstention(_ sink: OutputSink, label: String, cosine: (present: [Float], removed: [Float]),
@@ -211,8 +209,8 @@ struct Evaluate: ParsableCommand {
     func runSQuAD(index: String, squad: String) throws {
         let data = try SQuADData(path: squad)
         let reader = try IndexReader(path: index)
-        let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension, modelDirectory: model,
-                                                     threads: Cores.available)
+        let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
+                                                     native: model.native(use: .batch), source: index)
         let retriever = try Retriever(index: reader, embedder: embedder)
         var extractive = ExtractiveAnswerer(.calibrated(for: embedder))
         if let answerCandidates { extractive.rescored = answerCandidates }

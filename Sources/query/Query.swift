@@ -7,9 +7,11 @@ import RagPipeIndex
 import RagPipeRetrieval
 import RagPipeAnswering
 import RagPipePipeline
+import RagPipeCommandLine
 
 @main
-struct Query: ParsableCommand {
+struct Query: ToolCommand {
+    static let toolName = "query"
     static let configuration = CommandConfiguration(
         abstract: "Search an index and answer from it, with citations, or abstain.",
         discussion: """
@@ -96,14 +98,7 @@ struct Query: ParsableCommand {
     @Option(help: "Most tokens the --llm server may generate.")
     var maxTokens = 256
 
-    @Option(help: "Environment variable that holds the --llm API key (sent as a bearer token; never printed or logged).")
-    var apiKeyEnv = "OPENAI_API_KEY"
-
-    @Option(help: "Seconds without progress before an --llm request fails.")
-    var timeout: Double = 120
-
-    @Option(help: "Retries of an --llm request on connection errors, 429 and 5xx (exponential backoff from 0.5 s).")
-    var retries = 3
+    @OptionGroup var http: HTTPOptions
 
     @Flag(help: "Print the --llm answer as it is generated (text output).")
     var stream = false
@@ -126,11 +121,7 @@ struct Query: ParsableCommand {
     @Option(name: .customLong("bm25-b"), help: "BM25 b (default: the value stored in the index).")
     var bm25B: Float?
 
-    @Option(help: "Model folder, when the index's model is not in the default places (see README).")
-    var model: String?
-
-    @Option(help: "Concurrent forward passes when embedding answer sentences (minilm).")
-    var threads: Int = 2
+    @OptionGroup var model: ModelOptions
 
     func validate() throws {
         guard k >= 1 && k <= 10_000 else { throw ValidationError("-k must be in 1...10000") }
@@ -145,117 +136,98 @@ struct Query: ParsableCommand {
         guard (1...20).contains(answerSentences), (5...1000).contains(answerWords) else {
             throw ValidationError("--answer-sentences must be in 1...20 and --answer-words in 5...1000")
         }
-        guard maxTokens >= 1, contextTokens >= 64, timeout > 0, retries >= 0 else {
-            throw ValidationError("--max-tokens ≥ 1, --context-tokens ≥ 64, --timeout > 0 and --retries ≥ 0 are required")
+        guard maxTokens >= 1, contextTokens >= 64 else {
+            throw ValidationError("--max-tokens ≥ 1 and --context-tokens ≥ 64 are required")
         }
         guard (0...1).contains(groundedThreshold), (-1...1).contains(supportThreshold) else {
             throw ValidationError("--grounded-threshold must be in 0...1 and --support-threshold in -1...1")
         }
     }
 
-    func endpoint(_ url: String) -> HTTPEndpoint {
-        HTTPEndpoint(url: url, timeout: timeout, retries: retries, apiKeyEnvironment: apiKeyEnv)
-    }
-
-    func run() throws {
-        let status = ToolErrors.run("query") {
-            let reader = try IndexReader(path: index)
-            if verify { try reader.verify() }
-            if let npy {
-                // Vector queries: one line per row, hits as index rows (= ids of an --npy index).
-                let results = try VectorQueries.search(reader, queries: try NumpyMatrix(path: npy), k: k, nprobe: nprobe)
-                let sink = OutputSink()
-                for (i, hits) in results.enumerated() {
-                    if json {
-                        try sink.write("{\"query\":\(i),\"hits\":[" + hits.enumerated().map { r, h in
-                            "{\"rank\":\(r + 1),\"row\":\(h.row),\"score\":\(h.score)}" }.joined(separator: ",") + "]}\n")
-                    } else {
-                        try sink.write("\(i): " + hits.map { "\($0.row):\(formatScore($0.score))" }.joined(separator: " ") + "\n")
-                    }
-                }
-                try sink.flush()
-                return
-            }
-            let embedder: any Embedder
-            if let embedURL {
-                let id = try EmbeddingModelID(parsing: reader.metadata.modelID)
-                guard id.precision == .fp32 else {
-                    throw RagPipeError.usage("--embed-url: \(reader.path) holds \(id.precision.rawValue) vectors of \(id.name), "
-                        + "which a server would not reproduce; query it without --embed-url")
-                }
-                var settings = RemoteEmbedder.Settings(endpoint: endpoint(embedURL))
-                settings.model = reader.metadata.modelID
-                settings.tokenizer = try embedTokenizer.map { try MiniLMEmbedder.tokenizer(directory: $0) }
-                embedder = try RemoteEmbedder(settings: settings)
-            } else {
-                embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
-                                                         modelDirectory: model, threads: threads, use: .interactive)
-            }
-            let stored = reader.metadata.bm25.map { BM25Parameters(k1: Float($0.k1), b: Float($0.b)) } ?? BM25Parameters()
-            let retriever = try Retriever(index: reader, embedder: embedder, mode: mode, fusion: fusion, denseWeight: weight,
-                                          bm25Parameters: BM25Parameters(k1: bm25K1 ?? stored.k1, b: bm25B ?? stored.b),
-                                          settings: Retriever.Settings(k: k, nprobe: nprobe))
-            var extractive = ExtractiveAnswerer(try AbstentionThresholds.calibrated(for: embedder).overridden(minScore: minScore, minEvidence: minEvidence))
-            extractive.maxSentences = answerSentences
-            extractive.maxWords = answerWords
+    func execute() throws {
+        let reader = try IndexReader(path: index)
+        if verify { try reader.verify() }
+        if let npy {
+            // Vector queries: one line per row, hits as index rows (= ids of an --npy index).
+            let results = try VectorQueries.search(reader, queries: try NumpyMatrix(path: npy), k: k, nprobe: nprobe)
             let sink = OutputSink()
-            let streaming = stream && !json && llm != nil
-            var generation: Answerer.Generation?
-            if let llm {
-                var settings = RemoteChatGenerator.Settings(endpoint: endpoint(llm))
-                settings.model = llmModel
-                settings.temperature = temperature
-                settings.maxTokens = maxTokens
-                settings.stream = stream
-                let client = try RemoteChatGenerator(settings: settings)
-                generation = Answerer.Generation(
-                    generator: client,
-                    contextTokens: Answerer.Generation.contextBudget(requested: contextTokens, serverContext: client.serverContextTokens(),
-                                                                     maxReplyTokens: maxTokens),
-                    onText: streaming ? { piece in try? sink.write(piece); try? sink.flush() } : nil)
-            }
-            let engine = QueryEngine(retriever: retriever,
-                                     answerer: Answerer(extractive, bm25: retriever.bm25, generation: generation,
-                                                        groundedness: GroundednessCheck(sentenceThreshold: supportThreshold, answerThreshold: groundedThreshold),
-                                                        strict: strict))
-            var escalated = 0
-            func answer(_ q: String) throws {
-                if streaming { try sink.write("Q: \(q)\n\n"); try sink.flush() }
-                let result = try engine.run(q)
-                if result.answer.escalated { escalated += 1 }
+            for (i, hits) in results.enumerated() {
                 if json {
-                    try sink.append { result.appendJSON(to: &$0) }
+                    try sink.write("{\"query\":\(i),\"hits\":[" + hits.enumerated().map { r, h in
+                        "{\"rank\":\(r + 1),\"row\":\(h.row),\"score\":\(h.score)}" }.joined(separator: ",") + "]}\n")
                 } else {
-                    let shown = streaming && result.answer.backend == .llm
-                    if streaming && !shown { try sink.write(result.answer.text) }
-                    if streaming { try sink.write("\n") }
-                    try sink.write(result.renderText(answerShown: streaming))
+                    try sink.write("\(i): " + hits.map { "\($0.row):\(formatScore($0.score))" }.joined(separator: " ") + "\n")
                 }
-            }
-            if queries.isEmpty {
-                try LineReader(fd: 0, name: "stdin").forEachLine { line, number in
-                    guard let q = String(validating: UnsafeBufferPointer(start: line.baseAddress?.assumingMemoryBound(to: UInt8.self), count: line.count), as: UTF8.self) else {
-                        throw RagPipeError.malformedRecord(where: "stdin:\(number)", reason: "not valid UTF-8")
-                    }
-                    let trimmed = q.trimmingWhitespace()
-                    if !trimmed.isEmpty { try answer(trimmed) }
-                    try sink.flush()
-                }
-            } else {
-                for q in queries { try answer(q) }
             }
             try sink.flush()
-            if escalated > 0 {
-                Log.line("query: \(escalated) answer\(escalated == 1 ? " was" : "s were") not grounded and replaced by \"I don't know\" (--strict); escalate to a person")
-                throw EscalationNeeded()
+            return
+        }
+        let remote = try embedURL.map { url in
+            var settings = RemoteEmbedder.Settings(endpoint: http.endpoint(url))
+            try settings.tokenize(withModelIn: embedTokenizer)
+            return settings
+        }
+        let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
+                                                     native: model.native(use: .interactive), remote: remote, source: reader.path)
+        let stored = reader.metadata.bm25.map { BM25Parameters(k1: Float($0.k1), b: Float($0.b)) } ?? BM25Parameters()
+        let retriever = try Retriever(index: reader, embedder: embedder, mode: mode, fusion: fusion, denseWeight: weight,
+                                      bm25Parameters: BM25Parameters(k1: bm25K1 ?? stored.k1, b: bm25B ?? stored.b),
+                                      settings: Retriever.Settings(k: k, nprobe: nprobe))
+        var extractive = ExtractiveAnswerer(try AbstentionThresholds.calibrated(for: embedder).overridden(minScore: minScore, minEvidence: minEvidence))
+        extractive.maxSentences = answerSentences
+        extractive.maxWords = answerWords
+        let sink = OutputSink()
+        let streaming = stream && !json && llm != nil
+        var generation: Answerer.Generation?
+        if let llm {
+            var settings = RemoteChatGenerator.Settings(endpoint: http.endpoint(llm))
+            settings.model = llmModel
+            settings.temperature = temperature
+            settings.maxTokens = maxTokens
+            settings.stream = stream
+            let client = try RemoteChatGenerator(settings: settings)
+            generation = Answerer.Generation(
+                generator: client,
+                contextTokens: Answerer.Generation.contextBudget(requested: contextTokens, serverContext: client.serverContextTokens(),
+                                                                 maxReplyTokens: maxTokens),
+                onText: streaming ? { piece in try? sink.write(piece); try? sink.flush() } : nil)
+        }
+        let engine = QueryEngine(retriever: retriever,
+                                 answerer: Answerer(extractive, bm25: retriever.bm25, generation: generation,
+                                                    groundedness: GroundednessCheck(sentenceThreshold: supportThreshold, answerThreshold: groundedThreshold),
+                                                    strict: strict))
+        var escalated = 0
+        func answer(_ q: String) throws {
+            if streaming { try sink.write("Q: \(q)\n\n"); try sink.flush() }
+            let result = try engine.run(q)
+            if result.answer.escalated { escalated += 1 }
+            if json {
+                try sink.append { result.appendJSON(to: &$0) }
+            } else {
+                let shown = streaming && result.answer.backend == .llm
+                if streaming && !shown { try sink.write(result.answer.text) }
+                if streaming { try sink.write("\n") }
+                try sink.write(result.renderText(answerShown: streaming))
             }
         }
-        if status != 0 { throw ExitCode(status) }
+        if queries.isEmpty {
+            try LineReader(fd: 0, name: "stdin").forEachLine { line, number in
+                guard let q = String(validating: UnsafeBufferPointer(start: line.baseAddress?.assumingMemoryBound(to: UInt8.self), count: line.count), as: UTF8.self) else {
+                    throw RagPipeError.malformedRecord(where: "stdin:\(number)", reason: "not valid UTF-8")
+                }
+                let trimmed = q.trimmingWhitespace()
+                if !trimmed.isEmpty { try answer(trimmed) }
+                try sink.flush()
+            }
+        } else {
+            for q in queries { try answer(q) }
+        }
+        try sink.flush()
+        if escalated > 0 {
+            Log.line("query: \(escalated) answer\(escalated == 1 ? " was" : "s were") not grounded and replaced by \"I don't know\" (--strict); escalate to a person")
+            throw EscalationNeeded()
+        }
     }
 }
-
-
-extension RetrievalMode: ExpressibleByArgument {}
-extension Fusion: ExpressibleByArgument {}
 
 func formatScore(_ x: Float) -> String { String((Double(x) * 1e6).rounded() / 1e6) }

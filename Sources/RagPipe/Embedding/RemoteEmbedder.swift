@@ -19,6 +19,12 @@ public final class RemoteEmbedder: Embedder, @unchecked Sendable {
         /// BERT's tokenizer does (README, "HTTP embeddings").
         public var tokenizer: (WordPieceTokenizer, maxTokens: Int)?
         public init(endpoint: HTTPEndpoint) { self.endpoint = endpoint }
+
+        /// Tokenize here with the WordPiece vocabulary of the model folder `directory` (nil: the
+        /// server tokenizes), as `embed --tokenizer` and `query --embed-tokenizer` ask.
+        public mutating func tokenize(withModelIn directory: String?) throws {
+            tokenizer = try directory.map { try MiniLMEmbedder.tokenizer(directory: $0) }
+        }
     }
 
     public let settings: Settings
