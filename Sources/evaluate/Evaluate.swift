@@ -119,26 +119,13 @@ struct Evaluate: ToolCommand {
         guard !judgments.isEmpty else { throw RagPipeError.emptyInput("no relevance judgments in \(qrels)") }
         let queryList = try evaluator.judged(try BEIRData.queries(queries), qrels: judgments, queriesName: queries, qrelsName: qrels)
         let sink = OutputSink()
-        if !json {
-            try sink.write("\(index): \(reader.count) chunks, \(reader.metadata.modelID), \(queryList.count) judged queries\n")
-            try sink.write("configuration          nDCG@10  R@10    R@100   MRR@10  P50 ms  P95 ms  P99 ms\n")
-        }
-        // Every configuration is checked against the index before anything runs or a run file is written.
-        let configs: [Evaluator.Configuration] = try configurations.map { name in
-            let config: Evaluator.Configuration
-            switch name {
-            case "dense": config = .init(mode: .dense)
-            case "bm25": config = .init(mode: .bm25)
-            case "hybrid-rrf": config = .init(mode: .hybrid, fusion: .rrf)
-            case "hybrid-weighted": config = .init(mode: .hybrid, fusion: .weighted, weight: weight)
-            default: throw RagPipeError.usage("unknown configuration '\(name)' (dense, bm25, hybrid-rrf, hybrid-weighted)")
+        if !json { try sink.write(evaluator.tableHeader(queries: queryList.count)) }
+        let configs = try evaluator.configurations(try configurations.map { name in
+            guard let known = Evaluator.ConfigurationName(rawValue: name) else {
+                throw RagPipeError.usage("unknown configuration '\(name)' (dense, bm25, hybrid-rrf, hybrid-weighted)")
             }
-            if config.mode != .dense && engine.retriever.bm25 == nil {
-                throw RagPipeError.usage("\(index) has no BM25 sections (built with --no-bm25): configuration '\(name)' needs them; use --configurations dense")
-            }
-            _ = try engine.retriever.with(config.mode, fusion: config.fusion, denseWeight: config.weight)
-            return config
-        }
+            return known
+        }, weight: weight)
         for config in configs {
             var runSink: OutputSink? = nil
             if let runPrefix {
@@ -149,17 +136,7 @@ struct Evaluate: ToolCommand {
             let report = try evaluator.evaluate(config, queries: queryList, qrels: judgments, depth: depth,
                                                 run: runSink.map { s in { line in try? s.write(line + "\n") } })
             try runSink?.flush()
-            let m = report.metrics
-            if json {
-                try sink.write("{\"configuration\":\"\(config.label)\",\"queries\":\(report.queries),\"ndcg@10\":\(m.ndcg10),"
-                    + "\"recall@10\":\(m.recall10),\"recall@100\":\(m.recall100),\"mrr@10\":\(m.mrr10),"
-                    + "\"latency_ms\":{\"p50\":\(report.latencyP50),\"p95\":\(report.latencyP95),\"p99\":\(report.latencyP99)}}\n")
-            } else {
-                func f(_ x: Double) -> String { String(format4: x) }
-                try sink.write(config.label.padding(23) + f(m.ndcg10) + "  " + f(m.recall10) + "  " + f(m.recall100) + "  "
-                    + f(m.mrr10) + "  " + String(format1: report.latencyP50).padding(8) + String(format1: report.latencyP95).padding(8)
-                    + String(format1: report.latencyP99) + "\n")
-            }
+            if json { try sink.append { report.appendJSON(to: &$0) } } else { try sink.write(report.tableRow) }
             try sink.flush()
         }
         if let answerabilityFeatures {
@@ -167,42 +144,13 @@ struct Evaluate: ToolCommand {
             try writeFeatures(rows, to: answerabilityFeatures)
         }
         if abstention {
-            let e = try evaluator.abstentionEvidence(queries: queryList, qrels: judgments, k: engine.retriever.settings.k)
-            try writeAbstention(sink, label: "queries", cosine: e.cosine, answer: e.answer, answerer: engine.answerer.extractive)
+            try sink.write(try evaluator.abstentionReport(queries: queryList, qrels: judgments, k: engine.retriever.settings.k).text)
+            try sink.flush()
         }
     }
 
-    func writeAbstention(_ sink: OutputSink, label: String, cosine: (present: [Float], removed: [Float]),
-                         answer: (present: [Float], removed: [Float]), answerer: ExtractiveAnswerer) throws {
-        func pct(_ x: Double) -> String { String(format1: x * 100) + "%" }
-        func rates(_ c: AbstentionCalibration) -> String {
-            "abstains on \(pct(c.abstainAnswerable)) of answerable, \(pct(c.abstainUnanswerable)) of unanswerable"
-        }
-        try sink.write("abstention (\(cosine.present.count) \(label), each with its relevant documents present and removed):\n")
-        for (rule, option, values, current) in [
-            ("best hit's cosine", "--min-score", cosine, Optional(answerer.minScore)),
-            ("answer's evidence", "--min-evidence", answer, answerer.minEvidence),
-        ] {
-            let calibrated = AbstentionCalibration(answerable: values.present, unanswerable: values.removed)
-            var line = "  \(rule) below the threshold: "
-            if let current {
-                line += "at \(option) \(String(format3: Double(current))) (default) "
-                    + rates(AbstentionCalibration(threshold: current, answerable: values.present, unanswerable: values.removed)) + "; "
-            }
-            line += "at \(String(format3: Double(calibrated.threshold))) (≤ 5% of answerable) " + rates(calibrated) + "\n"
-            try sink.write(line)
-        }
-        try sink.flush()
-    }
-
-    func writeFeatures(_ rows: [(group: String, answerable: Bool, features: [Float])], to path: String) throws {
-        try OutputTarget.checkNotAnInput(path, inputs: [self.index, queries, qrels, squad].compactMap { $0 })
-        let sink = OutputSink(fd: try openForWriting(path), name: path)
-        try sink.write((["group", "answerable"] + AnswerabilityFeatures.names).joined(separator: "\t") + "\n")
-        for r in rows {
-            try sink.write(([r.group, r.answerable ? "1" : "0"] + r.features.map { "\($0)" }).joined(separator: "\t") + "\n")
-        }
-        try sink.flush()
+    func writeFeatures(_ rows: [AnswerabilityFeatures.Row], to path: String) throws {
+        try AnswerabilityFeatures.writeTSV(rows, toFile: path, inputs: [self.index, queries, qrels, squad].compactMap { $0 })
         Log.line("evaluate: \(rows.count) feature rows in \(path)")
     }
 
@@ -228,31 +176,7 @@ struct Evaluate: ToolCommand {
         let r = try SQuADEvaluator(engine: engine).run(data, limit: limit) { n, total in progress.update("\(n) of \(total) questions") }
         progress.finish("\(r.questions) SQuAD questions in \(String(format1: r.seconds)) s")
         let sink = OutputSink()
-        func f(_ x: Double) -> String { String(format3: x) }
-        try sink.write("\(index): \(reader.count) paragraphs, \(reader.metadata.modelID), \(r.questions) questions\n")
-        try sink.write("paragraph retrieval    R@1    R@5\n")
-        for mode in ["dense", "bm25", "hybrid"] {
-            // A mode the index cannot run (no BM25 sections) is shown as such, not as a zero.
-            guard let at1 = r.recallAt1[mode], let at5 = r.recallAt5[mode] else {
-                try sink.write(mode.padding(21) + "-      -      (no BM25 sections in the index)\n")
-                continue
-            }
-            try sink.write(mode.padding(21) + f(at1) + "  " + f(at5) + "\n")
-        }
-        try sink.write("answer (hybrid hits)   contains an accepted answer   mean words\n")
-        try sink.write("default (≤ 3 sentences, ≤ 80 words)   " + f(r.containsDefault) + "   " + String(format1: r.meanWordsDefault) + "\n")
-        try sink.write("one sentence                          " + f(r.containsOneSentence) + "   " + String(format1: r.meanWordsOneSentence) + "\n")
-        try writeAbstention(sink, label: "questions", cosine: (r.cosineAnswerable, r.cosineRemoved),
-                            answer: (r.answerEvidenceAnswerable, r.answerEvidenceRemoved), answerer: engine.answerer.extractive)
+        try sink.write(r.text)
+        try sink.flush()
     }
-}
-
-extension String {
-    init(format4 value: Double) {
-        let scaled = Int((value * 10_000).rounded())
-        let frac = String(scaled % 10_000)
-        self = "\(scaled / 10_000)." + String(repeating: "0", count: 4 - frac.count) + frac
-    }
-
-    func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
 }

@@ -150,16 +150,7 @@ struct Query: ToolCommand {
         if let npy {
             // Vector queries: one line per row, hits as index rows (= ids of an --npy index).
             let results = try VectorQueries.search(reader, queries: try NumpyMatrix(path: npy), k: k, nprobe: nprobe)
-            let sink = OutputSink()
-            for (i, hits) in results.enumerated() {
-                if json {
-                    try sink.write("{\"query\":\(i),\"hits\":[" + hits.enumerated().map { r, h in
-                        "{\"rank\":\(r + 1),\"row\":\(h.row),\"score\":\(h.score)}" }.joined(separator: ",") + "]}\n")
-                } else {
-                    try sink.write("\(i): " + hits.map { "\($0.row):\(formatScore($0.score))" }.joined(separator: " ") + "\n")
-                }
-            }
-            try sink.flush()
+            try VectorQueries.write(results, json: json, to: OutputSink())
             return
         }
         let remote = try embedURL.map { url in
@@ -169,15 +160,14 @@ struct Query: ToolCommand {
         }
         let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                      native: model.native(use: .interactive), remote: remote, source: reader.path)
-        let stored = reader.metadata.bm25.map { BM25Parameters(k1: Float($0.k1), b: Float($0.b)) } ?? BM25Parameters()
         let retriever = try Retriever(index: reader, embedder: embedder, mode: mode, fusion: fusion, denseWeight: weight,
-                                      bm25Parameters: BM25Parameters(k1: bm25K1 ?? stored.k1, b: bm25B ?? stored.b),
+                                      bm25Parameters: BM25Parameters(storedIn: reader, k1: bm25K1, b: bm25B),
                                       settings: Retriever.Settings(k: k, nprobe: nprobe))
         var extractive = ExtractiveAnswerer(try AbstentionThresholds.calibrated(for: embedder).overridden(minScore: minScore, minEvidence: minEvidence))
         extractive.maxSentences = answerSentences
         extractive.maxWords = answerWords
         let sink = OutputSink()
-        let streaming = stream && !json && llm != nil
+        let output: QueryStage.Output = json ? .json : stream && llm != nil ? .streamedText : .text
         var generation: Answerer.Generation?
         if let llm {
             var settings = RemoteChatGenerator.Settings(endpoint: http.endpoint(llm))
@@ -190,44 +180,12 @@ struct Query: ToolCommand {
                 generator: client,
                 contextTokens: Answerer.Generation.contextBudget(requested: contextTokens, serverContext: client.serverContextTokens(),
                                                                  maxReplyTokens: maxTokens),
-                onText: streaming ? { piece in try? sink.write(piece); try? sink.flush() } : nil)
+                onText: output == .streamedText ? QueryStage.streamedText(to: sink) : nil)
         }
         let engine = QueryEngine(retriever: retriever,
                                  answerer: Answerer(extractive, bm25: retriever.bm25, generation: generation,
                                                     groundedness: GroundednessCheck(sentenceThreshold: supportThreshold, answerThreshold: groundedThreshold),
                                                     strict: strict))
-        var escalated = 0
-        func answer(_ q: String) throws {
-            if streaming { try sink.write("Q: \(q)\n\n"); try sink.flush() }
-            let result = try engine.run(q)
-            if result.answer.escalated { escalated += 1 }
-            if json {
-                try sink.append { result.appendJSON(to: &$0) }
-            } else {
-                let shown = streaming && result.answer.backend == .llm
-                if streaming && !shown { try sink.write(result.answer.text) }
-                if streaming { try sink.write("\n") }
-                try sink.write(result.renderText(answerShown: streaming))
-            }
-        }
-        if queries.isEmpty {
-            try LineReader(fd: 0, name: "stdin").forEachLine { line, number in
-                guard let q = String(validating: UnsafeBufferPointer(start: line.baseAddress?.assumingMemoryBound(to: UInt8.self), count: line.count), as: UTF8.self) else {
-                    throw RagPipeError.malformedRecord(where: "stdin:\(number)", reason: "not valid UTF-8")
-                }
-                let trimmed = q.trimmingWhitespace()
-                if !trimmed.isEmpty { try answer(trimmed) }
-                try sink.flush()
-            }
-        } else {
-            for q in queries { try answer(q) }
-        }
-        try sink.flush()
-        if escalated > 0 {
-            Log.line("query: \(escalated) answer\(escalated == 1 ? " was" : "s were") not grounded and replaced by \"I don't know\" (--strict); escalate to a person")
-            throw EscalationNeeded()
-        }
+        try QueryStage.run(engine: engine, queries: queries, output: output, sink: sink)
     }
 }
-
-func formatScore(_ x: Float) -> String { String((Double(x) * 1e6).rounded() / 1e6) }

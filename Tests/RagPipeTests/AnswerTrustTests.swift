@@ -213,6 +213,15 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("2 questions") && r.stdout.contains("abstention (2 questions"), "\(r.stdout)")
         #expect(r.stdout.contains("bm25                 1.000  1.000"), "\(r.stdout)")
+        #expect(r.stdout.contains("\ndefault (≤ 3 sentences, ≤ 80 words)   "), "\(r.stdout)")
+        // The label states the answerer's own limits.
+        let reader = try IndexReader(path: dir.path + "/s.ragx")
+        let retriever = try Retriever(index: reader)
+        var answerer = ExtractiveAnswerer(.calibrated(for: retriever.embedder))
+        answerer.maxSentences = 2
+        answerer.maxWords = 50
+        let report = try SQuADEvaluator(engine: QueryEngine(retriever: retriever, answerer: Answerer(answerer, bm25: retriever.bm25))).run(data)
+        #expect(report.text.contains("\ndefault (≤ 2 sentences, ≤ 50 words)   "), "\(report.text)")
         let f = try shell("evaluate s.ragx --squad s.json --answerability-features f.tsv", in: dir.path)
         #expect(f.status == 0, "\(f.stderr)")
         let rows = try String(contentsOfFile: dir.path + "/f.tsv", encoding: .utf8).split(separator: "\n").dropFirst()

@@ -10,6 +10,10 @@ import RagPipeAnswering
 /// answer string, and would `query` abstain once the gold paragraph is gone?
 public final class SQuADEvaluator {
     public struct Report: Sendable {
+        /// The index evaluated: its path, paragraphs (records) and model id.
+        public var index = ""
+        public var paragraphs = 0
+        public var modelID = ""
         public var questions = 0
         /// Gold paragraph at rank 1 / in the top 5, per retrieval mode evaluated.
         public var recallAt1: [String: Double] = [:]
@@ -26,6 +30,14 @@ public final class SQuADEvaluator {
         public var answerEvidenceAnswerable: [Float] = []
         public var answerEvidenceRemoved: [Float] = []
         public var seconds = 0.0
+        /// The retrieval the answers drew their hits from.
+        public var answerMode = RetrievalMode.hybrid
+        /// The answerer's limits on its default answer (the one-sentence answer has one sentence).
+        public var maxSentences = 3
+        public var maxWords = 80
+        /// The answerer's abstention thresholds.
+        public var thresholds = AbstentionThresholds(minScore: AbstentionThresholds.defaultMinScore, minEvidence: nil)
+        public init() {}
     }
 
     let retriever: Retriever
@@ -37,6 +49,13 @@ public final class SQuADEvaluator {
     public func run(_ data: SQuADData, modes: [RetrievalMode]? = nil, limit: Int = 0,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
         var report = Report()
+        report.index = retriever.index.path
+        report.paragraphs = retriever.index.count
+        report.modelID = retriever.index.metadata.modelID
+        report.answerMode = retriever.mode
+        report.maxSentences = answerer.maxSentences
+        report.maxWords = answerer.maxWords
+        report.thresholds = AbstentionThresholds(minScore: answerer.minScore, minEvidence: answerer.minEvidence)
         let questions = Self.sample(data, limit: limit)
         let modes = modes ?? (retriever.bm25 == nil ? [.dense] : [.dense, .bm25, .hybrid])
         let retrievals = try modes.map { try retriever.with($0) }

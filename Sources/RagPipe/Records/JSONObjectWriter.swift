@@ -54,6 +54,11 @@ public struct JSONObjectWriter {
         self.key(key); JSONWriter.appendBool(value, to: &out)
     }
 
+    /// Shortest round-trip form of the Float itself (not of its Double widening); finite values only.
+    @inlinable public mutating func field(_ key: StaticString, _ value: Float) {
+        self.key(key); JSONWriter.appendFloat(value, to: &out)
+    }
+
     /// Shortest round-trip form; finite values only.
     @inlinable public mutating func field(_ key: StaticString, _ value: Double) {
         self.key(key); JSONWriter.appendDouble(value, to: &out)

@@ -123,3 +123,12 @@ public struct Retriever: Sendable {
         return Retrieved(vector: vector, hits: hits, embedMs: embedMs, searchMs: searchMs, fetchMs: clock.milliseconds)
     }
 }
+
+extension BM25Parameters {
+    /// The parameters `index` stores (the defaults when it has no BM25 sections), with `k1` and
+    /// `b` replaced where given: `query --bm25-k1/--bm25-b` override one and keep the other.
+    public init(storedIn index: IndexReader, k1: Float?, b: Float?) {
+        let stored = index.metadata.bm25.map { BM25Parameters(k1: Float($0.k1), b: Float($0.b)) } ?? BM25Parameters()
+        self.init(k1: k1 ?? stored.k1, b: b ?? stored.b)
+    }
+}

@@ -26,3 +26,33 @@ public enum VectorQueries {
         return results
     }
 }
+
+/// How `query --npy` prints its results: per query row, text (`i: row:score row:score …`,
+/// scores to 6 decimals) or one JSON object (`{"query": i, "hits": [{"rank", "row", "score"}]}`,
+/// scores in shortest round-trip form).
+extension VectorQueries {
+    public static func write(_ results: [[(row: Int, score: Float)]], json: Bool, to sink: OutputSink) throws {
+        for (i, hits) in results.enumerated() {
+            if json {
+                try sink.append { out in
+                    JSONObjectWriter.write(to: &out) { o in
+                        o.field("query", i)
+                        o.array("hits") { a in
+                            for (r, h) in hits.enumerated() {
+                                a.object { o in
+                                    o.field("rank", r + 1)
+                                    o.field("row", h.row)
+                                    o.field("score", h.score)
+                                }
+                            }
+                        }
+                    }
+                    out.append(0x0A)
+                }
+            } else {
+                try sink.write("\(i): " + hits.map { "\($0.row):\(String((Double($0.score) * 1e6).rounded() / 1e6))" }.joined(separator: " ") + "\n")
+            }
+        }
+        try sink.flush()
+    }
+}
