@@ -132,18 +132,18 @@ $(EVAL_DIR)/scifact.ragx: $(SCIFACT)/corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.sa
 
 # SQuAD v1.1 dev (24 articles): each paragraph one document.
 $(EVAL_DIR)/squad.ragx: $(SQUAD) $(TOOLS) $(MODEL_DIR)/model.safetensors
-	$(RELEASE)/evaluate --export-squad $< | $(RELEASE)/chunk --no-split --model $(MODEL_DIR) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
+	$(RELEASE)/evaluate export-squad $< | $(RELEASE)/chunk --no-split --model $(MODEL_DIR) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
 	mv -f $@.partial $@
 
 eval: release model
 	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact-nosplit.ragx $(EVAL_DIR)/scifact.ragx $(EVAL_DIR)/squad.ragx \
 		$(SCIFACT)/queries.jsonl $(SCIFACT)/qrels/train.tsv
 	@echo "== SciFact train, one chunk per document (--no-split); abstention with the relevant documents removed"
-	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact-nosplit.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv --abstention
+	@$(RELEASE)/evaluate beir $(EVAL_DIR)/scifact-nosplit.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv --abstention
 	@echo "== SciFact train, chunked (256 tokens, 20% overlap)"
-	@$(RELEASE)/evaluate $(EVAL_DIR)/scifact.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv
+	@$(RELEASE)/evaluate beir $(EVAL_DIR)/scifact.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv
 	@echo "== SQuAD v1.1 dev, 24 articles: paragraph retrieval, extractive answers, abstention"
-	@$(RELEASE)/evaluate $(EVAL_DIR)/squad.ragx --squad $(SQUAD)
+	@$(RELEASE)/evaluate squad $(EVAL_DIR)/squad.ragx --squad $(SQUAD)
 
 # Reduced precisions against fp32 on SciFact: retrieval (dense nDCG@10, --no-split) and per-vector
 # cosine on the chunks of the first 600 documents (about 1,100 chunks).
@@ -162,7 +162,7 @@ eval-precision: release model
 	@echo "== SciFact chunks of the first $(PRECISION_DOCS) documents: bf16 and int8 vectors against fp32"
 	@python3 scripts/compare-vectors.py $(EVAL_DIR)/scifact-chunks-fp32.jsonl $(EVAL_DIR)/scifact-chunks-bf16.jsonl $(EVAL_DIR)/scifact-chunks-int8.jsonl
 	@for p in fp32 bf16 int8; do echo "== SciFact train, --no-split, $$p, dense"; \
-		$(RELEASE)/evaluate $(EVAL_DIR)/scifact-nosplit-$$p.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv --configurations dense; done
+		$(RELEASE)/evaluate beir $(EVAL_DIR)/scifact-nosplit-$$p.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv --configurations dense; done
 
 LLM_PORT ?= 8080
 llm-server:

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How well do answerability signals separate answerable questions from the same questions with
-their relevant documents removed? Reads the TSV of `evaluate --answerability-features FILE`
+their relevant documents removed? Reads the TSV of `evaluate squad|beir … --answerability-features FILE`
 (one row per question and condition) and prints, for each feature and for a logistic regression
 over all of them (5-fold cross-validation, folds by group: SQuAD article or BEIR query), the
 share of removed-document questions abstained on at the threshold that abstains on at most 5%

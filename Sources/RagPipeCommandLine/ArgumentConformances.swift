@@ -3,6 +3,7 @@ import RagPipeChunking
 import RagPipeEmbedding
 import RagPipeIndex
 import RagPipeRetrieval
+import RagPipeEvaluation
 
 // Library choices the tools take as option values. CaseIterable ones list their values in
 // `--help`; an unknown value is an argument error (exit 64) naming the option.
@@ -26,3 +27,6 @@ extension OverlapSpec: ExpressibleByArgument {
 }
 
 extension TokenCounterChoice: ExpressibleByArgument {}
+
+/// `evaluate beir --configurations dense hybrid-weighted`: an unknown name is refused by the parser.
+extension Evaluator.ConfigurationName: ExpressibleByArgument {}

@@ -207,9 +207,9 @@ import Testing
 
         // End to end on the hash embedder: the gold paragraph is found, answers contain the answer,
         // and every question is also asked with its paragraph removed.
-        let build = try shell("evaluate --export-squad s.json | chunk --no-split --counter upper-bound | embed --embedder hash | build-index -o s.ragx", in: dir.path)
+        let build = try shell("evaluate export-squad s.json | chunk --no-split --counter upper-bound | embed --embedder hash | build-index -o s.ragx", in: dir.path)
         #expect(build.status == 0, "\(build.stderr)")
-        let r = try shell("evaluate s.ragx --squad s.json", in: dir.path)
+        let r = try shell("evaluate squad s.ragx --squad s.json", in: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("2 questions") && r.stdout.contains("abstention (2 questions"), "\(r.stdout)")
         #expect(r.stdout.contains("bm25                 1.000  1.000"), "\(r.stdout)")
@@ -222,7 +222,7 @@ import Testing
         answerer.maxWords = 50
         let report = try SQuADEvaluator(engine: QueryEngine(retriever: retriever, answerer: Answerer(answerer, bm25: retriever.bm25))).run(data)
         #expect(report.text.contains("\ndefault (≤ 2 sentences, ≤ 50 words)   "), "\(report.text)")
-        let f = try shell("evaluate s.ragx --squad s.json --answerability-features f.tsv", in: dir.path)
+        let f = try shell("evaluate squad s.ragx --squad s.json --answerability-features f.tsv", in: dir.path)
         #expect(f.status == 0, "\(f.stderr)")
         let rows = try String(contentsOfFile: dir.path + "/f.tsv", encoding: .utf8).split(separator: "\n").dropFirst()
         #expect(rows.map { $0.split(separator: "\t").prefix(2).joined(separator: " ") } == ["squad-000 1", "squad-000 0", "squad-000 1", "squad-000 0"])

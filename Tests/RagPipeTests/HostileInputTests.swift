@@ -30,14 +30,14 @@ import Testing
 
     @Test func evaluateRefusesBM25ConfigurationsOnADenseOnlyIndex() throws {
         let dir = try denseOnlyEvaluation()
-        let all = try shell("evaluate i.ragx --queries queries.jsonl --qrels qrels.tsv --run run", in: dir.path)
+        let all = try shell("evaluate beir i.ragx --queries queries.jsonl --qrels qrels.tsv --run run", in: dir.path)
         #expect(all.status == 64, "\(all.status): \(all.stderr)")
         #expect(all.stderr.hasPrefix("evaluate: error: i.ragx has no BM25 sections"), "\(all.stderr)")
         #expect(all.stderr.split(separator: "\n").count == 1, "\(all.stderr)")
         #expect(dir.contents("").filter { $0.hasPrefix("run.") }.isEmpty, "no run file before the refusal: \(dir.contents(""))")
         // Dense alone runs, and so do the measures that use query's default retrieval.
         for extra in ["", "--abstention", "--answerability-features f.tsv"] {
-            let dense = try shell("evaluate i.ragx --queries queries.jsonl --qrels qrels.tsv --configurations dense \(extra)", in: dir.path)
+            let dense = try shell("evaluate beir i.ragx --queries queries.jsonl --qrels qrels.tsv --configurations dense \(extra)", in: dir.path)
             #expect(dense.status == 0, "\(extra): \(dense.status) \(dense.stderr)")
         }
     }
@@ -51,9 +51,9 @@ import Testing
           {"context": "Vitamin D reduces hip fractures in older adults.",
            "qas": [{"id": "a2", "question": "What does vitamin D reduce?", "answers": [{"text": "hip fractures", "answer_start": 18}]}]}]}]}
         """)
-        let build = try shell("evaluate --export-squad squad.json | chunk --no-split --counter upper-bound | embed --embedder hash | build-index --no-bm25 -o s.ragx", in: dir.path)
+        let build = try shell("evaluate export-squad squad.json | chunk --no-split --counter upper-bound | embed --embedder hash | build-index --no-bm25 -o s.ragx", in: dir.path)
         #expect(build.status == 0, "\(build.stderr)")
-        let r = try shell("evaluate s.ragx --squad squad.json", in: dir.path)
+        let r = try shell("evaluate squad s.ragx --squad squad.json", in: dir.path)
         #expect(r.status == 0, "\(r.status): \(r.stderr)")
         #expect(r.stdout.contains("(no BM25 sections in the index)"), "\(r.stdout)")
     }
@@ -187,7 +187,7 @@ import Testing
     @Test func numericOptionsOutsideTheirRangeAreRefusedByName() throws {
         let dir = try denseOnlyEvaluation()
         for (option, name) in [("--depth 0", "--depth"), ("--depth -5", "--depth"), ("--weight nan", "--weight"), ("--weight 7", "--weight")] {
-            let r = try shell("evaluate i.ragx --queries queries.jsonl --qrels qrels.tsv --configurations dense \(option)", in: dir.path)
+            let r = try shell("evaluate beir i.ragx --queries queries.jsonl --qrels qrels.tsv --configurations dense \(option)", in: dir.path)
             #expect(r.status == 64, "\(option): \(r.status) \(r.stderr)")
             #expect(r.stderr.contains(name), "\(option): \(r.stderr)")
         }
@@ -210,14 +210,14 @@ import Testing
                                                    ("queries.jsonl", "other-queries.tsv", 66, "has relevance judgments"),
                                                    ("queries.jsonl", "other-docs.tsv", 66, "no document judged relevant"),
                                                    ("twice.jsonl", "qrels.tsv", 65, "twice.jsonl:3: malformed record: query id 'q1' again (first at line 1)")] {
-            let r = try shell("evaluate i.ragx --queries \(queries) --qrels \(qrels) --configurations dense", in: dir.path)
+            let r = try shell("evaluate beir i.ragx --queries \(queries) --qrels \(qrels) --configurations dense", in: dir.path)
             #expect(r.status == Int32(status), "\(queries) \(qrels): \(r.status) \(r.stderr)")
             #expect(r.stderr.contains(fragment), "\(r.stderr)")
             #expect(r.stdout.isEmpty, "no metrics: \(r.stdout)")
         }
         // The header counts the queries run, not the qrels' queries.
         dir.write("more.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq5\td2\t1\nq6\td2\t1\n")
-        let ok = try shell("evaluate i.ragx --queries queries.jsonl --qrels more.tsv --configurations dense", in: dir.path)
+        let ok = try shell("evaluate beir i.ragx --queries queries.jsonl --qrels more.tsv --configurations dense", in: dir.path)
         #expect(ok.status == 0 && ok.stdout.contains(", 1 judged queries"), "\(ok.stdout) \(ok.stderr)")
     }
 
@@ -232,7 +232,7 @@ import Testing
         #expect(data.questions.map(\.id) == ["a1"] && data.unanswerable == 1)
         dir.write("corpus.jsonl", "{\"_id\": \"d1\", \"title\": \"Zinc\", \"text\": \"Zinc lozenges shorten the common cold.\"}\n")
         #expect(try shell("chunk --counter upper-bound corpus.jsonl | embed --embedder hash | build-index -o other.ragx", in: dir.path).status == 0)
-        let r = try shell("evaluate other.ragx --squad squad.json", in: dir.path)
+        let r = try shell("evaluate squad other.ragx --squad squad.json", in: dir.path)
         #expect(r.status == 66 && r.stderr.contains("holds none of the SQuAD file's paragraphs"), "\(r.status) \(r.stderr)")
         #expect(r.stdout.isEmpty)
     }
@@ -294,7 +294,7 @@ import Testing
         let dir = try TempDir()
         dir.write("q.jsonl", "{\"_id\": \"q1\", \"text\": \"zinc\"}\n")
         for command in ["chunk missing.md", "embed --embedder hash missing.jsonl", "build-index -o x.ragx missing.jsonl", "build-index --npy missing.npy -o x.ragx",
-                        "query missing.ragx zinc", "evaluate missing.ragx --queries q.jsonl --qrels missing.tsv", "evaluate --export-squad missing.json"] {
+                        "query missing.ragx zinc", "evaluate beir missing.ragx --queries q.jsonl --qrels missing.tsv", "evaluate export-squad missing.json"] {
             let r = try shell(command, in: dir.path)
             #expect(r.status == 66, "\(command): \(r.status) \(r.stderr)")
             #expect(r.stderr.contains("missing."), "\(r.stderr)")

@@ -5,7 +5,7 @@ import RagPipeIndex
 import RagPipeAnswering
 
 /// Signals that the retrieved hits answer a question, for studying abstention rules offline
-/// (`evaluate --answerability-features`, `scripts/answerability.py`): how close the hits are
+/// (`evaluate beir|squad --answerability-features`, `scripts/answerability.py`): how close the hits are
 /// (cosine, BM25 against its ceiling), how much of the question's IDF-weighted terms the best hit
 /// and the best sentence hold, and whether its rarest terms appear. `sent_score_max` is the
 /// answer's evidence, the one signal `query` uses (`ExtractiveAnswerer.minEvidence`).

@@ -134,12 +134,12 @@ public final class SQuADEvaluator {
         return rows
     }
 
-    /// An index not built from this file's paragraphs (`--export-squad`) holds none of the gold
+    /// An index not built from this file's paragraphs (`evaluate export-squad`) holds none of the gold
     /// paragraphs: every recall would be 0, which must not pass for a measurement.
     static func checkIndexHolds(_ data: SQuADData, _ records: [ChunkRecord], path: String) throws {
         let sources = Set(records.map(\.source))
         guard data.questions.contains(where: { sources.contains($0.paragraph) }) else {
-            throw RagPipeError.emptyInput("\(path) holds none of the SQuAD file's paragraphs (build it from `evaluate --export-squad` of that file)")
+            throw RagPipeError.emptyInput("\(path) holds none of the SQuAD file's paragraphs (build it from `evaluate export-squad` of that file)")
         }
     }
 
