@@ -128,13 +128,7 @@ struct BuildIndex: ToolCommand {
                                         bm25: noBM25 ? nil : BM25Parameters(k1: bm25K1, b: bm25B), dense: denseOptions,
                                         allowUnterminated: allowUnterminated, progress: progress)
         }
-        var summary = "\(grouped(s.index.count)) records, \(s.index.dimension)-d \(s.index.modelID) → \(output) "
-            + "(\(String(format1: Double(s.index.fileSize) / 1e6)) MB; texts \(String(format1: Double(s.index.textBytes) / 1e6)) MB → "
-            + "\(String(format1: Double(s.index.compressedTextBytes) / 1e6)) MB in \(s.index.blocks) blocks); "
-            + "ingest \(rate(Double(s.index.count), s.ingestSeconds)) records/s, write \(String(format1: s.writeSeconds * 1000)) ms"
-        summary += "; " + DenseSummary.line(kind: s.index.kind, coding: s.index.coding, report: s.index.dense)
         for warning in s.index.dense.warnings { Log.warning("build-index", warning) }
-        if s.renormalized > 0 { summary += "; \(grouped(s.renormalized)) vectors were not unit length and were normalized" }
-        progress.finish(summary)
+        progress.finish(s.line(output: output))
     }
 }

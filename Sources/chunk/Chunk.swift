@@ -64,12 +64,6 @@ struct Chunk: ToolCommand {
         let progress = Progress(tool: "chunk")
         let s = try ChunkStage.run(inputs: inputs, format: format, chunker: chunker, skipInvalid: skipInvalid,
                                    sink: OutputSink(), progress: progress)
-        var summary = "\(grouped(s.documents)) documents → \(grouped(s.chunks)) chunks "
-            + "(≤ \(maxTokens) \(counter.name) tokens), \(String(format1: Double(s.bytes) / 1e6)) MB in "
-            + "\(String(format1: s.seconds)) s"
-        if s.skippedFiles > 0 { summary += ", \(s.skippedFiles) files skipped (not .md/.markdown/.txt/.jsonl)" }
-        if s.invalidFiles > 0 { summary += ", \(s.invalidFiles) non-UTF-8 files skipped" }
-        if s.unreadableFiles > 0 { summary += ", \(s.unreadableFiles) unreadable files skipped" }
-        progress.finish(summary)
+        progress.finish(s.line(maxTokens: maxTokens, counter: counter.name))
     }
 }

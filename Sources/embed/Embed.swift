@@ -117,11 +117,6 @@ struct Embed: ToolCommand {
         let s = try EmbedStage.run(inputs: inputs, embedder: model, batchSize: batchSize,
                                    encoding: format == .stream ? .base64 : .array, lines: lines, cache: store,
                                    allowUnterminated: allowUnterminated, sink: OutputSink(), progress: progress)
-        var summary = "\(grouped(s.records)) records, \(model.dimension)-d \(model.modelID), "
-            + "\(String(format1: s.seconds)) s (\(rate(Double(s.records), s.seconds)) records/s)"
-        if s.truncated > 0 { summary += ", \(grouped(s.truncated)) inputs truncated to \(model.maxTokens) tokens" }
-        if let native = model as? MiniLMEmbedder { summary += ", \(native.encoder.kernelDescription)" }
-        if store != nil { summary += ", cache: \(grouped(s.cacheHits)) hits, \(grouped(s.cacheMisses)) embedded" }
-        progress.finish(summary)
+        progress.finish(s.line(embedder: model, cached: store != nil))
     }
 }

@@ -11,6 +11,18 @@ public enum BuildIndexStage {
         public var writeSeconds: Double
         public var inputBytes: Int
         public var renormalized: Int
+
+        /// The line `build-index` ends with: records, model, the file and its texts, ingest rate
+        /// and write time, the vector layout (`DenseSummary`), and vectors that were normalized.
+        public func line(output: String) -> String {
+            var line = "\(grouped(index.count)) records, \(index.dimension)-d \(index.modelID) → \(output) "
+                + "(\(String(format1: Double(index.fileSize) / 1e6)) MB; texts \(String(format1: Double(index.textBytes) / 1e6)) MB → "
+                + "\(String(format1: Double(index.compressedTextBytes) / 1e6)) MB in \(index.blocks) blocks); "
+                + "ingest \(rate(Double(index.count), ingestSeconds)) records/s, write \(String(format1: writeSeconds * 1000)) ms"
+            line += "; " + DenseSummary.line(kind: index.kind, coding: index.coding, report: index.dense)
+            if renormalized > 0 { line += "; \(grouped(renormalized)) vectors were not unit length and were normalized" }
+            return line
+        }
     }
 
     /// With `bm25`, also writes BM25 sections over the chunk texts (docs/FORMAT.md).

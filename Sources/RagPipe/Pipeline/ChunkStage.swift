@@ -13,6 +13,17 @@ public enum ChunkStage {
         public var invalidFiles: Int
         public var unreadableFiles: Int
         public var seconds: Double
+
+        /// The line `chunk` ends with: documents, chunks, the budget, bytes, time, and what was skipped.
+        public func line(maxTokens: Int, counter: String) -> String {
+            var line = "\(grouped(documents)) documents → \(grouped(chunks)) chunks "
+                + "(≤ \(maxTokens) \(counter) tokens), \(String(format1: Double(bytes) / 1e6)) MB in "
+                + "\(String(format1: seconds)) s"
+            if skippedFiles > 0 { line += ", \(skippedFiles) files skipped (not .md/.markdown/.txt/.jsonl)" }
+            if invalidFiles > 0 { line += ", \(invalidFiles) non-UTF-8 files skipped" }
+            if unreadableFiles > 0 { line += ", \(unreadableFiles) unreadable files skipped" }
+            return line
+        }
     }
 
     public static func run(inputs: [String], format: CorpusReader.InputFormat, chunker: RecursiveChunker,

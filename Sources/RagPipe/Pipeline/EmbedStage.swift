@@ -12,6 +12,17 @@ public enum EmbedStage {
         public var seconds: Double
         public var cacheHits = 0
         public var cacheMisses = 0
+
+        /// The line `embed` ends with: records, the model, time and rate, truncations, what the
+        /// native encoder ran on, and the cache's hits when `cached`.
+        public func line(embedder: any Embedder, cached: Bool) -> String {
+            var line = "\(grouped(records)) records, \(embedder.dimension)-d \(embedder.modelID), "
+                + "\(String(format1: seconds)) s (\(rate(Double(records), seconds)) records/s)"
+            if truncated > 0 { line += ", \(grouped(truncated)) inputs truncated to \(embedder.maxTokens) tokens" }
+            if let native = embedder as? MiniLMEmbedder { line += ", \(native.encoder.kernelDescription)" }
+            if cached { line += ", cache: \(grouped(cacheHits)) hits, \(grouped(cacheMisses)) embedded" }
+            return line
+        }
     }
 
     /// `lines`: each input line is a raw text rather than a chunk record; the output is vectors for
