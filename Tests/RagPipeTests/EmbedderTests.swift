@@ -40,3 +40,37 @@ import Testing
         #expect(try embedder.embed("").allSatisfy { $0 == 0 }, "no words: the zero vector")
     }
 }
+
+/// One registry makes every embedder the tools use (embed's choice, the model an index names).
+@Suite struct EmbedderRegistryTests {
+    @Test func choicesAndIndexModelsMakeTheirEmbedders() throws {
+        let hash = try EmbedderRegistry.embedder(.hash(dimension: 16))
+        #expect(hash.modelID == HashEmbedder.modelName && hash.dimension == 16)
+        let named = try EmbedderRegistry.embedder(modelID: HashEmbedder.modelName, dimension: 24, native: .init())
+        #expect(named.modelID == HashEmbedder.modelName && named.dimension == 24)
+        // A native model that is not there: the error says where it looked (exit 69), for both ways in.
+        let nowhere = EmbedderRegistry.NativeSettings(modelDirectory: "/nonexistent/all-MiniLM-L6-v2")
+        for make in [{ try EmbedderRegistry.embedder(.native(precision: .fp32), native: nowhere) },
+                     { try EmbedderRegistry.embedder(modelID: "all-MiniLM-L6-v2", dimension: 384, native: nowhere) }] {
+            #expect { _ = try make() } throws: { ($0 as? RagPipeError)?.exitStatus == ExitStatus.unavailable.rawValue }
+        }
+    }
+
+    @Test func aServerIsNotAskedToReproduceAReducedPrecision() throws {
+        let remote = RemoteEmbedder.Settings(endpoint: HTTPEndpoint(url: "http://127.0.0.1:9"))
+        #expect {
+            _ = try EmbedderRegistry.embedder(modelID: "all-MiniLM-L6-v2@int8", dimension: 384, native: .init(), remote: remote, source: "x.ragx")
+        } throws: { error in
+            (error as? RagPipeError)?.exitStatus == ExitStatus.usage.rawValue
+                && "\(error)".contains("--embed-url: x.ragx holds int8 vectors of all-MiniLM-L6-v2")
+        }
+    }
+
+    @Test func tokenCounterChoicesNeedAModelOnlyForWordPiece() throws {
+        #expect(try TokenCounterChoice.upperBound.counter(modelDirectory: "/nonexistent").name == "upper-bound")
+        #expect(throws: RagPipeError.self) { try TokenCounterChoice.wordpiece.counter(modelDirectory: "/nonexistent") }
+        if let model = ModelLocator.find() {
+            #expect(try TokenCounterChoice.auto.counter(modelDirectory: model).name == "wordpiece")
+        }
+    }
+}
