@@ -51,40 +51,25 @@ public final class OpenAIEmbedder: Embedder, @unchecked Sendable {
     public func embed(inputs texts: [Any], into output: UnsafeMutableBufferPointer<Float>) throws {
         precondition(output.count >= texts.count * dimension)
         let batches = stride(from: 0, to: texts.count, by: settings.batchSize).map { $0..<min($0 + settings.batchSize, texts.count) }
-        let workers = max(1, min(settings.concurrency, batches.count))
-        let failures = UnsafeMutableBufferPointer<Error?>.allocate(capacity: batches.count)
-        failures.initialize(repeating: nil)
-        defer { failures.deinitialize(); failures.deallocate() }
-        let shared = (output: output, failures: failures)
-        nonisolated(unsafe) let unsafeShared = shared
-        // Strings or integer arrays, read only.
+        // Strings or integer arrays, read only; each batch writes its own rows of `output`.
         nonisolated(unsafe) let texts = texts
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var b = w
-            while b < batches.count {
-                let range = batches[b]
-                do {
-                    let vectors = try Self.request(Array(texts[range]), endpoint: endpoint, model: settings.model, transport: transport)
-                    for (i, v) in vectors.enumerated() {
-                        guard v.count == dimension else {
-                            throw RagPipeError.dimensionMismatch("\(endpoint.absoluteString) returned \(v.count)-d vectors, expected \(dimension)")
-                        }
-                        guard v.allSatisfy(\.isFinite) else {
-                            throw RagPipeError.unavailable("\(endpoint.absoluteString): embedding with NaN or infinity")
-                        }
-                        let row = UnsafeMutableBufferPointer(rebasing: unsafeShared.output[((range.lowerBound + i) * dimension)..<((range.lowerBound + i + 1) * dimension)])
-                        var sum: Float = 0
-                        for x in v { sum += x * x }
-                        let scale = sum > 0 ? 1 / sum.squareRoot() : 0
-                        for j in 0..<dimension { row[j] = v[j] * scale }
-                    }
-                } catch {
-                    unsafeShared.failures[b] = error
+        try Parallel.forEachItem(batches.count, workers: max(1, min(settings.concurrency, batches.count))) { _, b in
+            let range = batches[b]
+            let vectors = try Self.request(Array(texts[range]), endpoint: endpoint, model: settings.model, transport: transport)
+            for (i, v) in vectors.enumerated() {
+                guard v.count == dimension else {
+                    throw RagPipeError.dimensionMismatch("\(endpoint.absoluteString) returned \(v.count)-d vectors, expected \(dimension)")
                 }
-                b += workers
+                guard v.allSatisfy(\.isFinite) else {
+                    throw RagPipeError.unavailable("\(endpoint.absoluteString): embedding with NaN or infinity")
+                }
+                let row = UnsafeMutableBufferPointer(rebasing: output[((range.lowerBound + i) * dimension)..<((range.lowerBound + i + 1) * dimension)])
+                var sum: Float = 0
+                for x in v { sum += x * x }
+                let scale = sum > 0 ? 1 / sum.squareRoot() : 0
+                for j in 0..<dimension { row[j] = v[j] * scale }
             }
         }
-        if let error = failures.compactMap({ $0 }).first { throw error }
     }
 
     /// One request; vectors come back ordered by their `index` field, one per input.

@@ -117,51 +117,35 @@ public struct GroundednessCheck: Sendable {
             }
         }
         var segment = "", pending: [Int] = []
-        var i = answer.startIndex
-        while i < answer.endIndex {
-            if answer[i] == "[", let close = answer[i...].firstIndex(of: "]"),
-               let numbers = markerNumbers(answer[answer.index(after: i)..<close]) {
+        CitationMarkers.scan(answer) { piece in
+            switch piece {
+            case .marker(let numbers):
                 for n in numbers where !pending.contains(n) { pending.append(n) }
-                i = answer.index(after: close)
-                continue
-            }
-            if !pending.isEmpty {
-                // Punctuation right after the markers still belongs to the cited sentence.
-                if ".!?,;:".contains(answer[i]) || answer[i].isWhitespace {
-                    if !answer[i].isWhitespace { segment.append(answer[i]) }
-                    i = answer.index(after: i)
-                    continue
+            case .character(let c):
+                if !pending.isEmpty {
+                    // Punctuation right after the markers still belongs to the cited sentence.
+                    if ".!?,;:".contains(c) || c.isWhitespace {
+                        if !c.isWhitespace { segment.append(c) }
+                        return
+                    }
+                    add(segment, pending)
+                    segment = ""; pending = []
                 }
-                add(segment, pending)
-                segment = ""; pending = []
+                segment.append(c)
             }
-            segment.append(answer[i])
-            i = answer.index(after: i)
         }
         add(segment, pending)
         return out
     }
 
-    static func markerNumbers(_ inner: Substring) -> [Int]? {
-        let parts = inner.split(separator: ",").map { $0.trimmingWhitespace() }
-        guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil }) else { return nil }
-        return parts.map { Int($0)! }
-    }
-
     /// The sentence without its `[n]`, `[n, m]` or `[n][m]` markers, and the numbers they held.
     public static func stripCitations(_ sentence: String) -> (String, [Int]) {
         var text = "", numbers: [Int] = []
-        var i = sentence.startIndex
-        while i < sentence.endIndex {
-            if sentence[i] == "[", let close = sentence[i...].firstIndex(of: "]") {
-                if let parts = markerNumbers(sentence[sentence.index(after: i)..<close]) {
-                    for n in parts where !numbers.contains(n) { numbers.append(n) }
-                    i = sentence.index(after: close)
-                    continue
-                }
+        CitationMarkers.scan(sentence) { piece in
+            switch piece {
+            case .marker(let found): for n in found where !numbers.contains(n) { numbers.append(n) }
+            case .character(let c): text.append(c)
             }
-            text.append(sentence[i])
-            i = sentence.index(after: i)
         }
         return (text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
                     .replacingSpaceBeforePunctuation(), numbers)

@@ -136,20 +136,11 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         let workers = min(threads, texts.count)
         let longest = sequences.map(\.count).max() ?? 0
         guard longest > 0 else { return truncated }
-        let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        next.initialize(to: 0)
-        defer { next.deallocate() }
-        let shared = UncheckedSendable((output, sequences, order, encoder, next))
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            let (output, sequences, order, encoder, next) = shared.value
-            let scratch = BertEncoder.Scratch(tokens: longest, config: encoder.config)
-            while true {
-                let rank = rp_take_next(next)
-                guard rank < order.count else { break }
-                let index = order[rank]
-                encoder.forward(sequences[index], scratch: scratch,
-                                into: UnsafeMutableBufferPointer(rebasing: output[(index * dim)..<((index + 1) * dim)]))
-            }
+        let scratches = (0..<workers).map { _ in BertEncoder.Scratch(tokens: longest, config: encoder.config) }
+        try Parallel.forEachItem(order.count, workers: workers) { worker, rank in
+            let index = order[rank]
+            encoder.forward(sequences[index], scratch: scratches[worker],
+                            into: UnsafeMutableBufferPointer(rebasing: output[(index * dim)..<((index + 1) * dim)]))
         }
         return truncated
     }
