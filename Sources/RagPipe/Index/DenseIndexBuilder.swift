@@ -205,9 +205,7 @@ public enum DenseIndexBuilder {
                 CodeScanner.encode(vectors.baseAddress! + row * d, count: 1, dimension: d, coding: coding, quantizer: quantizer,
                                    into: codes + i * codeSize)
             }
-            appendLE(UInt64(offsets[l]), to: &directory)
-            appendLE(UInt32(sizes[l]), to: &directory)
-            appendLE(UInt32(0), to: &directory)
+            IVFListEntry(offset: UInt64(offsets[l]), count: UInt32(sizes[l])).serialize(into: &directory)
             lists.append(.init(ids: UnsafePointer(ids), codes: UnsafeRawPointer(codes), count: sizes[l], firstPosition: firstPosition[l]))
         }
         let centroids = OwnedBytes(count: nlist * d * 2)

@@ -37,45 +37,34 @@ public final class IndexReader: @unchecked Sendable {
         let bytes = file.bytes
         func corrupt(_ reason: String) -> RagPipeError { .corruptIndex(path: path, reason: reason) }
 
-        guard bytes.count >= IndexFormat.headerSize else {
-            throw corrupt("truncated: \(bytes.count) bytes, shorter than the \(IndexFormat.headerSize)-byte header")
+        let header: IndexHeader
+        do throws(IndexFileError) { header = try IndexHeader.parse(bytes) } catch { throw error.error(path: path) }
+        let version = header.version
+        guard header.fileSize == UInt64(bytes.count) else {
+            throw corrupt(header.fileSize > UInt64(bytes.count)
+                ? "truncated: header says \(header.fileSize) bytes, file has \(bytes.count)"
+                : "file is \(bytes.count) bytes, header says \(header.fileSize)")
         }
-        guard Array(bytes[0..<8]) == IndexFormat.magic else { throw corrupt("not a ragpipe index (bad magic)") }
-        let version = bytes.u32(at: 8)
-        guard version <= IndexFormat.version else {
-            throw RagPipeError.versionTooNew(path: path, found: version, supported: IndexFormat.version)
-        }
-        guard version >= 1 else { throw corrupt("format version 0 is invalid") }
-        guard Zlib.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<60])) == bytes.u32(at: 60) else {
-            throw corrupt("header checksum mismatch")
-        }
-        let fileSize = bytes.u64(at: 16)
-        guard fileSize == UInt64(bytes.count) else {
-            throw corrupt(fileSize > UInt64(bytes.count)
-                ? "truncated: header says \(fileSize) bytes, file has \(bytes.count)"
-                : "file is \(bytes.count) bytes, header says \(fileSize)")
-        }
-        let tableOffset = bytes.u64(at: 24)
-        let sectionCount = UInt64(bytes.u32(at: 32))
-        let tableLength = sectionCount * UInt64(IndexFormat.sectionEntrySize)
-        guard sectionCount <= 1024, tableOffset <= UInt64(bytes.count), tableLength <= UInt64(bytes.count) - tableOffset else {
-            throw corrupt("section table out of bounds")
+        let tableOffset = header.tableOffset
+        let sectionCount = UInt64(header.sectionCount)
+        let tableLength = sectionCount * UInt64(SectionTableEntry.size)
+        // 14 kinds exist; the bound keeps a damaged count from costing a long parse.
+        guard sectionCount <= 1024 else { throw corrupt("section table: \(sectionCount) sections, more than the 1024 a reader accepts") }
+        guard tableOffset <= UInt64(bytes.count), tableLength <= UInt64(bytes.count) - tableOffset else {
+            throw corrupt("section table out of bounds: \(sectionCount) entries of \(SectionTableEntry.size) bytes at offset \(tableOffset), file is \(bytes.count) bytes")
         }
         let table = UnsafeRawBufferPointer(rebasing: bytes[Int(tableOffset)..<Int(tableOffset + tableLength)])
-        guard Zlib.crc32(table) == bytes.u32(at: 36) else { throw corrupt("section table checksum mismatch") }
+        guard Zlib.crc32(table) == header.tableCRC else { throw corrupt("section table checksum mismatch") }
 
         var sections: [IndexFormat.SectionKind: Section] = [:]
-        for i in 0..<Int(sectionCount) {
-            let e = i * IndexFormat.sectionEntrySize
-            let rawKind = table.u32(at: e)
-            let offset = table.u64(at: e + 8), length = table.u64(at: e + 16)
-            guard offset <= UInt64(bytes.count), length <= UInt64(bytes.count) - offset else {
-                throw corrupt("section \(i) out of bounds")
+        for (i, entry) in SectionTableEntry.parseTable(table).enumerated() {
+            guard entry.offset <= UInt64(bytes.count), entry.length <= UInt64(bytes.count) - entry.offset else {
+                throw corrupt("section \(i)\(entry.kind.map { " (\($0.fourCC))" } ?? "") out of bounds: offset \(entry.offset), length \(entry.length), file is \(bytes.count) bytes")
             }
             // Unknown kinds are skipped: a newer minor writer may add optional sections.
-            guard let kind = IndexFormat.SectionKind(rawValue: rawKind) else { continue }
+            guard let kind = entry.kind else { continue }
             guard sections[kind] == nil else { throw corrupt("duplicate \(kind.fourCC) section") }
-            sections[kind] = Section(kind: kind, range: Int(offset)..<Int(offset + length), crc: table.u32(at: e + 24))
+            sections[kind] = Section(kind: kind, range: Int(entry.offset)..<Int(entry.offset + entry.length), crc: entry.crc)
         }
         func require(_ kind: IndexFormat.SectionKind) throws -> Section {
             guard let s = sections[kind] else { throw corrupt("missing \(kind.fourCC) section") }
@@ -103,25 +92,25 @@ public final class IndexReader: @unchecked Sendable {
 
         let textBlocks = try require(.textBlocks)
         let indexView = try checked(try require(.textIndex))
-        guard indexView.count >= 8 else { throw corrupt("TXTI section too short") }
-        let blockCount = Int(indexView.u32(at: 0))
-        guard indexView.count == 8 + blockCount * IndexFormat.blockEntrySize else {
-            throw corrupt("TXTI section is \(indexView.count) bytes for \(blockCount) blocks")
-        }
+        let entries: [TextBlockEntry]
+        do throws(IndexFileError) { entries = try TextBlockEntry.parseTable(indexView) } catch { throw error.error(path: path) }
         var blocks: [Block] = []
-        blocks.reserveCapacity(blockCount)
+        blocks.reserveCapacity(entries.count)
         var nextRecord = 0
-        for b in 0..<blockCount {
-            let e = 8 + b * IndexFormat.blockEntrySize
-            let offset = indexView.u64(at: e)
-            let compressed = UInt64(indexView.u32(at: e + 8))
-            let uncompressed = Int(indexView.u32(at: e + 12))
-            let first = Int(indexView.u32(at: e + 16)), n = Int(indexView.u32(at: e + 20))
+        for (b, entry) in entries.enumerated() {
+            let offset = entry.offset
+            let compressed = UInt64(entry.compressedLength)
+            let uncompressed = Int(entry.uncompressedLength)
+            let first = Int(entry.firstRecord), n = Int(entry.recordCount)
             guard offset <= UInt64(textBlocks.range.count), compressed <= UInt64(textBlocks.range.count) - offset else {
                 throw corrupt("TXTI block \(b) points outside the TXTB section")
             }
-            guard first == nextRecord, n > 0, n <= metadata.count - nextRecord, uncompressed >= 4 + 4 * (n + 1) else {
-                throw corrupt("TXTI block \(b) has inconsistent record ranges")
+            guard first == nextRecord else { throw corrupt("TXTI block \(b) starts at record \(first), the blocks before it end at \(nextRecord)") }
+            guard n > 0, n <= metadata.count - nextRecord else {
+                throw corrupt("TXTI block \(b) holds \(n) records, \(metadata.count - nextRecord) of the \(metadata.count) are left")
+            }
+            guard uncompressed >= 4 + 4 * (n + 1) else {
+                throw corrupt("TXTI block \(b) is \(uncompressed) bytes uncompressed, too few for the offsets of its \(n) records")
             }
             // deflate expands at most ~1032:1, so a larger claimed size is damage, and checking it
             // here bounds what a damaged table can make a reader allocate.
@@ -130,7 +119,7 @@ public final class IndexReader: @unchecked Sendable {
             }
             let start = textBlocks.range.lowerBound + Int(offset)
             blocks.append(Block(range: start..<(start + Int(compressed)), uncompressedSize: uncompressed,
-                                firstRecord: first, recordCount: n, crc: indexView.u32(at: e + 24)))
+                                firstRecord: first, recordCount: n, crc: entry.crc))
             nextRecord += n
         }
         guard nextRecord == metadata.count else {
@@ -194,12 +183,14 @@ public final class IndexReader: @unchecked Sendable {
             lists.reserveCapacity(nlist)
             var position = 0, largest = 0
             for l in 0..<nlist {
-                let offset = dir.u64(at: l * IndexFormat.listEntrySize)
-                let size = Int(dir.u32(at: l * IndexFormat.listEntrySize + 8))
+                let entry = IVFListEntry(parsing: dir, at: l * IVFListEntry.size)
+                let offset = entry.offset, size = Int(entry.count)
                 guard size <= n - position else { throw corrupt("IVFD: list \(l) holds \(size) rows, more than the \(n - position) left") }
                 let needed = UInt64(IndexFormat.align(4 * size) + size * codeSize)
-                guard offset % UInt64(IndexFormat.alignment) == 0, offset <= UInt64(listSection.range.count),
-                      needed <= UInt64(listSection.range.count) - offset else {
+                guard offset % UInt64(IndexFormat.alignment) == 0 else {
+                    throw corrupt("IVFD: list \(l) is at offset \(offset), not a multiple of \(IndexFormat.alignment)")
+                }
+                guard offset <= UInt64(listSection.range.count), needed <= UInt64(listSection.range.count) - offset else {
                     throw corrupt("IVFD: list \(l) points outside the IVFL section")
                 }
                 let start = listBase + Int(offset)
