@@ -151,7 +151,7 @@ import Testing
                     let (path, vectors, summary) = try build(dir, n: 1500, options: options(kind, coding, rerank: rerank, nlist: kind == .ivf ? 20 : nil), name: name)
                     let index = try IndexReader(path: path)
                     try index.verify()
-                    #expect(index.metadata.kind == kind.rawValue && index.metadata.codes == coding.rawValue && index.dense.reranks == rerank)
+                    #expect(index.metadata.kind == kind && index.metadata.codes == coding && index.dense.reranks == rerank)
                     let version = try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { $0.load(fromByteOffset: 8, as: UInt32.self) }
                     #expect(version == (kind == .flat && coding == .fp32 ? 1 : 2), "\(name): lowest version that describes it")
                     if kind == .flat && coding == .fp32 { #expect(summary.dense.recallAt10 == nil) }

@@ -242,4 +242,63 @@ import Testing
             #expect(reason?.contains(c.reason) == true, "\(c.field): \(reason ?? "opened")")
         }
     }
+
+    /// META's JSON text is pinned byte for byte: typing `metric`, `kind` and `codes` changed
+    /// none of it, and the writer that replaces `jsonBytes` must not either.
+    @Test func metadataJSONIsUnchangedAndRoundTrips() throws {
+        let flat = IndexMetadata(modelID: "all-MiniLM-L6-v2", dimension: 384, count: 207, toolVersion: "ragpipe 0.1.0")
+        #expect(String(decoding: flat.jsonBytes(), as: UTF8.self) ==
+                #"{"format":1,"tool":"ragpipe 0.1.0","model":"all-MiniLM-L6-v2","dim":384,"metric":"cosine","count":207,"kind":"flat","codes":"fp32","block_size":65536}"#)
+        var ivf = IndexMetadata(modelID: "m@int8", dimension: 32, count: 3000, kind: .ivf, codes: .sq8, blockSize: 4096, toolVersion: "ragpipe 0.1.0")
+        ivf.dense.rerank = true
+        ivf.dense.nlist = 40; ivf.dense.nprobe = 7; ivf.dense.trainingPoints = 2560; ivf.dense.trainingIterations = 20
+        ivf.dense.trainingSeconds = 0.12345; ivf.dense.listBalance = 1.5; ivf.dense.recallAt10 = 0.95678
+        ivf.dense.targetRecall = 0.95; ivf.dense.tuningQueries = 500
+        ivf.bm25 = .init(k1: 0.9, b: 0.4, averageLength: 12.5)
+        #expect(String(decoding: ivf.jsonBytes(), as: UTF8.self) ==
+                #"{"format":2,"tool":"ragpipe 0.1.0","model":"m@int8","dim":32,"metric":"cosine","count":3000,"kind":"ivf","codes":"sq8","block_size":4096,"rerank":true,"nlist":40,"nprobe":7,"train_points":2560,"train_iterations":20,"train_seconds":0.123,"list_balance":1.5,"recall_at_10":0.9568,"target_recall":0.95,"tuning_queries":500,"bm25_k1":0.9,"bm25_b":0.4,"bm25_avgdl":12.5}"#)
+        for m in [flat, ivf] {
+            var back = try m.jsonBytes().withUnsafeBytes { try IndexMetadata.parse($0) }
+            // Seconds and recall are written rounded.
+            back.dense.trainingSeconds = m.dense.trainingSeconds; back.dense.recallAt10 = m.dense.recallAt10
+            #expect(back == m)
+        }
+    }
+
+    /// Unknown names cannot be held by the typed fields: `parse` refuses them with the reasons
+    /// the reader gave when they were strings, and in the same order among other faults.
+    @Test func metadataWithUnknownNamesIsRefusedAsBefore() throws {
+        func reason(_ json: String) -> String? {
+            do {
+                _ = try Array(json.utf8).withUnsafeBytes { try IndexMetadata.parse($0) }
+                return nil
+            } catch let error as IndexFileError {
+                return "\(error)"
+            } catch {
+                return "scanner: \(error)"
+            }
+        }
+        let base = #""dim":4,"count":3,"metric":"cosine","kind":"flat","codes":"fp32""#
+        #expect(reason("{\(base)}") == nil)
+        #expect(reason("{\(base.replacingOccurrences(of: "cosine", with: "l2"))}") == "\(IndexFileError.corrupt("META: unknown metric 'l2'"))")
+        #expect(reason("{\(base.replacingOccurrences(of: "\"flat\"", with: "\"hnsw\""))}") == "\(IndexFileError.corrupt("META: index kind 'hnsw' with 'fp32' codes is not known"))")
+        #expect(reason("{\(base.replacingOccurrences(of: "fp32", with: "pq"))}") == "\(IndexFileError.corrupt("META: index kind 'flat' with 'pq' codes is not known"))")
+        #expect(reason(#"{"dim":4,"count":3,"metric":"cosine","codes":"fp32"}"#) == "\(IndexFileError.corrupt("META: index kind '' with 'fp32' codes is not known"))")
+        // A dimension out of range is named first, as it was.
+        #expect(reason(#"{"dim":0,"count":3,"metric":"l2","kind":"flat","codes":"fp32"}"#) == "\(IndexFileError.corrupt("META: dimension 0 out of range 1...65536"))")
+        #expect(reason(#"{"dim":4,"count":3,"kind":7}"#)?.hasPrefix("scanner: ") == true)
+
+        // Through the reader: the corrupt-index message of an index whose META names a metric
+        // this build does not know.
+        let dir = try TempDir()
+        let (path, _, _) = try IndexTests().buildIndex(in: dir, n: 20)
+        let good = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let meta = try IndexReader(path: path).sections[.metadata]!.range
+        var bytes = good
+        let text = String(decoding: bytes[meta], as: UTF8.self).replacingOccurrences(of: "\"cosine\"", with: "\"cosinf\"")
+        bytes.replaceSubrange(meta, with: Array(text.utf8))
+        IndexFuzzTests.fixChecksums(&bytes)
+        let damaged = dir.write("meta.ragx", bytes: bytes)
+        #expect(throws: RagPipeError.corruptIndex(path: damaged, reason: "META: unknown metric 'cosinf'")) { try IndexReader(path: damaged) }
+    }
 }

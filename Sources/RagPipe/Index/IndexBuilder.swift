@@ -157,8 +157,8 @@ public final class IndexBuilder {
         let layout = try vectors.withUnsafeBufferPointer {
             try DenseIndexBuilder.build(vectors: $0, dimension: dimension, options: dense, status: status)
         }
-        var metadata = IndexMetadata(modelID: modelID, dimension: dimension, count: count, kind: layout.kind.rawValue,
-                                     codes: layout.coding.rawValue, blockSize: blockSize)
+        var metadata = IndexMetadata(modelID: modelID, dimension: dimension, count: count, kind: layout.kind,
+                                     codes: layout.coding, blockSize: blockSize)
         metadata.bm25 = bm25
         metadata.dense = layout.report
         if let problem = metadata.problem { throw RagPipeError.usage("\(path): refusing to write an index that no reader accepts: META: \(problem)") }

@@ -78,16 +78,20 @@ public final class IndexReader: @unchecked Sendable {
 
         let metaView = try checked(try require(.metadata))
         let metadata: IndexMetadata
-        do { metadata = try IndexMetadata.parse(metaView) } catch {
+        do {
+            metadata = try IndexMetadata.parse(metaView)
+        } catch let error as IndexFileError {
+            throw error.error(path: path)
+        } catch {
             throw corrupt("META section: \(error)")
         }
         if let problem = metadata.problem { throw corrupt("META: \(problem)") }
-        guard let kind = IndexKind(rawValue: metadata.kind), let coding = VectorCoding(rawValue: metadata.codes),
-              version >= 2 || (kind == .flat && coding == .fp32) else {
-            throw corrupt("META: index kind '\(metadata.kind)' with '\(metadata.codes)' codes is not readable by this version")
+        // The version the header stamps must describe what META names.
+        guard metadata.formatVersion <= version else {
+            throw corrupt("META: index kind '\(metadata.kind.rawValue)' with '\(metadata.codes.rawValue)' codes is not readable by this version")
         }
         self.metadata = metadata
-        dense = try IndexReader.openDense(bytes: bytes, sections: sections, metadata: metadata, kind: kind, coding: coding,
+        dense = try IndexReader.openDense(bytes: bytes, sections: sections, metadata: metadata, kind: metadata.kind, coding: metadata.codes,
                                           path: path, owner: file)
 
         let textBlocks = try require(.textBlocks)
