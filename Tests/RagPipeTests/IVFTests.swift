@@ -109,6 +109,41 @@ import Testing
         }
     }
 
+    /// The nprobe tuning chooses is what a reader of the file searches with when not told:
+    /// stored in META, handed to the opened index, and used by `search` without `nprobe`.
+    /// (The build's own view of the index never needs it: tuning names every nprobe it tries.)
+    @Test func theTunedNProbeIsStoredAndIsWhatSearchUses() throws {
+        let dir = try TempDir()
+        var o = options(.ivf, .sq8, nlist: 60)
+        o.targetRecall = 0.9
+        let (path, vectors, summary) = try build(dir, n: 6000, options: o)
+        let tuned = summary.dense.nprobe
+        #expect(tuned > 1 && tuned < 60, "tuning chose between the extremes: \(tuned)")
+        let index = try IndexReader(path: path)
+        #expect(index.metadata.dense.nprobe == tuned)
+        #expect(index.dense.defaultNProbe == tuned)
+        var differsFromAll = 0
+        for i in stride(from: 0, to: 6000, by: 97) {
+            let q = Array(vectors[(i * Self.dim)..<((i + 1) * Self.dim)])
+            let byDefault = try index.dense.search(q, k: 10)
+            let told = try index.dense.search(q, k: 10, nprobe: tuned)
+            #expect(byDefault.map(\.id) == told.map(\.id) && byDefault.map(\.score) == told.map(\.score))
+            if try index.dense.search(q, k: 10, nprobe: 60).map(\.id) != byDefault.map(\.id) { differsFromAll += 1 }
+        }
+        #expect(differsFromAll > 0, "the default is not every list")
+        // A fixed --nprobe is stored as given (clamped to nlist), and so is every list when there
+        // are too few vectors to tune on.
+        o.nprobe = 7
+        let fixed = try build(dir, n: 3000, options: o, name: "fixed.ragx")
+        #expect(fixed.2.dense.nprobe == 7)
+        #expect(try IndexReader(path: fixed.0).dense.defaultNProbe == 7)
+        var few = options(.ivf, .fp16, nlist: 3)
+        few.nprobe = nil
+        let tiny = try build(dir, n: 10, options: few, name: "tiny.ragx")
+        #expect(tiny.2.dense.nprobe == 3)
+        #expect(try IndexReader(path: tiny.0).dense.defaultNProbe == 3)
+    }
+
     @Test func anEmptyListTakesHalfOfTheLargest() {
         let d = 4
         var centroids: [Float] = [0, 0, 0, 1,  0.6, 0.8, 0, 0,  1, 0, 0, 0]

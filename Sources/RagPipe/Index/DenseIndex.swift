@@ -25,7 +25,7 @@ public struct DenseIndex: @unchecked Sendable {
     let ivf: IVFLists?
     let owner: AnyObject?
     /// Lists probed per query when the caller does not say (IVF only).
-    public var defaultNProbe: Int
+    public let defaultNProbe: Int
     /// With inexact codes and exact vectors, this many times k candidates are re-scored exactly.
     public var rerankFactor = 4
 
