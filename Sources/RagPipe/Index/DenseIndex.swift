@@ -78,11 +78,7 @@ public struct DenseIndex: @unchecked Sendable {
                     let n = min(chunk, count - first)
                     CodeScanner.scores(prepared, coding: coding, codes: flatCodes! + first * codeSize, count: n,
                                        dimension: dimension, into: scores, scratch: ints)
-                    var threshold = top.threshold
-                    for i in 0..<n where scores[i] > threshold || top.scores.count < depth {
-                        top.push(scores[i], first + i)
-                        threshold = top.threshold
-                    }
+                    top.offer(scores, count: n, firstID: first)
                     first += n
                 }
             }
@@ -90,16 +86,12 @@ public struct DenseIndex: @unchecked Sendable {
             let ivf = ivf!
             let probes = probeOrder(q, nprobe: nprobe ?? defaultNProbe)
             try withScratch(max(1, ivf.largestList)) { scores, ints in
-                var threshold = top.threshold
                 for l in probes {
                     let list = ivf.lists[l]
                     CodeScanner.scores(prepared, coding: coding, codes: list.codes, count: list.count,
                                        dimension: dimension, into: scores, scratch: ints)
-                    for i in 0..<list.count where scores[i] > threshold || top.scores.count < depth {
-                        let id = Int(list.ids[i])
-                        guard id < count else { throw corrupt("IVFL list \(l): row id \(id) out of range") }
-                        top.push(scores[i], id)
-                        threshold = top.threshold
+                    if let bad = top.offer(scores, count: list.count, ids: StoredRowIDs(ids: list.ids, limit: count)) {
+                        throw corrupt("IVFL list \(l): row id \(UInt32(littleEndian: list.ids[bad])) out of range")
                     }
                 }
             }
@@ -122,11 +114,7 @@ public struct DenseIndex: @unchecked Sendable {
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: nlist)
         defer { scores.deallocate() }
         q.withUnsafeBufferPointer { rp_f16_scores($0.baseAddress!, ivf.centroids, nlist, dimension, scores) }
-        var threshold = top.threshold
-        for l in 0..<nlist where scores[l] > threshold || top.scores.count < top.k {
-            top.push(scores[l], l)
-            threshold = top.threshold
-        }
+        top.offer(scores, count: nlist, firstID: 0)
         return top.sorted().map(\.id)
     }
 
@@ -172,5 +160,15 @@ public struct DenseIndex: @unchecked Sendable {
             code = list.codes + (position - list.firstPosition) * codeSize
         }
         return CodeScanner.decode(code, dimension: dimension, coding: coding, quantizer: quantizer)
+    }
+}
+
+/// Row ids stored in a list, each checked against the row count before it is used.
+struct StoredRowIDs: ResultIDs {
+    let ids: UnsafePointer<UInt32>
+    let limit: Int
+    @inline(__always) func id(at i: Int) -> Int? {
+        let id = Int(UInt32(littleEndian: ids[i]))
+        return id < limit ? id : nil
     }
 }
