@@ -229,7 +229,8 @@ import Testing
         p = try patched { put32(&$0, 5000, at: directory.lowerBound + 8) }
         #expect(throws: RagPipeError.self) { try IndexReader(path: p) }
         // A row id inside a list beyond the row count: found when the list is scanned.
-        p = try patched { for l in 0..<12 { put32(&$0, 99_999, at: lists.lowerBound + Int(index.dense.ivf!.lists[l].ids - index.dense.ivf!.lists[0].ids) * 4) } }
+        let listOffsets = (0..<12).map { Int(IVFListEntry(parsing: index.section(.ivfDirectory)!, at: $0 * IVFListEntry.size).offset) }
+        p = try patched { for l in 0..<12 { put32(&$0, 99_999, at: lists.lowerBound + listOffsets[l]) } }
         let damaged = try IndexReader(path: p)
         let q = Array(vectors[0..<Self.dim])
         #expect(throws: RagPipeError.self) { try damaged.dense.search(q, k: 5, nprobe: 12) }

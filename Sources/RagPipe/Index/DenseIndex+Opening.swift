@@ -2,45 +2,40 @@
 /// list directory are checked here, O(nlist), never O(N); row ids inside lists are checked as
 /// they are used.
 extension DenseIndex {
-    /// The dense index `metadata` describes, over the sections of an opened file.
+    /// The dense index `metadata` describes, over the sections of an opened file: the codec
+    /// type META names is chosen here, once, and everything below is generic over it.
     static func open(_ file: IndexReader.Sections, metadata: IndexMetadata, name: String, owner: AnyObject) throws(IndexFileError) -> DenseIndex {
+        try open(metadata.codes.codec, file, metadata: metadata, name: name, owner: owner)
+    }
+
+    private static func open<Codec: VectorCodec>(_: Codec.Type, _ file: IndexReader.Sections, metadata: IndexMetadata, name: String,
+                                                 owner: AnyObject) throws(IndexFileError) -> DenseIndex {
         let n = metadata.count, d = metadata.dimension
-        let coding = metadata.codes
-        let codeSize = d * coding.bytesPerComponent
         let (vectorBytes, overflow) = n.multipliedReportingOverflow(by: d * 4)
         guard !overflow else { throw .corrupt("META: \(n) × \(d) vectors overflow") }
         let exact = try file.aligned(.vectorsF32, bytes: vectorBytes).map {
             UnsafeBufferPointer(start: $0.assumingMemoryBound(to: Float.self), count: n * d)
         }
-        var quantizer: SQ8Quantizer? = nil
-        if coding == .sq8 {
-            guard let s = file[.sq8Parameters] else { throw .corrupt("missing SQ8P section") }
-            guard let q = SQ8Quantizer.parse(file.bytes(of: s), dimension: d) else {
-                throw .corrupt("SQ8P section is not \(d) finite minimums and \(d) non-negative steps")
-            }
-            quantizer = q
-        }
+        let codec = try Codec.open(dimension: d) { kind in file[kind].map { file.bytes(of: $0) } }
+        let codes: any DenseCodes
         switch metadata.kind {
         case .flat:
-            if coding == .fp32 {
-                guard let exact else { throw .corrupt("missing VF32 section") }
-                return DenseIndex(name: name, count: n, dimension: d, kind: .flat, coding: .fp32, quantizer: nil, exact: exact,
-                                  flatCodes: UnsafeRawPointer(exact.baseAddress!), ivf: nil, defaultNProbe: 0, owner: owner)
-            }
-            guard let codes = try file.aligned(coding.flatSection, bytes: n * codeSize) else { throw .corrupt("missing \(coding.flatSection.fourCC) section") }
-            return DenseIndex(name: name, count: n, dimension: d, kind: .flat, coding: coding, quantizer: quantizer, exact: exact,
-                              flatCodes: codes, ivf: nil, defaultNProbe: 0, owner: owner)
+            // Exact codes are the VF32 rows themselves; other codes have a section of their own.
+            let start: UnsafeRawPointer?
+            if Codec.isExact { start = exact.map { UnsafeRawPointer($0.baseAddress!) } }
+            else { start = try file.aligned(Codec.flatSection, bytes: n * codec.codeSize) }
+            guard let start else { throw .corrupt("missing \(Codec.flatSection.fourCC) section") }
+            codes = FlatCodes(codec: codec, codes: start, count: n)
         case .ivf:
-            let ivf = try openLists(file, metadata: metadata, codeSize: codeSize, hasExact: exact != nil)
-            return DenseIndex(name: name, count: n, dimension: d, kind: .ivf, coding: coding, quantizer: quantizer, exact: exact,
-                              flatCodes: nil, ivf: ivf, defaultNProbe: metadata.dense.nprobe, owner: owner)
+            codes = try openLists(codec, file, metadata: metadata, hasExact: exact != nil)
         }
+        return DenseIndex(name: name, count: n, dimension: d, codes: codes, exact: exact, owner: owner)
     }
 
     /// `IVFC`, `IVFD` (each list inside `IVFL`, the row counts summing to N), `IVFR`.
-    private static func openLists(_ file: IndexReader.Sections, metadata: IndexMetadata, codeSize: Int,
-                                  hasExact: Bool) throws(IndexFileError) -> IVFLists {
-        let n = metadata.count, d = metadata.dimension
+    private static func openLists<Codec: VectorCodec>(_ codec: Codec, _ file: IndexReader.Sections, metadata: IndexMetadata,
+                                                      hasExact: Bool) throws(IndexFileError) -> IVFCodes<Codec> {
+        let n = metadata.count, d = metadata.dimension, codeSize = codec.codeSize
         let nlist = metadata.dense.nlist, nprobe = metadata.dense.nprobe
         // `IndexMetadata.problem` checked these; they bound the reads below, so again here.
         guard nlist >= 1 && nlist <= n else { throw .corrupt("META: nlist \(nlist) out of range 1...\(n)") }
@@ -52,7 +47,7 @@ extension DenseIndex {
         let listBase = file.bytes.baseAddress! + listSection.range.lowerBound
         let listBytes = UInt64(listSection.range.count)
         let entries = UnsafeRawBufferPointer(start: directory, count: nlist * IVFListEntry.size)
-        var lists: [IVFLists.List] = []
+        var lists: [IVFCodes<Codec>.List] = []
         lists.reserveCapacity(nlist)
         var position = 0, largest = 0
         for l in 0..<nlist {
@@ -73,6 +68,7 @@ extension DenseIndex {
         guard position == n else { throw .corrupt("IVFD lists hold \(position) rows, META says \(n)") }
         let positions = try file.aligned(.ivfRowPositions, bytes: 4 * n)?.assumingMemoryBound(to: UInt32.self)
         guard hasExact || positions != nil else { throw .corrupt("missing IVFR section (needed without VF32)") }
-        return IVFLists(centroids: centroids.assumingMemoryBound(to: UInt16.self), lists: lists, rowPositions: positions, largestList: largest)
+        return IVFCodes(codec: codec, centroids: centroids.assumingMemoryBound(to: UInt16.self), lists: lists, rowPositions: positions,
+                        largestList: largest, count: n, defaultNProbe: nprobe)
     }
 }

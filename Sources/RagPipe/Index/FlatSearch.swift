@@ -10,18 +10,9 @@ public enum FlatSearch {
         precondition(query.count == dimension)
         let count = vectors.count / dimension
         var top = TopK(k: max(1, min(k, max(count, 1))))
-        guard count > 0, let base = vectors.baseAddress, let q = query.baseAddress else { return [] }
-        // Scores in runs that stay in L1, then the one result handler over each run.
-        let run = min(count, 1024)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: run)
-        defer { scores.deallocate() }
-        var first = 0
-        while first < count {
-            let n = min(run, count - first)
-            for i in 0..<n { scores[i] = VectorMath.dot(base + (first + i) * dimension, q, dimension) }
-            top.offer(scores, count: n, firstID: first)
-            first += n
-        }
+        guard count > 0, let base = vectors.baseAddress else { return [] }
+        // The scan of a flat fp32 index, over memory the caller owns.
+        FlatCodes(codec: FP32Codec(dimension: dimension), codes: UnsafeRawPointer(base), count: count).search(Array(query), into: &top, nprobe: nil)
         return top.sorted()
     }
 }

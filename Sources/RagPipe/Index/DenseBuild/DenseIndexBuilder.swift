@@ -8,29 +8,33 @@ public enum DenseIndexBuilder {
     /// Lays out `vectors` (n × d unit rows, kept alive by the caller during the call).
     public static func build(vectors: UnsafeBufferPointer<Float>, dimension d: Int, options: DenseIndexOptions,
                              status: (String) -> Void = { _ in }) throws -> DenseLayout {
+        try build(options.coding.codec, vectors: vectors, dimension: d, options: options, status: status)
+    }
+
+    /// The build with its codec fixed: everything below is generic over it.
+    static func build<Codec: VectorCodec>(_: Codec.Type, vectors: UnsafeBufferPointer<Float>, dimension d: Int,
+                                          options: DenseIndexOptions, status: (String) -> Void) throws -> DenseLayout {
         let n = vectors.count / d
         let kind = options.kind ?? (n >= DenseIndexOptions.autoIVFThreshold ? .ivf : .flat)
-        let coding = options.coding
         var report = DenseReport()
-        report.rerank = options.rerank && coding != .fp32
-        if kind == .flat && coding == .fp32 {
-            return DenseLayout(kind: .flat, coding: .fp32, sections: [], writesExactVectors: true, report: report)
+        // Exact codes are the vectors: nothing to re-rank with, and a flat index of them is VF32 alone.
+        report.rerank = options.rerank && !Codec.isExact
+        if kind == .flat && Codec.isExact {
+            return DenseLayout(kind: .flat, coding: Codec.coding, sections: [], writesExactVectors: true, report: report)
         }
-        let quantizer = coding == .sq8 ? SQ8Quantizer.train(vectors, dimension: d) : nil
-        let codeSize = d * coding.bytesPerComponent
-        var sections: [(IndexFormat.SectionKind, OwnedBytes)] = []
-        if let quantizer { sections.append((.sq8Parameters, OwnedBytes(quantizer.bytes()))) }
-        let writesExact = kind == .flat ? report.rerank : (coding == .fp32 ? false : report.rerank)
+        let codec = Codec.train(vectors, dimension: d)
+        var sections = codec.parameterSections.map { ($0.0, OwnedBytes($0.1)) }
+        let writesExact = report.rerank
+        let exact = writesExact ? vectors : nil
 
         let view: DenseIndex
         switch kind {
         case .flat:
-            let codes = OwnedBytes(count: n * codeSize)
-            CodeScanner.encode(vectors.baseAddress!, count: n, dimension: d, coding: coding, quantizer: quantizer, into: codes.base)
-            sections.append((coding.flatSection, codes))
-            view = DenseIndex(name: "(building)", count: n, dimension: d, kind: .flat, coding: coding, quantizer: quantizer,
-                              exact: writesExact ? vectors : nil, flatCodes: UnsafeRawPointer(codes.base), ivf: nil,
-                              defaultNProbe: 0, owner: codes)
+            let codes = OwnedBytes(count: n * codec.codeSize)
+            codec.encode(vectors.baseAddress!, count: n, into: codes.base)
+            sections.append((Codec.flatSection, codes))
+            view = DenseIndex(name: "(building)", count: n, dimension: d,
+                              codes: FlatCodes(codec: codec, codes: UnsafeRawPointer(codes.base), count: n), exact: exact, owner: codes)
         case .ivf:
             let nlist = options.nlist ?? DenseIndexOptions.defaultNList(count: n)
             guard nlist >= 1 && nlist <= n else {
@@ -38,14 +42,13 @@ public enum DenseIndexBuilder {
             }
             report.nlist = nlist
             let training = IVFTraining.run(vectors: vectors, dimension: d, nlist: nlist, options: options, report: &report, status: status)
-            let (lists, built) = IVFListLayout.build(vectors: vectors, dimension: d, training: training, coding: coding,
-                                                     quantizer: quantizer, keepPositions: !writesExact, report: &report)
+            // Every list is probed until tuning chooses: the view is searched with explicit nprobes only.
+            let (lists, built) = IVFListLayout.build(vectors: vectors, training: training, codec: codec, defaultNProbe: nlist,
+                                                     keepPositions: !writesExact, report: &report)
             sections += built
-            view = DenseIndex(name: "(building)", count: n, dimension: d, kind: .ivf, coding: coding, quantizer: quantizer,
-                              exact: writesExact ? vectors : nil, flatCodes: nil, ivf: lists, defaultNProbe: nlist,
-                              owner: built.map(\.1) as AnyObject)
+            view = DenseIndex(name: "(building)", count: n, dimension: d, codes: lists, exact: exact, owner: built.map(\.1) as AnyObject)
         }
         try NProbeTuning.tune(view, vectors: vectors, options: options, report: &report, status: status)
-        return DenseLayout(kind: kind, coding: coding, sections: sections, writesExactVectors: writesExact, report: report)
+        return DenseLayout(kind: kind, coding: Codec.coding, sections: sections, writesExactVectors: writesExact, report: report)
     }
 }

@@ -3,9 +3,10 @@ import RagPipeSupport
 /// The list sections of an IVF build, from each row's list: `IVFC`, `IVFD`, `IVFL`, and
 /// `IVFR` when there are no exact vectors to look rows up in (docs/FORMAT.md, "IVF").
 enum IVFListLayout {
-    static func build(vectors: UnsafeBufferPointer<Float>, dimension d: Int, training: IVFTraining.Result, coding: VectorCoding,
-                      quantizer: SQ8Quantizer?, keepPositions: Bool,
-                      report: inout DenseReport) -> (DenseIndex.IVFLists, [(IndexFormat.SectionKind, OwnedBytes)]) {
+    static func build<Codec: VectorCodec>(vectors: UnsafeBufferPointer<Float>, training: IVFTraining.Result, codec: Codec,
+                                          defaultNProbe: Int, keepPositions: Bool,
+                                          report: inout DenseReport) -> (IVFCodes<Codec>, [(IndexFormat.SectionKind, OwnedBytes)]) {
+        let d = codec.dimension
         let n = vectors.count / d
         let nlist = training.halfCentroids.count / d
         var sizes = [Int](repeating: 0, count: nlist)
@@ -17,7 +18,7 @@ enum IVFListLayout {
         for row in 0..<n { let l = Int(training.labels[row]); order[fill[l]] = row; fill[l] += 1 }
         report.listBalance = Double(sizes.max()!) / (Double(n) / Double(nlist))
 
-        let codeSize = d * coding.bytesPerComponent
+        let codeSize = codec.codeSize
         var offsets = [Int](repeating: 0, count: nlist)
         var total = 0
         for l in 0..<nlist {
@@ -27,15 +28,14 @@ enum IVFListLayout {
         let listBytes = OwnedBytes(count: total)
         var directory = [UInt8]()
         directory.reserveCapacity(nlist * IVFListEntry.size)
-        var lists: [DenseIndex.IVFLists.List] = []
+        var lists: [IVFCodes<Codec>.List] = []
         for l in 0..<nlist {
             let ids = (listBytes.base + offsets[l]).assumingMemoryBound(to: UInt32.self)
             let codes = listBytes.base + offsets[l] + IndexFormat.align(4 * sizes[l])
             for i in 0..<sizes[l] {
                 let row = order[firstPosition[l] + i]
                 ids[i] = UInt32(row).littleEndian
-                CodeScanner.encode(vectors.baseAddress! + row * d, count: 1, dimension: d, coding: coding, quantizer: quantizer,
-                                   into: codes + i * codeSize)
+                codec.encode(vectors.baseAddress! + row * d, count: 1, into: codes + i * codeSize)
             }
             IVFListEntry(offset: UInt64(offsets[l]), count: UInt32(sizes[l])).serialize(into: &directory)
             lists.append(.init(ids: UnsafePointer(ids), codes: UnsafeRawPointer(codes), count: sizes[l], firstPosition: firstPosition[l]))
@@ -51,7 +51,7 @@ enum IVFListLayout {
             positions = UnsafePointer(p)
             sections.append((.ivfRowPositions, map))
         }
-        return (DenseIndex.IVFLists(centroids: UnsafePointer(centroids.base.assumingMemoryBound(to: UInt16.self)), lists: lists,
-                                    rowPositions: positions, largestList: sizes.max()!), sections)
+        return (IVFCodes(codec: codec, centroids: UnsafePointer(centroids.base.assumingMemoryBound(to: UInt16.self)), lists: lists,
+                         rowPositions: positions, largestList: sizes.max()!, count: n, defaultNProbe: defaultNProbe), sections)
     }
 }
