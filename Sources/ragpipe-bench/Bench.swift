@@ -282,11 +282,13 @@ final class Bench {
 
     // MARK: open + first answer
 
-    func index(of size: Int) throws -> String {
-        let path = work + "/index-\(size).ragx"
+    /// An index of the first `size` records; `kind` is build-index's `--kind` (auto makes 50,000
+    /// records and more IVF).
+    func index(of size: Int, kind: String = "auto") throws -> String {
+        let path = work + "/index-\(size)" + (kind == "auto" ? "" : "-" + kind) + ".ragx"
         if !FileManager.default.fileExists(atPath: path) {
             let stream = try embeddedStream(records: max(size, 200_000))
-            try sh("head -n \(size) '\(stream)' | build-index --allow-unterminated -o '\(path)'")
+            try sh("head -n \(size) '\(stream)' | build-index --kind \(kind) --allow-unterminated -o '\(path)'")
         }
         return path
     }
@@ -324,7 +326,8 @@ final class Bench {
     // MARK: flat scan
 
     func flatScan() throws {
-        let reader = try IndexReader(path: try index(of: 100_000))
+        // Flat fp32 explicitly: auto makes 100k rows IVF, whose vectors are in lists, not VF32.
+        let reader = try IndexReader(path: try index(of: 100_000, kind: "flat"))
         let vectors = reader.dense.exact!
         let dim = reader.dimension
         let bytes = Double(vectors.count * 4)

@@ -109,6 +109,41 @@ import Testing
         }
     }
 
+    /// The nprobe tuning chooses is what a reader of the file searches with when not told:
+    /// stored in META, handed to the opened index, and used by `search` without `nprobe`.
+    /// (The build's own view of the index never needs it: tuning names every nprobe it tries.)
+    @Test func theTunedNProbeIsStoredAndIsWhatSearchUses() throws {
+        let dir = try TempDir()
+        var o = options(.ivf, .sq8, nlist: 60)
+        o.targetRecall = 0.9
+        let (path, vectors, summary) = try build(dir, n: 6000, options: o)
+        let tuned = summary.dense.nprobe
+        #expect(tuned > 1 && tuned < 60, "tuning chose between the extremes: \(tuned)")
+        let index = try IndexReader(path: path)
+        #expect(index.metadata.dense.nprobe == tuned)
+        #expect(index.dense.defaultNProbe == tuned)
+        var differsFromAll = 0
+        for i in stride(from: 0, to: 6000, by: 97) {
+            let q = Array(vectors[(i * Self.dim)..<((i + 1) * Self.dim)])
+            let byDefault = try index.dense.search(q, k: 10)
+            let told = try index.dense.search(q, k: 10, nprobe: tuned)
+            #expect(byDefault.map(\.id) == told.map(\.id) && byDefault.map(\.score) == told.map(\.score))
+            if try index.dense.search(q, k: 10, nprobe: 60).map(\.id) != byDefault.map(\.id) { differsFromAll += 1 }
+        }
+        #expect(differsFromAll > 0, "the default is not every list")
+        // A fixed --nprobe is stored as given (clamped to nlist), and so is every list when there
+        // are too few vectors to tune on.
+        o.nprobe = 7
+        let fixed = try build(dir, n: 3000, options: o, name: "fixed.ragx")
+        #expect(fixed.2.dense.nprobe == 7)
+        #expect(try IndexReader(path: fixed.0).dense.defaultNProbe == 7)
+        var few = options(.ivf, .fp16, nlist: 3)
+        few.nprobe = nil
+        let tiny = try build(dir, n: 10, options: few, name: "tiny.ragx")
+        #expect(tiny.2.dense.nprobe == 3)
+        #expect(try IndexReader(path: tiny.0).dense.defaultNProbe == 3)
+    }
+
     @Test func anEmptyListTakesHalfOfTheLargest() {
         let d = 4
         var centroids: [Float] = [0, 0, 0, 1,  0.6, 0.8, 0, 0,  1, 0, 0, 0]
@@ -151,7 +186,7 @@ import Testing
                     let (path, vectors, summary) = try build(dir, n: 1500, options: options(kind, coding, rerank: rerank, nlist: kind == .ivf ? 20 : nil), name: name)
                     let index = try IndexReader(path: path)
                     try index.verify()
-                    #expect(index.metadata.kind == kind.rawValue && index.metadata.codes == coding.rawValue && index.dense.reranks == rerank)
+                    #expect(index.metadata.kind == kind && index.metadata.codes == coding && index.dense.reranks == rerank)
                     let version = try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { $0.load(fromByteOffset: 8, as: UInt32.self) }
                     #expect(version == (kind == .flat && coding == .fp32 ? 1 : 2), "\(name): lowest version that describes it")
                     if kind == .flat && coding == .fp32 { #expect(summary.dense.recallAt10 == nil) }
@@ -194,7 +229,8 @@ import Testing
         p = try patched { put32(&$0, 5000, at: directory.lowerBound + 8) }
         #expect(throws: RagPipeError.self) { try IndexReader(path: p) }
         // A row id inside a list beyond the row count: found when the list is scanned.
-        p = try patched { for l in 0..<12 { put32(&$0, 99_999, at: lists.lowerBound + Int(index.dense.ivf!.lists[l].ids - index.dense.ivf!.lists[0].ids) * 4) } }
+        let listOffsets = (0..<12).map { Int(IVFListEntry(parsing: index.section(.ivfDirectory)!, at: $0 * IVFListEntry.size).offset) }
+        p = try patched { for l in 0..<12 { put32(&$0, 99_999, at: lists.lowerBound + listOffsets[l]) } }
         let damaged = try IndexReader(path: p)
         let q = Array(vectors[0..<Self.dim])
         #expect(throws: RagPipeError.self) { try damaged.dense.search(q, k: 5, nprobe: 12) }

@@ -94,6 +94,71 @@ import Testing
         #expect(top.sorted().map(\.id) == [1, 3, 4])
     }
 
+    @Test func topKCountsFillsAndChecksItsHeap() {
+        var rng = SplitMix(seed: 4)
+        for k in [1, 2, 5, 16] {
+            var top = TopK(k: k)
+            #expect(top.count == 0 && !top.isFull && top.threshold == -.infinity)
+            var offered: [(id: Int, score: Float)] = []
+            for i in 0..<300 {
+                // Few distinct scores, so ties are common.
+                let score = Float(rng.next() % 40)
+                top.push(score, i)
+                offered.append((id: i, score: score))
+                #expect(top.count == min(i + 1, k) && top.isFull == (i + 1 >= k))
+                #expect(top.checkInvariants(), "k \(k), after \(i + 1)")
+            }
+            let oracle = offered.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(k)
+            #expect(top.sorted().map(\.id) == oracle.map(\.id))
+            #expect(top.threshold == oracle.last!.score)
+        }
+        // The check sees a broken heap: a root above its children, more than k, ids and scores apart.
+        var top = TopK(k: 3)
+        for (i, s) in [0.5, 0.9, 0.7].enumerated() { top.push(Float(s), i) }
+        var broken = top
+        broken.scores[0] = 2
+        #expect(!broken.checkInvariants())
+        broken = top
+        broken.scores.append(3); broken.ids.append(3)
+        #expect(!broken.checkInvariants())
+        broken = top
+        broken.ids.removeLast()
+        #expect(!broken.checkInvariants())
+    }
+
+    /// `offer` (every scan's result handler) keeps what pushing each score in turn keeps, stops at
+    /// the first id refused when its score would enter, and never asks for the id of a score
+    /// that does not enter.
+    @Test func offeringARunKeepsWhatPushingEachScoreKeeps() {
+        var rng = SplitMix(seed: 9)
+        for trial in 0..<200 {
+            let k = 1 + Int(rng.next() % 12), n = Int(rng.next() % 300)
+            let scores = (0..<n).map { _ in rng.next() % 17 == 0 ? Float.nan : Float(rng.next() % 25) / 4 }
+            var pushed = TopK(k: k), offered = TopK(k: k)
+            // Two runs, ids continuing across them, as a flat scan offers blocks.
+            let split = n / 2
+            for i in 0..<n where scores[i] > pushed.threshold || !pushed.isFull { pushed.push(scores[i], 1000 + i) }
+            scores.withUnsafeBufferPointer { p in
+                offered.offer(p.baseAddress!, count: split, firstID: 1000)
+                offered.offer(p.baseAddress! + split, count: n - split, firstID: 1000 + split)
+            }
+            #expect(offered.sorted().map(\.id) == pushed.sorted().map(\.id), "trial \(trial)")
+        }
+        struct Refusing: ResultIDs {
+            let refused: Int
+            func id(at i: Int) -> Int? { i == refused ? nil : i }
+        }
+        let scores: [Float] = [5, 1, 4, 0, 9, 2]
+        var top = TopK(k: 2)
+        // Position 3 (score 0) never enters a full top 2 of {5, 4}, so its id is never asked for.
+        #expect(scores.withUnsafeBufferPointer { top.offer($0.baseAddress!, count: 6, ids: Refusing(refused: 3)) } == nil)
+        #expect(top.sorted().map(\.id) == [4, 0])
+        top = TopK(k: 2)
+        #expect(scores.withUnsafeBufferPointer { top.offer($0.baseAddress!, count: 6, ids: Refusing(refused: 4)) } == 4)
+        top = TopK(k: 4)
+        #expect(scores.withUnsafeBufferPointer { top.offer($0.baseAddress!, count: 6, ids: Refusing(refused: 1)) } == 1, "while filling, every id")
+    }
+
     func mutated(_ path: String, _ change: (inout [UInt8]) -> Void) throws -> String {
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         change(&bytes)

@@ -110,19 +110,43 @@ import Testing
     @Test func preparedSQ8QueryScoresMatchDecodedDotProducts() {
         let d = 384, n = 300
         let vectors = SyntheticVectors.clustered(count: n, dimension: d, clusters: 5, noise: 0.05, seed: 4)
-        let quantizer = vectors.withUnsafeBufferPointer { SQ8Quantizer.train($0, dimension: d) }
+        let codec = vectors.withUnsafeBufferPointer { SQ8Codec.train($0, dimension: d) }
         var codes = [UInt8](repeating: 0, count: n * d)
         vectors.withUnsafeBufferPointer { v in
-            codes.withUnsafeMutableBytes { CodeScanner.encode(v.baseAddress!, count: n, dimension: d, coding: .sq8, quantizer: quantizer, into: $0.baseAddress!) }
+            codes.withUnsafeMutableBytes { codec.encode(v.baseAddress!, count: n, into: $0.baseAddress!) }
         }
         let q = Array(vectors[0..<d])
-        let prepared = PreparedQuery(q, coding: .sq8, quantizer: quantizer)
+        let prepared = codec.prepare(q)
         var scores = [Float](repeating: 0, count: n), scratch = [Int32](repeating: 0, count: n)
-        codes.withUnsafeBytes { CodeScanner.scores(prepared, coding: .sq8, codes: $0.baseAddress!, count: n, dimension: d, into: &scores, scratch: &scratch) }
+        codes.withUnsafeBytes { codec.scores(prepared, codes: $0.baseAddress!, count: n, into: &scores, scratch: &scratch) }
         for i in 0..<n {
-            let decoded = codes.withUnsafeBytes { CodeScanner.decode($0.baseAddress! + i * d, dimension: d, coding: .sq8, quantizer: quantizer) }
+            let decoded = codes.withUnsafeBytes { codec.decode($0.baseAddress! + i * d) }
             let oracle = zip(q, decoded).reduce(Double(0)) { $0 + Double($1.0) * Double($1.1) }
             #expect(abs(Double(scores[i]) - oracle) < 2e-4, "row \(i): \(scores[i]) vs \(oracle)")
+        }
+    }
+
+    /// The contract every codec keeps, whatever its storage: the score of a code is the dot
+    /// product with the vector it decodes to, and `VectorCoding` names the type that says so.
+    @Test(arguments: VectorCoding.allCases) func everyCodecScoresWhatItDecodes(_ coding: VectorCoding) {
+        #expect(coding.codec.coding == coding && coding.codec.bytesPerComponent == coding.bytesPerComponent)
+        check(coding.codec)
+    }
+
+    func check<Codec: VectorCodec>(_: Codec.Type) {
+        let d = 40, n = 50
+        let vectors = SyntheticVectors.clustered(count: n, dimension: d, clusters: 4, noise: 0.1, seed: 8)
+        let codec = vectors.withUnsafeBufferPointer { Codec.train($0, dimension: d) }
+        var codes = [UInt8](repeating: 0, count: n * codec.codeSize)
+        vectors.withUnsafeBufferPointer { v in codes.withUnsafeMutableBytes { codec.encode(v.baseAddress!, count: n, into: $0.baseAddress!) } }
+        let q = Array(vectors[(7 * d)..<(8 * d)])
+        var scores = [Float](repeating: 0, count: n), scratch = [Int32](repeating: 0, count: n)
+        codes.withUnsafeBytes { codec.scores(codec.prepare(q), codes: $0.baseAddress!, count: n, into: &scores, scratch: &scratch) }
+        for i in 0..<n {
+            let decoded = codes.withUnsafeBytes { codec.decode($0.baseAddress! + i * codec.codeSize) }
+            let oracle = zip(q, decoded).reduce(Double(0)) { $0 + Double($1.0) * Double($1.1) }
+            #expect(abs(Double(scores[i]) - oracle) < 2e-4, "\(Codec.coding) row \(i): \(scores[i]) vs \(oracle)")
+            if Codec.isExact { #expect(decoded == Array(vectors[(i * d)..<((i + 1) * d)])) }
         }
     }
 }

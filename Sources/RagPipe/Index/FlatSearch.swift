@@ -10,15 +10,9 @@ public enum FlatSearch {
         precondition(query.count == dimension)
         let count = vectors.count / dimension
         var top = TopK(k: max(1, min(k, max(count, 1))))
-        guard count > 0, let base = vectors.baseAddress, let q = query.baseAddress else { return [] }
-        var threshold = top.threshold
-        for row in 0..<count {
-            let score = VectorMath.dot(base + row * dimension, q, dimension)
-            if score > threshold || top.scores.count < top.k {
-                top.push(score, row)
-                threshold = top.threshold
-            }
-        }
+        guard count > 0, let base = vectors.baseAddress else { return [] }
+        // The scan of a flat fp32 index, over memory the caller owns.
+        FlatCodes(codec: FP32Codec(dimension: dimension), codes: UnsafeRawPointer(base), count: count).search(Array(query), into: &top, nprobe: nil)
         return top.sorted()
     }
 }
@@ -49,13 +43,7 @@ public enum ExactSearch {
                     let first = b * blockRows, rows = min(blockRows, n - first)
                     let x = vectors.baseAddress! + first * d
                     BLAS.dotProducts(m: nq, n: rows, d: d, a: qs.baseAddress!, b: x, into: scores, useBLAS: useBLAS)
-                    for q in 0..<nq {
-                        var threshold = mine[q].threshold
-                        for r in 0..<rows where scores[q * rows + r] > threshold || mine[q].scores.count < mine[q].k {
-                            mine[q].push(scores[q * rows + r], first + r)
-                            threshold = mine[q].threshold
-                        }
-                    }
+                    for q in 0..<nq { mine[q].offer(scores + q * rows, count: rows, firstID: first) }
                     b += workers
                 }
                 heaps[w] = mine

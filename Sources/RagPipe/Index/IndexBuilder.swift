@@ -157,8 +157,8 @@ public final class IndexBuilder {
         let layout = try vectors.withUnsafeBufferPointer {
             try DenseIndexBuilder.build(vectors: $0, dimension: dimension, options: dense, status: status)
         }
-        var metadata = IndexMetadata(modelID: modelID, dimension: dimension, count: count, kind: layout.kind.rawValue,
-                                     codes: layout.coding.rawValue, blockSize: blockSize)
+        var metadata = IndexMetadata(modelID: modelID, dimension: dimension, count: count, kind: layout.kind,
+                                     codes: layout.coding, blockSize: blockSize)
         metadata.bm25 = bm25
         metadata.dense = layout.report
         if let problem = metadata.problem { throw RagPipeError.usage("\(path): refusing to write an index that no reader accepts: META: \(problem)") }
@@ -175,33 +175,30 @@ public final class IndexBuilder {
             output.value[i] = Zlib.compress(sources[i], level: compressionLevel)
         }
 
-        var textIndex = [UInt8]()
-        appendLE(UInt32(blockCount), to: &textIndex)
-        appendLE(UInt32(0), to: &textIndex)
+        var blockEntries: [TextBlockEntry] = []
+        blockEntries.reserveCapacity(blockCount)
         var blockOffset = 0
         var textBytes = 0
         for i in 0..<blockCount {
             let next = i + 1 < blockCount ? blockFirstRecord[i + 1] : count
-            appendLE(UInt64(blockOffset), to: &textIndex)
-            appendLE(UInt32(compressed[i].count), to: &textIndex)
-            appendLE(UInt32(blocks[i].count), to: &textIndex)
-            appendLE(UInt32(blockFirstRecord[i]), to: &textIndex)
-            appendLE(UInt32(next - blockFirstRecord[i]), to: &textIndex)
-            appendLE(blocks[i].withUnsafeBytes { Zlib.crc32($0) }, to: &textIndex)
-            appendLE(UInt32(0), to: &textIndex)
+            blockEntries.append(TextBlockEntry(offset: UInt64(blockOffset), compressedLength: UInt32(compressed[i].count),
+                                               uncompressedLength: UInt32(blocks[i].count), firstRecord: UInt32(blockFirstRecord[i]),
+                                               recordCount: UInt32(next - blockFirstRecord[i]), crc: blocks[i].withUnsafeBytes { Zlib.crc32($0) }))
             blockOffset += compressed[i].count
             textBytes += blocks[i].count
         }
+        let textIndex = TextBlockEntry.serializeTable(blockEntries)
 
         let file = try AtomicFile(target: path)
         do {
-            var table: [(IndexFormat.SectionKind, Int, Int, UInt32)] = []
-            try file.write(bytes: [UInt8](repeating: 0, count: IndexFormat.headerSize))
+            var table: [SectionTableEntry] = []
+            // The header's fields are known only at the end: a placeholder now, the header last.
+            try file.write(bytes: [UInt8](repeating: 0, count: IndexHeader.size))
             func section(_ kind: IndexFormat.SectionKind, _ body: () throws -> UInt32) throws {
                 try file.pad(to: IndexFormat.align(file.position))
                 let start = file.position
                 let crc = try body()
-                table.append((kind, start, file.position - start, crc))
+                table.append(SectionTableEntry(kind: kind, offset: start, length: file.position - start, crc: crc))
             }
             let meta = metadata.jsonBytes()
             try section(.metadata) { try file.write(bytes: meta); return meta.withUnsafeBytes { Zlib.crc32($0) } }
@@ -232,28 +229,13 @@ public final class IndexBuilder {
             }
             try file.pad(to: IndexFormat.align(file.position))
             let tableOffset = file.position
-            var tableBytes = [UInt8]()
-            for (kind, offset, length, crc) in table {
-                appendLE(kind.rawValue, to: &tableBytes)
-                appendLE(UInt32(0), to: &tableBytes)
-                appendLE(UInt64(offset), to: &tableBytes)
-                appendLE(UInt64(length), to: &tableBytes)
-                appendLE(crc, to: &tableBytes)
-                appendLE(UInt32(0), to: &tableBytes)
-            }
+            let tableBytes = SectionTableEntry.serialize(table)
             try file.write(bytes: tableBytes)
             let fileSize = file.position
 
-            var header = IndexFormat.magic
-            appendLE(version, to: &header)
-            appendLE(UInt32(IndexFormat.headerSize), to: &header)
-            appendLE(UInt64(fileSize), to: &header)
-            appendLE(UInt64(tableOffset), to: &header)
-            appendLE(UInt32(table.count), to: &header)
-            appendLE(tableBytes.withUnsafeBytes { Zlib.crc32($0) }, to: &header)
-            header.append(contentsOf: [UInt8](repeating: 0, count: 60 - header.count))
-            appendLE(header.withUnsafeBytes { Zlib.crc32($0) }, to: &header)
-            try file.write(bytes: header, at: 0)
+            let header = IndexHeader(version: version, fileSize: UInt64(fileSize), tableOffset: UInt64(tableOffset),
+                                     sectionCount: UInt32(table.count), tableCRC: tableBytes.withUnsafeBytes { Zlib.crc32($0) })
+            try file.write(bytes: header.serialize(), at: 0)
             try file.commit()
             return Summary(count: count, dimension: dimension, modelID: modelID, fileSize: fileSize,
                            textBytes: textBytes, compressedTextBytes: blockOffset, blocks: blockCount,

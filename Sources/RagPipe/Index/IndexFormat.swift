@@ -45,15 +45,20 @@ public enum IndexFormat {
     static func align(_ offset: Int) -> Int { (offset + alignment - 1) / alignment * alignment }
 }
 
+/// How scores compare vectors, as META records it.
+public enum IndexMetric: String, CaseIterable, Sendable {
+    /// Stored vectors are unit length and scores are dot products.
+    case cosine
+}
+
 /// What the `META` section records: enough to embed a query the same way and to check it.
 public struct IndexMetadata: Equatable, Sendable {
     public var modelID: String
     public var dimension: Int
-    /// `cosine`: vectors are unit length, scores are dot products.
-    public var metric: String
+    public var metric: IndexMetric
     public var count: Int
-    public var kind: String
-    public var codes: String
+    public var kind: IndexKind
+    public var codes: VectorCoding
     public var blockSize: Int
     public var toolVersion: String
     /// Present when the index has BM25 sections.
@@ -68,22 +73,18 @@ public struct IndexMetadata: Equatable, Sendable {
         public init(k1: Double, b: Double, averageLength: Double) { self.k1 = k1; self.b = b; self.averageLength = averageLength }
     }
 
-    public init(modelID: String, dimension: Int, metric: String = "cosine", count: Int, kind: String = "flat",
-                codes: String = "fp32", blockSize: Int = IndexFormat.defaultBlockSize,
+    public init(modelID: String, dimension: Int, metric: IndexMetric = .cosine, count: Int, kind: IndexKind = .flat,
+                codes: VectorCoding = .fp32, blockSize: Int = IndexFormat.defaultBlockSize,
                 toolVersion: String = RagPipeVersion.string) {
         self.modelID = modelID; self.dimension = dimension; self.metric = metric; self.count = count
         self.kind = kind; self.codes = codes; self.blockSize = blockSize; self.toolVersion = toolVersion
     }
 
     /// Why this metadata cannot describe a readable index, or nil. The reader refuses such META
-    /// as corrupt and the writer refuses to write it: one rule for both sides.
+    /// as corrupt and the writer refuses to write it: one rule for both sides. (An unknown
+    /// metric, kind or coding cannot be held at all: `parse` refuses it.)
     public var problem: String? {
-        guard dimension > 0 && dimension <= IndexFormat.maxDimension else { return "dimension \(dimension) out of range 1...\(IndexFormat.maxDimension)" }
-        guard count > 0 else { return "count \(count) out of range" }
-        guard metric == "cosine" else { return "unknown metric '\(metric)'" }
-        guard let kind = IndexKind(rawValue: kind), VectorCoding(rawValue: codes) != nil else {
-            return "index kind '\(self.kind)' with '\(codes)' codes is not known"
-        }
+        if let problem = Self.sizeProblem(dimension: dimension, count: count) { return problem }
         if kind == .ivf {
             guard dense.nlist >= 1 && dense.nlist <= count else { return "nlist \(dense.nlist) out of range 1...\(count)" }
             guard dense.nprobe >= 1 && dense.nprobe <= dense.nlist else { return "nprobe \(dense.nprobe) out of range 1...\(dense.nlist)" }
@@ -95,8 +96,16 @@ public struct IndexMetadata: Equatable, Sendable {
         return nil
     }
 
+    /// The first rules of `problem`, which `parse` applies before it reads the names, so a META
+    /// with several faults is refused for the same one as when names were strings.
+    static func sizeProblem(dimension: Int, count: Int) -> String? {
+        guard dimension > 0 && dimension <= IndexFormat.maxDimension else { return "dimension \(dimension) out of range 1...\(IndexFormat.maxDimension)" }
+        guard count > 0 else { return "count \(count) out of range" }
+        return nil
+    }
+
     /// The lowest format version that can describe this index.
-    public var formatVersion: UInt32 { kind == "flat" && codes == "fp32" ? 1 : 2 }
+    public var formatVersion: UInt32 { kind == .flat && codes == .fp32 ? 1 : 2 }
 
     func jsonBytes() -> [UInt8] {
         var out: [UInt8] = [0x7B]
@@ -104,15 +113,15 @@ public struct IndexMetadata: Equatable, Sendable {
         out.append(0x2C); JSONWriter.appendKey("tool", to: &out); JSONWriter.appendString(toolVersion, to: &out)
         out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(modelID, to: &out)
         out.append(0x2C); JSONWriter.appendKey("dim", to: &out); JSONWriter.appendInt(dimension, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("metric", to: &out); JSONWriter.appendString(metric, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("metric", to: &out); JSONWriter.appendString(metric.rawValue, to: &out)
         out.append(0x2C); JSONWriter.appendKey("count", to: &out); JSONWriter.appendInt(count, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("kind", to: &out); JSONWriter.appendString(kind, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("codes", to: &out); JSONWriter.appendString(codes, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("kind", to: &out); JSONWriter.appendString(kind.rawValue, to: &out)
+        out.append(0x2C); JSONWriter.appendKey("codes", to: &out); JSONWriter.appendString(codes.rawValue, to: &out)
         out.append(0x2C); JSONWriter.appendKey("block_size", to: &out); JSONWriter.appendInt(blockSize, to: &out)
-        if kind != "flat" || codes != "fp32" {
+        if kind != .flat || codes != .fp32 {
             out.append(0x2C); JSONWriter.appendKey("rerank", to: &out); JSONWriter.appendBool(dense.rerank, to: &out)
         }
-        if kind == "ivf" {
+        if kind == .ivf {
             out.append(0x2C); JSONWriter.appendKey("nlist", to: &out); JSONWriter.appendInt(dense.nlist, to: &out)
             out.append(0x2C); JSONWriter.appendKey("nprobe", to: &out); JSONWriter.appendInt(dense.nprobe, to: &out)
             out.append(0x2C); JSONWriter.appendKey("train_points", to: &out); JSONWriter.appendInt(dense.trainingPoints, to: &out)
@@ -138,17 +147,21 @@ public struct IndexMetadata: Equatable, Sendable {
         return out
     }
 
+    /// Reads META. Malformed JSON throws the scanner's error; a metric, kind or coding this
+    /// build does not know throws `IndexFileError.corrupt` with the reason the reader reports.
     package static func parse(_ bytes: UnsafeRawBufferPointer) throws -> IndexMetadata {
         var s = JSONScanner(bytes)
-        var m = IndexMetadata(modelID: "", dimension: 0, metric: "", count: -1, kind: "", codes: "", blockSize: 0, toolVersion: "")
+        // The names stay text until the end: a missing one reads as "", as before they were typed.
+        var metric = "", kind = "", codes = ""
+        var m = IndexMetadata(modelID: "", dimension: 0, count: -1, blockSize: 0, toolVersion: "")
         try s.beginObject()
         while let key = try s.nextKey() {
             if key.equals("model") { m.modelID = try s.readString() }
             else if key.equals("dim") { m.dimension = try s.readInt() }
-            else if key.equals("metric") { m.metric = try s.readString() }
+            else if key.equals("metric") { metric = try s.readString() }
             else if key.equals("count") { m.count = try s.readInt() }
-            else if key.equals("kind") { m.kind = try s.readString() }
-            else if key.equals("codes") { m.codes = try s.readString() }
+            else if key.equals("kind") { kind = try s.readString() }
+            else if key.equals("codes") { codes = try s.readString() }
             else if key.equals("block_size") { m.blockSize = try s.readInt() }
             else if key.equals("tool") { m.toolVersion = try s.readString() }
             else if key.equals("bm25_k1") { m.bm25 = m.bm25 ?? BM25Settings(k1: 0, b: 0, averageLength: 0); m.bm25!.k1 = try s.readDouble() }
@@ -167,6 +180,12 @@ public struct IndexMetadata: Equatable, Sendable {
             else { try s.skipValue() }
         }
         try s.expectEnd()
+        if let problem = sizeProblem(dimension: m.dimension, count: m.count) { throw IndexFileError.corrupt("META: \(problem)") }
+        guard let typedMetric = IndexMetric(rawValue: metric) else { throw IndexFileError.corrupt("META: unknown metric '\(metric)'") }
+        guard let typedKind = IndexKind(rawValue: kind), let typedCodes = VectorCoding(rawValue: codes) else {
+            throw IndexFileError.corrupt("META: index kind '\(kind)' with '\(codes)' codes is not known")
+        }
+        m.metric = typedMetric; m.kind = typedKind; m.codes = typedCodes
         return m
     }
 }

@@ -27,205 +27,34 @@ public final class IndexReader: @unchecked Sendable {
         let crc: UInt32
     }
 
-    let sections: [IndexFormat.SectionKind: Section]
+    let sections: Sections
     let blocks: [Block]
     /// The searchable vectors (flat or IVF, fp32/fp16/sq8 codes).
     public let dense: DenseIndex
 
+    /// Opens and checks the file in named steps (`IndexReader+Opening.swift`), each trusting only
+    /// what the steps before it checked.
     public init(path: String) throws {
         file = try MappedFile(path: path)
-        let bytes = file.bytes
-        func corrupt(_ reason: String) -> RagPipeError { .corruptIndex(path: path, reason: reason) }
-
-        guard bytes.count >= IndexFormat.headerSize else {
-            throw corrupt("truncated: \(bytes.count) bytes, shorter than the \(IndexFormat.headerSize)-byte header")
-        }
-        guard Array(bytes[0..<8]) == IndexFormat.magic else { throw corrupt("not a ragpipe index (bad magic)") }
-        let version = bytes.u32(at: 8)
-        guard version <= IndexFormat.version else {
-            throw RagPipeError.versionTooNew(path: path, found: version, supported: IndexFormat.version)
-        }
-        guard version >= 1 else { throw corrupt("format version 0 is invalid") }
-        guard Zlib.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<60])) == bytes.u32(at: 60) else {
-            throw corrupt("header checksum mismatch")
-        }
-        let fileSize = bytes.u64(at: 16)
-        guard fileSize == UInt64(bytes.count) else {
-            throw corrupt(fileSize > UInt64(bytes.count)
-                ? "truncated: header says \(fileSize) bytes, file has \(bytes.count)"
-                : "file is \(bytes.count) bytes, header says \(fileSize)")
-        }
-        let tableOffset = bytes.u64(at: 24)
-        let sectionCount = UInt64(bytes.u32(at: 32))
-        let tableLength = sectionCount * UInt64(IndexFormat.sectionEntrySize)
-        guard sectionCount <= 1024, tableOffset <= UInt64(bytes.count), tableLength <= UInt64(bytes.count) - tableOffset else {
-            throw corrupt("section table out of bounds")
-        }
-        let table = UnsafeRawBufferPointer(rebasing: bytes[Int(tableOffset)..<Int(tableOffset + tableLength)])
-        guard Zlib.crc32(table) == bytes.u32(at: 36) else { throw corrupt("section table checksum mismatch") }
-
-        var sections: [IndexFormat.SectionKind: Section] = [:]
-        for i in 0..<Int(sectionCount) {
-            let e = i * IndexFormat.sectionEntrySize
-            let rawKind = table.u32(at: e)
-            let offset = table.u64(at: e + 8), length = table.u64(at: e + 16)
-            guard offset <= UInt64(bytes.count), length <= UInt64(bytes.count) - offset else {
-                throw corrupt("section \(i) out of bounds")
-            }
-            // Unknown kinds are skipped: a newer minor writer may add optional sections.
-            guard let kind = IndexFormat.SectionKind(rawValue: rawKind) else { continue }
-            guard sections[kind] == nil else { throw corrupt("duplicate \(kind.fourCC) section") }
-            sections[kind] = Section(kind: kind, range: Int(offset)..<Int(offset + length), crc: table.u32(at: e + 24))
-        }
-        func require(_ kind: IndexFormat.SectionKind) throws -> Section {
-            guard let s = sections[kind] else { throw corrupt("missing \(kind.fourCC) section") }
-            return s
-        }
-        func checked(_ s: Section) throws -> UnsafeRawBufferPointer {
-            let view = UnsafeRawBufferPointer(rebasing: bytes[s.range])
-            guard Zlib.crc32(view) == s.crc else { throw corrupt("\(s.kind.fourCC) section checksum mismatch") }
-            return view
-        }
-
-        let metaView = try checked(try require(.metadata))
-        let metadata: IndexMetadata
-        do { metadata = try IndexMetadata.parse(metaView) } catch {
-            throw corrupt("META section: \(error)")
-        }
-        if let problem = metadata.problem { throw corrupt("META: \(problem)") }
-        guard let kind = IndexKind(rawValue: metadata.kind), let coding = VectorCoding(rawValue: metadata.codes),
-              version >= 2 || (kind == .flat && coding == .fp32) else {
-            throw corrupt("META: index kind '\(metadata.kind)' with '\(metadata.codes)' codes is not readable by this version")
-        }
-        self.metadata = metadata
-        dense = try IndexReader.openDense(bytes: bytes, sections: sections, metadata: metadata, kind: kind, coding: coding,
-                                          path: path, owner: file)
-
-        let textBlocks = try require(.textBlocks)
-        let indexView = try checked(try require(.textIndex))
-        guard indexView.count >= 8 else { throw corrupt("TXTI section too short") }
-        let blockCount = Int(indexView.u32(at: 0))
-        guard indexView.count == 8 + blockCount * IndexFormat.blockEntrySize else {
-            throw corrupt("TXTI section is \(indexView.count) bytes for \(blockCount) blocks")
-        }
-        var blocks: [Block] = []
-        blocks.reserveCapacity(blockCount)
-        var nextRecord = 0
-        for b in 0..<blockCount {
-            let e = 8 + b * IndexFormat.blockEntrySize
-            let offset = indexView.u64(at: e)
-            let compressed = UInt64(indexView.u32(at: e + 8))
-            let uncompressed = Int(indexView.u32(at: e + 12))
-            let first = Int(indexView.u32(at: e + 16)), n = Int(indexView.u32(at: e + 20))
-            guard offset <= UInt64(textBlocks.range.count), compressed <= UInt64(textBlocks.range.count) - offset else {
-                throw corrupt("TXTI block \(b) points outside the TXTB section")
-            }
-            guard first == nextRecord, n > 0, n <= metadata.count - nextRecord, uncompressed >= 4 + 4 * (n + 1) else {
-                throw corrupt("TXTI block \(b) has inconsistent record ranges")
-            }
-            // deflate expands at most ~1032:1, so a larger claimed size is damage, and checking it
-            // here bounds what a damaged table can make a reader allocate.
-            guard UInt64(uncompressed) <= compressed * 1032 + 64 else {
-                throw corrupt("TXTI block \(b) claims \(uncompressed) bytes from \(compressed) compressed")
-            }
-            let start = textBlocks.range.lowerBound + Int(offset)
-            blocks.append(Block(range: start..<(start + Int(compressed)), uncompressedSize: uncompressed,
-                                firstRecord: first, recordCount: n, crc: indexView.u32(at: e + 24)))
-            nextRecord += n
-        }
-        guard nextRecord == metadata.count else {
-            throw corrupt("TXTI blocks hold \(nextRecord) records, META says \(metadata.count)")
-        }
-        self.sections = sections
-        self.blocks = blocks
-    }
-
-    /// Checks the dense sections' sizes, alignment and list directory (O(nlist), never O(N))
-    /// and returns the view that searches them. Row ids inside lists are checked as they are used.
-    static func openDense(bytes: UnsafeRawBufferPointer, sections: [IndexFormat.SectionKind: Section], metadata: IndexMetadata,
-                          kind: IndexKind, coding: VectorCoding, path: String, owner: AnyObject) throws -> DenseIndex {
-        func corrupt(_ reason: String) -> RagPipeError { .corruptIndex(path: path, reason: reason) }
-        let n = metadata.count, d = metadata.dimension
-        let codeSize = d * coding.bytesPerComponent
-        func view(_ kind: IndexFormat.SectionKind, bytes expected: Int) throws -> UnsafeRawPointer? {
-            guard let s = sections[kind] else { return nil }
-            guard s.range.count == expected else {
-                throw corrupt("\(kind.fourCC) section is \(s.range.count) bytes, expected \(expected)")
-            }
-            guard s.range.lowerBound % IndexFormat.alignment == 0 else { throw corrupt("\(kind.fourCC) section is not 64-byte aligned") }
-            return UnsafeRawPointer(bytes.baseAddress! + s.range.lowerBound)
-        }
-        let (vectorBytes, overflow) = n.multipliedReportingOverflow(by: d * 4)
-        guard !overflow else { throw corrupt("META: \(n) × \(d) vectors overflow") }
-        let exact = try view(.vectorsF32, bytes: vectorBytes).map {
-            UnsafeBufferPointer(start: $0.assumingMemoryBound(to: Float.self), count: n * d)
-        }
-        var quantizer: SQ8Quantizer? = nil
-        if coding == .sq8 {
-            guard let s = sections[.sq8Parameters] else { throw corrupt("missing SQ8P section") }
-            guard let q = SQ8Quantizer.parse(UnsafeRawBufferPointer(rebasing: bytes[s.range]), dimension: d) else {
-                throw corrupt("SQ8P section is not \(d) finite minimums and \(d) non-negative steps")
-            }
-            quantizer = q
-        }
-        switch kind {
-        case .flat:
-            if coding == .fp32 {
-                guard let exact else { throw corrupt("missing VF32 section") }
-                return DenseIndex(name: path, count: n, dimension: d, kind: .flat, coding: .fp32, quantizer: nil, exact: exact,
-                                  flatCodes: UnsafeRawPointer(exact.baseAddress!), ivf: nil, defaultNProbe: 0, owner: owner)
-            }
-            guard let codes = try view(coding.flatSection, bytes: n * codeSize) else { throw corrupt("missing \(coding.flatSection.fourCC) section") }
-            return DenseIndex(name: path, count: n, dimension: d, kind: .flat, coding: coding, quantizer: quantizer, exact: exact,
-                              flatCodes: codes, ivf: nil, defaultNProbe: 0, owner: owner)
-        case .ivf:
-            let nlist = metadata.dense.nlist
-            guard nlist >= 1 && nlist <= n else { throw corrupt("META: nlist \(nlist) out of range 1...\(n)") }
-            guard metadata.dense.nprobe >= 1 && metadata.dense.nprobe <= nlist else {
-                throw corrupt("META: nprobe \(metadata.dense.nprobe) out of range 1...\(nlist)")
-            }
-            guard let centroids = try view(.ivfCentroids, bytes: nlist * d * 2) else { throw corrupt("missing IVFC section") }
-            guard let directory = try view(.ivfDirectory, bytes: nlist * IndexFormat.listEntrySize) else { throw corrupt("missing IVFD section") }
-            guard let listSection = sections[.ivfLists] else { throw corrupt("missing IVFL section") }
-            guard listSection.range.lowerBound % IndexFormat.alignment == 0 else { throw corrupt("IVFL section is not 64-byte aligned") }
-            let listBase = bytes.baseAddress! + listSection.range.lowerBound
-            let dir = UnsafeRawBufferPointer(start: directory, count: nlist * IndexFormat.listEntrySize)
-            var lists: [DenseIndex.IVFLists.List] = []
-            lists.reserveCapacity(nlist)
-            var position = 0, largest = 0
-            for l in 0..<nlist {
-                let offset = dir.u64(at: l * IndexFormat.listEntrySize)
-                let size = Int(dir.u32(at: l * IndexFormat.listEntrySize + 8))
-                guard size <= n - position else { throw corrupt("IVFD: list \(l) holds \(size) rows, more than the \(n - position) left") }
-                let needed = UInt64(IndexFormat.align(4 * size) + size * codeSize)
-                guard offset % UInt64(IndexFormat.alignment) == 0, offset <= UInt64(listSection.range.count),
-                      needed <= UInt64(listSection.range.count) - offset else {
-                    throw corrupt("IVFD: list \(l) points outside the IVFL section")
-                }
-                let start = listBase + Int(offset)
-                lists.append(.init(ids: start.assumingMemoryBound(to: UInt32.self), codes: UnsafeRawPointer(start + IndexFormat.align(4 * size)),
-                                   count: size, firstPosition: position))
-                position += size
-                largest = max(largest, size)
-            }
-            guard position == n else { throw corrupt("IVFD lists hold \(position) rows, META says \(n)") }
-            let positions = try view(.ivfRowPositions, bytes: 4 * n)?.assumingMemoryBound(to: UInt32.self)
-            guard exact != nil || positions != nil else { throw corrupt("missing IVFR section (needed without VF32)") }
-            let ivf = DenseIndex.IVFLists(centroids: centroids.assumingMemoryBound(to: UInt16.self), lists: lists,
-                                          rowPositions: positions, largestList: largest)
-            return DenseIndex(name: path, count: n, dimension: d, kind: .ivf, coding: coding, quantizer: quantizer, exact: exact,
-                              flatCodes: nil, ivf: ivf, defaultNProbe: metadata.dense.nprobe, owner: owner)
+        do throws(IndexFileError) {
+            let header = try Self.header(of: file.bytes)
+            sections = try Self.sectionTable(of: file.bytes, header: header)
+            metadata = try Self.metadata(in: sections, version: header.version)
+            dense = try DenseIndex.open(sections, metadata: metadata, name: path, owner: file)
+            blocks = try Self.textBlocks(in: sections, count: metadata.count)
+        } catch {
+            throw error.error(path: path)
         }
     }
 
     /// An optional section's bytes (bounds were checked on open; its checksum by `verify()`).
     public func section(_ kind: IndexFormat.SectionKind) -> UnsafeRawBufferPointer? {
-        sections[kind].map { UnsafeRawBufferPointer(rebasing: file.bytes[$0.range]) }
+        sections[kind].map { sections.bytes(of: $0) }
     }
 
     /// Checks the checksum of every section and every text block.
     public func verify() throws {
-        for section in sections.values.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+        for section in sections.byKind.values.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
             guard Zlib.crc32(UnsafeRawBufferPointer(rebasing: file.bytes[section.range])) == section.crc else {
                 throw RagPipeError.corruptIndex(path: path, reason: "\(section.kind.fourCC) section checksum mismatch")
             }

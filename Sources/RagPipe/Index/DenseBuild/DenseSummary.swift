@@ -1,0 +1,17 @@
+import RagPipeSupport
+
+/// The part of `build-index`'s summary line about the vectors.
+public enum DenseSummary {
+    public static func line(kind: IndexKind, coding: VectorCoding, report r: DenseReport) -> String {
+        var s = "\(kind.rawValue) \(coding.rawValue)" + (r.rerank ? " + fp32 re-rank" : "")
+        if kind == .ivf {
+            s += ", \(r.nlist) lists (largest \(String(format1: r.listBalance ?? 0))× the mean), k-means on \(grouped(r.trainingPoints)) points, "
+                + "\(r.trainingIterations) iterations" + (r.emptyListSplits > 0 ? " (\(r.emptyListSplits) empty lists re-split)" : "")
+                + ", \(String(format1: (r.trainingSeconds ?? 0) * 1000)) ms; default nprobe \(r.nprobe)"
+        }
+        if let recall = r.recallAt10 {
+            s += (kind == .ivf ? " reaches" : ",") + " recall@10 \(String(format3: recall)) vs exact (\(r.tuningQueries) own-vector queries)"
+        }
+        return s
+    }
+}

@@ -1,0 +1,48 @@
+import RagPipeSupport
+import CKernels
+
+/// The coarse quantizer of an IVF build: k-means on a sample of the rows, centroids rounded to
+/// the halves the file stores, and every row assigned to its list with those stored values.
+enum IVFTraining {
+    struct Result {
+        /// nlist × d IEEE half, as `IVFC` stores them.
+        var halfCentroids: [UInt16]
+        /// The list of every row.
+        var labels: [Int32]
+    }
+
+    static func run(vectors: UnsafeBufferPointer<Float>, dimension d: Int, nlist: Int, options: DenseIndexOptions,
+                    report: inout DenseReport, status: (String) -> Void) -> Result {
+        let n = vectors.count / d
+        var sampleSize = options.trainingPoints ?? DenseIndexOptions.defaultTrainingPoints(nlist: nlist, count: n)
+        sampleSize = min(n, max(nlist, sampleSize), nlist * DenseIndexOptions.maximumPointsPerList)
+        if sampleSize < nlist * DenseIndexOptions.minimumPointsPerList {
+            report.warnings.append("k-means trains \(nlist) lists on \(sampleSize) points, fewer than the \(DenseIndexOptions.minimumPointsPerList) per list it needs; consider a smaller --nlist")
+        }
+        var rng = SplitMix64(seed: options.seed)
+        var rows = Array(0..<n)
+        for i in 0..<sampleSize { rows.swapAt(i, Int.random(in: i..<n, using: &rng)) }
+        var sample = [Float](repeating: 0, count: sampleSize * d)
+        for (s, row) in rows[..<sampleSize].sorted().enumerated() {
+            for j in 0..<d { sample[s * d + j] = vectors[row * d + j] }
+        }
+        let clock = Stopwatch()
+        let training = sample.withUnsafeBufferPointer {
+            KMeans.train(points: $0, dimension: d, clusters: nlist, iterations: options.iterations, seed: options.seed &+ 1) { i in
+                status("k-means: \(nlist) lists on \(sampleSize) points, iteration \(i + 1)")
+            }
+        }
+        // Stored centroids are halves; rows are assigned with exactly the values queries will see.
+        var halfCentroids = [UInt16](repeating: 0, count: nlist * d)
+        rp_f32_to_f16(training.centroids, &halfCentroids, nlist * d)
+        var storedCentroids = [Float](repeating: 0, count: nlist * d)
+        rp_f16_to_f32(halfCentroids, &storedCentroids, nlist * d)
+        status("assigning \(n) vectors to \(nlist) lists")
+        let labels = KMeans.assign(points: vectors, dimension: d, centroids: storedCentroids).labels
+        report.trainingPoints = sampleSize
+        report.trainingIterations = training.iterations
+        report.emptyListSplits = training.splits
+        report.trainingSeconds = clock.seconds
+        return Result(halfCentroids: halfCentroids, labels: labels)
+    }
+}
