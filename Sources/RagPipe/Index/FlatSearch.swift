@@ -32,9 +32,7 @@ public enum ExactSearch {
         heaps.initialize(repeating: [])
         defer { heaps.deinitialize(); heaps.deallocate() }
         queries.withUnsafeBufferPointer { qs in
-            let shared = UncheckedSendable((heaps, qs, vectors))
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let (heaps, qs, vectors) = shared.value
+            Parallel.onWorkers(workers) { w in
                 var mine = [TopK](repeating: TopK(k: min(k, n)), count: nq)
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: nq * blockRows)
                 defer { scores.deallocate() }

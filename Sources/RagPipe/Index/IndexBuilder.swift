@@ -166,14 +166,7 @@ public final class IndexBuilder {
 
         // Compress text blocks on all cores.
         let blockCount = blocks.count
-        let compressed = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: blockCount)
-        compressed.initialize(repeating: [])
-        defer { compressed.deinitialize(); compressed.deallocate() }
-        let sources = blocks
-        let output = UncheckedSendable(compressed)
-        DispatchQueue.concurrentPerform(iterations: blockCount) { i in
-            output.value[i] = Zlib.compress(sources[i], level: compressionLevel)
-        }
+        let compressed = Parallel.map(count: blockCount) { i in Zlib.compress(blocks[i], level: compressionLevel) }
 
         var blockEntries: [TextBlockEntry] = []
         blockEntries.reserveCapacity(blockCount)

@@ -108,43 +108,36 @@ public struct IndexMetadata: Equatable, Sendable {
     public var formatVersion: UInt32 { kind == .flat && codes == .fp32 ? 1 : 2 }
 
     func jsonBytes() -> [UInt8] {
-        var out: [UInt8] = [0x7B]
-        JSONWriter.appendKey("format", to: &out); JSONWriter.appendInt(Int(formatVersion), to: &out)
-        out.append(0x2C); JSONWriter.appendKey("tool", to: &out); JSONWriter.appendString(toolVersion, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("model", to: &out); JSONWriter.appendString(modelID, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("dim", to: &out); JSONWriter.appendInt(dimension, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("metric", to: &out); JSONWriter.appendString(metric.rawValue, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("count", to: &out); JSONWriter.appendInt(count, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("kind", to: &out); JSONWriter.appendString(kind.rawValue, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("codes", to: &out); JSONWriter.appendString(codes.rawValue, to: &out)
-        out.append(0x2C); JSONWriter.appendKey("block_size", to: &out); JSONWriter.appendInt(blockSize, to: &out)
-        if kind != .flat || codes != .fp32 {
-            out.append(0x2C); JSONWriter.appendKey("rerank", to: &out); JSONWriter.appendBool(dense.rerank, to: &out)
-        }
-        if kind == .ivf {
-            out.append(0x2C); JSONWriter.appendKey("nlist", to: &out); JSONWriter.appendInt(dense.nlist, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("nprobe", to: &out); JSONWriter.appendInt(dense.nprobe, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("train_points", to: &out); JSONWriter.appendInt(dense.trainingPoints, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("train_iterations", to: &out); JSONWriter.appendInt(dense.trainingIterations, to: &out)
-            if let t = dense.trainingSeconds {
-                out.append(0x2C); JSONWriter.appendKey("train_seconds", to: &out); JSONWriter.appendRounded(t, decimals: 3, to: &out)
+        JSONObjectWriter.bytes { o in
+            o.field("format", Int(formatVersion))
+            o.field("tool", toolVersion)
+            o.field("model", modelID)
+            o.field("dim", dimension)
+            o.field("metric", metric.rawValue)
+            o.field("count", count)
+            o.field("kind", kind.rawValue)
+            o.field("codes", codes.rawValue)
+            o.field("block_size", blockSize)
+            if kind != .flat || codes != .fp32 { o.field("rerank", dense.rerank) }
+            if kind == .ivf {
+                o.field("nlist", dense.nlist)
+                o.field("nprobe", dense.nprobe)
+                o.field("train_points", dense.trainingPoints)
+                o.field("train_iterations", dense.trainingIterations)
+                if let t = dense.trainingSeconds { o.field("train_seconds", t, decimals: 3) }
+                if let b = dense.listBalance { o.field("list_balance", b, decimals: 3) }
             }
-            if let b = dense.listBalance {
-                out.append(0x2C); JSONWriter.appendKey("list_balance", to: &out); JSONWriter.appendRounded(b, decimals: 3, to: &out)
+            if let r = dense.recallAt10 {
+                o.field("recall_at_10", r, decimals: 4)
+                o.field("target_recall", dense.targetRecall ?? 0)
+                o.field("tuning_queries", dense.tuningQueries)
+            }
+            if let bm25 {
+                o.field("bm25_k1", bm25.k1)
+                o.field("bm25_b", bm25.b)
+                o.field("bm25_avgdl", bm25.averageLength)
             }
         }
-        if let r = dense.recallAt10 {
-            out.append(0x2C); JSONWriter.appendKey("recall_at_10", to: &out); JSONWriter.appendRounded(r, decimals: 4, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("target_recall", to: &out); JSONWriter.appendDouble(dense.targetRecall ?? 0, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("tuning_queries", to: &out); JSONWriter.appendInt(dense.tuningQueries, to: &out)
-        }
-        if let bm25 {
-            out.append(0x2C); JSONWriter.appendKey("bm25_k1", to: &out); JSONWriter.appendDouble(bm25.k1, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("bm25_b", to: &out); JSONWriter.appendDouble(bm25.b, to: &out)
-            out.append(0x2C); JSONWriter.appendKey("bm25_avgdl", to: &out); JSONWriter.appendDouble(bm25.averageLength, to: &out)
-        }
-        out.append(0x7D)
-        return out
     }
 
     /// Reads META. Malformed JSON throws the scanner's error; a metric, kind or coding this

@@ -107,9 +107,7 @@ public enum KMeans {
         labels.withUnsafeMutableBufferPointer { labelBuffer in
             best.withUnsafeMutableBufferPointer { bestBuffer in
                 centroids.withUnsafeBufferPointer { cent in
-                    let out = UncheckedSendable((labelBuffer, bestBuffer, cent, points))
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
-                        let (labelBuffer, bestBuffer, cent, points) = out.value
+                    Parallel.onWorkers(workers) { w in
                         let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * k)
                         defer { scores.deallocate() }
                         var b = w

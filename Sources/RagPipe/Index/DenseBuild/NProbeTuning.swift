@@ -28,7 +28,7 @@ enum NProbeTuning {
         report.targetRecall = options.targetRecall
 
         func recall(nprobe: Int) throws -> Double {
-            let found = try ParallelMap.run(count: queries) { i -> Int in
+            let found = try Parallel.map(count: queries) { i -> Int in
                 let q = Array(queryVectors[(i * dim)..<((i + 1) * dim)])
                 let hits = try view.search(q, k: 11, nprobe: nprobe).lazy.filter { $0.id != queryRows[i] }.prefix(10)
                 return hits.reduce(0) { $0 + (truth[i].contains($1.id) ? 1 : 0) }

@@ -45,16 +45,10 @@ package struct BM25Builder {
         // Analyze in parallel, then merge in order.
         let workers = 8
         let perWorker = (n + workers - 1) / workers
-        let results = UnsafeMutableBufferPointer<[[String]]>.allocate(capacity: workers)
-        results.initialize(repeating: [])
-        defer { results.deinitialize(); results.deallocate() }
-        let out = UncheckedSendable(results)
-        let input = UncheckedSendable(texts)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let results: [[[String]]] = Parallel.map(count: workers, workers: workers) { w in
             let analyzer = EnglishAnalyzer()
             let lo = w * perWorker, hi = min(n, lo + perWorker)
-            guard lo < hi else { return }
-            out.value[w] = input.value[lo..<hi].map { analyzer.terms($0) }
+            return lo < hi ? texts[lo..<hi].map { analyzer.terms($0) } : []
         }
         var termIDs: [String: Int] = [:]
         var docs: [[UInt32]] = []
