@@ -34,7 +34,7 @@ MAP
         sed -E '/^(@testable )?import RagPipe[A-Za-z]+$/d' "$f" > "$OUT/sources/$(echo "${f#Sources/RagPipe/}" | tr / _)"
     done < <(find Sources/RagPipe -name '*.swift' | LC_ALL=C sort)
     mapfile -t sources < <(find "$OUT/sources" -name '*.swift' | LC_ALL=C sort)
-    swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name RagPipe \
+    swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name RagPipe -package-name ragpipe \
         -I Sources/CZlib -I Sources/CBLAS -I "$OUT/CKernels" \
         "${sources[@]}" Tests/Fuzz/FuzzMain.swift "${objects[@]}" -lz -ldl -o "$BIN" 2>&1 |
         { grep -v "Cannot export local symbol '__asan" || true; }    # gold's harmless notes on ASan's own symbols
