@@ -19,7 +19,7 @@ public struct QueryEngine {
 
     public func run(_ query: String) throws -> QueryResult {
         let retrieved = try retriever.search(query)
-        var clock = Stopwatch()
+        let clock = Stopwatch()
         let answer = try answerer.answer(query, vector: retrieved.vector, hits: retrieved.hits, embedder: retriever.embedder)
         let timings = QueryResult.Timings(embedMs: retrieved.embedMs, searchMs: retrieved.searchMs, fetchMs: retrieved.fetchMs,
                                           answerMs: clock.milliseconds)
