@@ -47,7 +47,7 @@ extension DenseIndex {
         let listBase = file.bytes.baseAddress! + listSection.range.lowerBound
         let listBytes = UInt64(listSection.range.count)
         let entries = UnsafeRawBufferPointer(start: directory, count: nlist * IVFListEntry.size)
-        var lists: [IVFCodes<Codec>.List] = []
+        var lists: [IVFList] = []
         lists.reserveCapacity(nlist)
         var position = 0, largest = 0
         for l in 0..<nlist {

@@ -28,7 +28,7 @@ enum IVFListLayout {
         let listBytes = OwnedBytes(count: total)
         var directory = [UInt8]()
         directory.reserveCapacity(nlist * IVFListEntry.size)
-        var lists: [IVFCodes<Codec>.List] = []
+        var lists: [IVFList] = []
         for l in 0..<nlist {
             let ids = (listBytes.base + offsets[l]).assumingMemoryBound(to: UInt32.self)
             let codes = listBytes.base + offsets[l] + IndexFormat.align(4 * sizes[l])

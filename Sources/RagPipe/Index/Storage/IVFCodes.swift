@@ -6,20 +6,13 @@ struct IVFCodes<Codec: VectorCodec>: DenseCodes, @unchecked Sendable {
     let codec: Codec
     /// nlist × d IEEE half: half the bytes of fp32, so a probe's centroid scan stays in L2.
     let centroids: UnsafePointer<UInt16>
-    let lists: [List]
+    let lists: [IVFList]
     /// Row → position in list order; needed to find a row's code without exact vectors.
     let rowPositions: UnsafePointer<UInt32>?
     let largestList: Int
     /// Rows in all lists: the bound every stored row id is checked against.
     let count: Int
     let defaultNProbe: Int
-
-    struct List {
-        let ids: UnsafePointer<UInt32>
-        let codes: UnsafeRawPointer
-        let count: Int
-        let firstPosition: Int
-    }
 
     var kind: IndexKind { .ivf }
     var coding: VectorCoding { Codec.coding }
@@ -67,6 +60,16 @@ struct IVFCodes<Codec: VectorCodec>: DenseCodes, @unchecked Sendable {
         }
         return codec.decode(list.codes + (position - list.firstPosition) * codec.codeSize)
     }
+}
+
+/// One inverted list in memory: its stored row ids and their codes. Its layout does not depend
+/// on the codec, so it is not nested in the generic `IVFCodes`.
+struct IVFList {
+    let ids: UnsafePointer<UInt32>
+    let codes: UnsafeRawPointer
+    let count: Int
+    /// The position of its first entry in list order (the sum of the counts before it).
+    let firstPosition: Int
 }
 
 /// Row ids stored in a list, each checked against the row count before it is used.
