@@ -2,10 +2,9 @@
 /// conforming types are generic over the codec (`FlatCodes`, `IVFCodes`), so their scans
 /// specialize to one kernel call per run of codes and one result handler loop.
 protocol DenseCodes: Sendable {
+    associatedtype Codec: VectorCodec
+    var codec: Codec { get }
     var kind: IndexKind { get }
-    var coding: VectorCoding { get }
-    /// Whether scores are exact (the codes are the fp32 vectors), so re-ranking changes nothing.
-    var isExact: Bool { get }
     /// Inverted lists (0 for a flat storage).
     var nlist: Int { get }
     /// Lists probed when the caller does not say (0 for a flat storage).
@@ -14,6 +13,12 @@ protocol DenseCodes: Sendable {
     func search(_ q: [Float], into top: inout TopK, nprobe: Int?) throws(IndexFileError)
     /// The vector row `row`'s code stands for.
     func reconstruct(row: Int) throws(IndexFileError) -> [Float]
+}
+
+extension DenseCodes {
+    var coding: VectorCoding { Codec.coding }
+    /// Whether scores are exact (the codes are the fp32 vectors), so re-ranking changes nothing.
+    var isExact: Bool { Codec.isExact }
 }
 
 /// Runs `body` with per-query buffers of a scan: a score and an integer per code of the

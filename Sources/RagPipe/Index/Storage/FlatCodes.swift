@@ -8,8 +8,6 @@ struct FlatCodes<Codec: VectorCodec>: DenseCodes, @unchecked Sendable {
     let count: Int
 
     var kind: IndexKind { .flat }
-    var coding: VectorCoding { Codec.coding }
-    var isExact: Bool { Codec.isExact }
     var nlist: Int { 0 }
     var defaultNProbe: Int { 0 }
 

@@ -15,8 +15,6 @@ struct IVFCodes<Codec: VectorCodec>: DenseCodes, @unchecked Sendable {
     let defaultNProbe: Int
 
     var kind: IndexKind { .ivf }
-    var coding: VectorCoding { Codec.coding }
-    var isExact: Bool { Codec.isExact }
     var nlist: Int { lists.count }
 
     func search(_ q: [Float], into top: inout TopK, nprobe: Int?) throws(IndexFileError) {
