@@ -1,14 +1,5 @@
 import Testing
-@testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
-@testable import RagPipeEmbedding
 @testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 @Suite struct AnalyzerTests {
     /// Examples from Porter's paper and his published vocabulary/output lists.

@@ -1,16 +1,13 @@
 import Foundation
 import Testing
+@testable import RagPipeHTTP
 @testable import RagPipeSupport
 @testable import RagPipeRecords
-@testable import RagPipeChunking
 @testable import RagPipeEmbedding
 @testable import RagPipeIndex
 @testable import RagPipeRetrieval
 @testable import RagPipeAnswering
 @testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
-@testable import RagPipeHTTP
 
 /// The groundedness guardrail, prompt packing, and the parsers behind `query --llm` and
 /// `evaluate --squad` (the server itself is exercised in LLMServerTests).

@@ -1,15 +1,8 @@
 import Foundation
 import Testing
-@testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
 @testable import RagPipeEmbedding
 @testable import RagPipeIndex
 @testable import RagPipeRetrieval
-@testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 @Suite struct BM25Tests {
     static let texts = [

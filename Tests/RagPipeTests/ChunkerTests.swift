@@ -2,13 +2,7 @@ import Testing
 @testable import RagPipeSupport
 @testable import RagPipeRecords
 @testable import RagPipeChunking
-@testable import RagPipeEmbedding
-@testable import RagPipeIndex
-@testable import RagPipeRetrieval
 @testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 @Suite struct ChunkerTests {
     static let guide = """

@@ -1,15 +1,7 @@
 import Foundation
 import Testing
 @testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
-@testable import RagPipeEmbedding
 @testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 /// `build-index` killed at any moment leaves the old index or the new one, never a mix.
 @Suite struct CrashSafetyTests {

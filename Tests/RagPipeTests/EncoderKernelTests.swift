@@ -2,15 +2,7 @@ import CKernels
 import Foundation
 import Testing
 @testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
 @testable import RagPipeEmbedding
-@testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 /// The encoder's element-wise and attention kernels at every level this CPU has, against the
 /// scalar libm oracle (RP_LEVEL_SCALAR).

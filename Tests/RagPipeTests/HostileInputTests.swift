@@ -1,15 +1,11 @@
 import Foundation
 import Testing
 @testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
 @testable import RagPipeEmbedding
 @testable import RagPipeIndex
 @testable import RagPipeRetrieval
-@testable import RagPipeAnswering
 @testable import RagPipeEvaluation
 @testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 /// The defects a hostile sweep of every tool found (issue 14): each must fail with one line and
 /// an exit status below 128, never trap, and never destroy or replace a good file.

@@ -1,15 +1,6 @@
 import Foundation
 import Testing
-@testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
-@testable import RagPipeEmbedding
 @testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 /// `embed --cache`: an edited corpus re-embeds only what changed and rebuilds the same bytes.
 @Suite struct IncrementalTests {

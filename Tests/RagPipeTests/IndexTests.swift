@@ -2,14 +2,8 @@ import Foundation
 import Testing
 @testable import RagPipeSupport
 @testable import RagPipeRecords
-@testable import RagPipeChunking
 @testable import RagPipeEmbedding
 @testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 @Suite struct IndexTests {
     /// Builds an index of `n` random unit vectors with records, returns (path, records, vectors).

@@ -1,15 +1,8 @@
 import CKernels
 import Testing
 @testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
-@testable import RagPipeEmbedding
 @testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
 @testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 /// The fp16 and sq8 kernels at every instruction-set level this CPU has, against scalar oracles.
 @Suite struct KernelTests {

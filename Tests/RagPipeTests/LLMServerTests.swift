@@ -1,15 +1,6 @@
 import Foundation
 import Testing
 @testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
-@testable import RagPipeEmbedding
-@testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 /// `query --llm` and `embed --embedder openai` against a REAL llama.cpp `llama-server`
 /// (scripts/llama-server.sh builds it from the PyPI sdist and fetches SmolLM2-135M-Instruct;

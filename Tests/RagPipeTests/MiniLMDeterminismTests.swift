@@ -1,14 +1,5 @@
 import Testing
-@testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
 @testable import RagPipeEmbedding
-@testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 @Suite(.enabled(if: modelAvailable, "needs the model: run `make model`"))
 struct MiniLMDeterminismTests {

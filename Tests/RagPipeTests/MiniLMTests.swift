@@ -2,15 +2,7 @@ import CKernels
 import Foundation
 import Testing
 @testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
 @testable import RagPipeEmbedding
-@testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 /// The model folder `make model` fetches; tests that need it are skipped with a note when absent.
 let modelDirectory: String = {

@@ -1,11 +1,9 @@
 import Foundation
 import Testing
 @testable import RagPipeSupport
-@testable import RagPipeRecords
 @testable import RagPipeRetrieval
 @testable import RagPipeAnswering
 @testable import RagPipeEvaluation
-@testable import RagPipePipeline
 
 /// What evaluate and `query --npy` print, rendered by the library (Evaluation, Retrieval): the
 /// bytes the executables wrote by hand before, checked against that hand-written form.

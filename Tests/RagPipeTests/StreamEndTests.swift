@@ -1,15 +1,6 @@
 import Foundation
 import Testing
 @testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
-@testable import RagPipeEmbedding
-@testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 /// A stream cut short at a line boundary (a stage killed mid-pipeline) must never become the
 /// index: every `chunk` and `embed` output ends with an end-of-stream line that counts its records.
