@@ -1,15 +1,10 @@
 import Foundation
 import Testing
+@testable import RagPipeFuzzing
 @testable import RagPipeSupport
 @testable import RagPipeRecords
-@testable import RagPipeChunking
-@testable import RagPipeEmbedding
 @testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
 @testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 @Suite struct IVFTests {
     static let dim = 32
@@ -214,7 +209,7 @@ import Testing
         func patched(_ edit: (inout [UInt8]) -> Void) throws -> String {
             var bytes = [UInt8](original)
             edit(&bytes)
-            IndexFuzzTests.fixChecksums(&bytes)
+            FuzzHarness.mendChecksums(&bytes, fileSize: false)
             let p = dir.path + "/damaged.ragx"
             try Data(bytes).write(to: URL(fileURLWithPath: p))
             return p

@@ -1,9 +1,7 @@
 import Foundation
 import Testing
+@testable import RagPipeFuzzing
 @testable import RagPipeSupport
-@testable import RagPipeRecords
-@testable import RagPipeChunking
-@testable import RagPipeEmbedding
 @testable import RagPipeIndex
 
 /// The records of the file's frame (header, section table, TXTI and IVFD entries): each type's
@@ -98,7 +96,7 @@ import Testing
         record(&bytes)
         var b = file
         b.replaceSubrange(offset..<(offset + bytes.count), with: bytes)
-        IndexFuzzTests.fixChecksums(&b)
+        FuzzHarness.mendChecksums(&b, fileSize: false)
         return b
     }
 
@@ -212,7 +210,7 @@ import Testing
         // A table whose length disagrees with its count.
         var short = good
         withUnsafeBytes(of: UInt32(blocks.count + 1).littleEndian) { for k in 0..<4 { short[txti + k] = $0[k] } }
-        IndexFuzzTests.fixChecksums(&short)
+        FuzzHarness.mendChecksums(&short, fileSize: false)
         #expect(refusal(short, in: dir)?.contains("TXTI section is \(reader.sections[.textIndex]!.range.count) bytes for \(blocks.count + 1) blocks") == true)
     }
 
@@ -297,7 +295,7 @@ import Testing
         var bytes = good
         let text = String(decoding: bytes[meta], as: UTF8.self).replacingOccurrences(of: "\"cosine\"", with: "\"cosinf\"")
         bytes.replaceSubrange(meta, with: Array(text.utf8))
-        IndexFuzzTests.fixChecksums(&bytes)
+        FuzzHarness.mendChecksums(&bytes, fileSize: false)
         let damaged = dir.write("meta.ragx", bytes: bytes)
         #expect(throws: RagPipeError.corruptIndex(path: damaged, reason: "META: unknown metric 'cosinf'")) { try IndexReader(path: damaged) }
     }

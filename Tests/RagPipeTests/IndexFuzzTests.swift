@@ -1,15 +1,10 @@
 import Foundation
 import Testing
+@testable import RagPipeFuzzing
 @testable import RagPipeSupport
 @testable import RagPipeRecords
-@testable import RagPipeChunking
 @testable import RagPipeEmbedding
 @testable import RagPipeIndex
-@testable import RagPipeRetrieval
-@testable import RagPipeAnswering
-@testable import RagPipeEvaluation
-@testable import RagPipePipeline
-@testable import RagPipeFuzzing
 
 /// Deterministic mutation fuzzing of real index files: every mutated file must give a clean
 /// `RagPipeError` or a valid answer, never a crash, hang or out-of-bounds read. Structural
@@ -40,28 +35,6 @@ import Testing
         var o = DenseIndexOptions()
         o.kind = .ivf; o.coding = .sq8; o.nlist = 5
         return o
-    }
-
-    /// Recomputes section, table and header checksums wherever the (mutated) table points in bounds.
-    static func fixChecksums(_ b: inout [UInt8]) {
-        guard b.count >= 64 else { return }
-        func u32(_ o: Int) -> UInt32 { b.withUnsafeBytes { $0.u32(at: o) } }
-        func u64(_ o: Int) -> UInt64 { b.withUnsafeBytes { $0.u64(at: o) } }
-        func put32(_ v: UInt32, _ o: Int) { withUnsafeBytes(of: v.littleEndian) { for k in 0..<4 { b[o + k] = $0[k] } } }
-        func crc(_ r: Range<Int>) -> UInt32 { b.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[r])) } }
-        let tableOffset = u64(24), count = UInt64(u32(32))
-        if count <= 64, tableOffset <= UInt64(b.count), count * 32 <= UInt64(b.count) - tableOffset {
-            let t = Int(tableOffset)
-            for i in 0..<Int(count) {
-                let e = t + i * 32
-                let offset = u64(e + 8), length = u64(e + 16)
-                if offset <= UInt64(b.count), length <= UInt64(b.count) - offset {
-                    put32(crc(Int(offset)..<Int(offset + length)), e + 24)
-                }
-            }
-            put32(crc(t..<(t + Int(count) * 32)), 36)
-        }
-        put32(crc(0..<60), 60)
     }
 
     /// Opens, verifies, searches and reads every hit; returns whether it answered.
@@ -107,20 +80,20 @@ import Testing
                 let e = tableOffset + 32 * random(sections) + (random(2) == 0 ? 8 : 16)
                 let values: [UInt64] = [0, 1, 63, 64, UInt64(m.count), UInt64(m.count) + 1, UInt64.max, UInt64.max - 7, 1 << 40, rng.next()]
                 withUnsafeBytes(of: values[random(values.count)].littleEndian) { for k in 0..<8 { m[e + k] = $0[k] } }
-                Self.fixChecksums(&m)
+                FuzzHarness.mendChecksums(&m, fileSize: false)
             case 4:                                   // two sections swapped, checksums fixed
                 let a = tableOffset + 32 * random(sections), c = tableOffset + 32 * random(sections)
                 for k in 0..<4 { m.swapAt(a + k, c + k) }
-                Self.fixChecksums(&m)
+                FuzzHarness.mendChecksums(&m, fileSize: false)
             case 5:                                   // bytes inside a section changed, checksums fixed
                 let e = tableOffset + 32 * random(sections)
                 let (offset, length) = m.withUnsafeBytes { (Int($0.u64(at: e + 8)), Int($0.u64(at: e + 16))) }
                 for _ in 0...random(4) { m[offset + random(length)] = UInt8(truncatingIfNeeded: rng.next()) }
-                Self.fixChecksums(&m)
+                FuzzHarness.mendChecksums(&m, fileSize: false)
             case 6:                                   // header fields (size, table offset, count), checksum fixed
                 let field = [16, 24, 32, 8][random(4)]
                 withUnsafeBytes(of: rng.next() % UInt64(m.count * 2)) { for k in 0..<4 { m[field + k] = $0[k] } }
-                Self.fixChecksums(&m)
+                FuzzHarness.mendChecksums(&m, fileSize: false)
             case 7 where ivf && random(2) == 0:       // an IVFD list entry field set to an extreme, checksums fixed
                 let ivfd = m.withUnsafeBytes { raw -> Int in
                     (0..<sections).map { tableOffset + 32 * $0 }.first { raw.u32(at: $0) == IndexFormat.SectionKind.ivfDirectory.rawValue }
@@ -129,7 +102,7 @@ import Testing
                 let field = ivfd + 16 * random(5) + [0, 4, 8][random(3)]
                 let values: [UInt32] = [0, 1, 64, 0xFFFF_FFFF, 1 << 30, UInt32(truncatingIfNeeded: rng.next())]
                 withUnsafeBytes(of: values[random(values.count)].littleEndian) { for k in 0..<4 { m[field + k] = $0[k] } }
-                Self.fixChecksums(&m)
+                FuzzHarness.mendChecksums(&m, fileSize: false)
             default:                                  // a TXTI entry field set to an extreme, checksums fixed
                 let txti = m.withUnsafeBytes { raw -> Int in
                     (0..<sections).map { tableOffset + 32 * $0 }.first { raw.u32(at: $0) == IndexFormat.SectionKind.textIndex.rawValue }
@@ -139,7 +112,7 @@ import Testing
                 let field = txti + 8 + 32 * random(blocks) + [0, 8, 12, 16, 20][random(5)]
                 let values: [UInt32] = [0, 1, 0xFFFF_FFFF, 1 << 30, UInt32(truncatingIfNeeded: rng.next())]
                 withUnsafeBytes(of: values[random(values.count)].littleEndian) { for k in 0..<4 { m[field + k] = $0[k] } }
-                Self.fixChecksums(&m)
+                FuzzHarness.mendChecksums(&m, fileSize: false)
             }
             try Data(m).write(to: URL(fileURLWithPath: path))
             if Self.exercise(path) { answered += 1 } else { refused += 1 }

@@ -30,7 +30,7 @@ public enum FuzzHarness {
             var bytes = Array(data)
             // Checksums would stop nearly every mutation at the header: mend them (the file size
             // too) in three inputs of four, so that the checks behind them are fuzzed as well.
-            if bytes.count % 4 != 3 { mendChecksums(&bytes) }
+            if bytes.count % 4 != 3 { mendChecksums(&bytes, fileSize: true) }
             bytes.withUnsafeBytes { index(writeScratch($0, scratch, suffix: ".ragx")) }
         case .jsonl: jsonl(data)
         case .npy: _ = try? NumpyMatrix(path: writeScratch(data, scratch, suffix: ".npy"))
@@ -63,18 +63,19 @@ public enum FuzzHarness {
         return path
     }
 
-    /// Rewrites the header's file size, each in-bounds section's CRC, the section table's CRC and
-    /// the header's CRC (docs/FORMAT.md), as a writer would have.
-    static func mendChecksums(_ bytes: inout [UInt8]) {
+    /// Recomputes every checksum of a mutated index (header, section table, each section), so
+    /// mutations reach the parsers behind them; `fileSize` also rewrites the header's file size
+    /// (a truncation then reaches the table checks instead of being refused by size).
+    package static func mendChecksums(_ bytes: inout [UInt8], fileSize: Bool) {
         guard bytes.count >= IndexFormat.headerSize else { return }
-        func u32(_ o: Int) -> UInt32 { bytes[o..<(o + 4)].reversed().reduce(0) { $0 << 8 | UInt32($1) } }
-        func u64(_ o: Int) -> UInt64 { bytes[o..<(o + 8)].reversed().reduce(0) { $0 << 8 | UInt64($1) } }
-        func put32(_ v: UInt32, _ o: Int) { for i in 0..<4 { bytes[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) } }
+        func u32(_ o: Int) -> UInt32 { bytes.withUnsafeBytes { $0.u32(at: o) } }
+        func u64(_ o: Int) -> UInt64 { bytes.withUnsafeBytes { $0.u64(at: o) } }
+        func put32(_ v: UInt32, _ o: Int) { withUnsafeBytes(of: v.littleEndian) { for k in 0..<4 { bytes[o + k] = $0[k] } } }
         func crc(_ r: Range<Int>) -> UInt32 { bytes.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[r])) } }
         let size = UInt64(bytes.count)
-        for i in 0..<8 { bytes[16 + i] = UInt8(truncatingIfNeeded: size >> (8 * UInt64(i))) }
-        let table = u64(24), count = UInt64(u32(32))
-        if count <= 1024, table <= size, count * UInt64(IndexFormat.sectionEntrySize) <= size - table {
+        if fileSize { withUnsafeBytes(of: size.littleEndian) { for k in 0..<8 { bytes[16 + k] = $0[k] } } }
+        let table = u64(24), count = UInt64(u32(32)), entry = UInt64(IndexFormat.sectionEntrySize)
+        if count <= UInt64(IndexFormat.maxSections), table <= size, count * entry <= size - table {
             for i in 0..<Int(count) {
                 let e = Int(table) + i * IndexFormat.sectionEntrySize
                 let offset = u64(e + 8), length = u64(e + 16)

@@ -17,6 +17,8 @@ public enum IndexFormat {
     public static let alignment = 64
     /// The largest vector dimension an index may hold (readers refuse more, writers never write it).
     public static let maxDimension = VectorLimits.maxDimension
+    /// The most sections a reader accepts in one file.
+    public static let maxSections = 1024
     /// Target uncompressed size of a text block.
     public static let defaultBlockSize = 64 * 1024
 

@@ -21,7 +21,7 @@ extension IndexReader {
         let size = UInt64(bytes.count)
         let offset = header.tableOffset, count = UInt64(header.sectionCount)
         // 14 kinds exist; the bound keeps a damaged count from costing a long parse.
-        guard count <= 1024 else { throw .corrupt("section table: \(count) sections, more than the 1024 a reader accepts") }
+        guard count <= IndexFormat.maxSections else { throw .corrupt("section table: \(count) sections, more than the \(IndexFormat.maxSections) a reader accepts") }
         let length = count * UInt64(SectionTableEntry.size)
         guard offset <= size, length <= size - offset else {
             throw .corrupt("section table out of bounds: \(count) entries of \(SectionTableEntry.size) bytes at offset \(offset), file is \(size) bytes")
