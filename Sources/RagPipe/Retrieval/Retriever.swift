@@ -78,12 +78,6 @@ public struct Retriever: Sendable {
                   settings: settings)
     }
 
-    /// The same ranking with other settings.
-    public func with(_ settings: Settings) throws -> Retriever {
-        if let problem = settings.problem { throw RagPipeError.usage(problem) }
-        return Retriever(index: index, embedder: embedder, bm25: bm25, retrieval: retrieval, settings: settings)
-    }
-
     /// The best `depth` chunk rows for `query`, whose embedding is `vector`, best first.
     public func rank(_ query: String, vector: [Float], depth: Int) throws -> [(id: Int, score: Float)] {
         func dense(_ n: Int) throws -> [(id: Int, score: Float)] {
