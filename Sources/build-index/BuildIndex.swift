@@ -26,8 +26,12 @@ struct BuildIndex: ToolCommand {
 
         IVF: k-means (spherical, seeded) picks --nlist centroids, each vector goes to the list of \
         its nearest centroid, and the default nprobe is tuned at build time: the smallest that reaches \
-        --target-recall (recall@10 against exact search, on 500 of the collection's own vectors as \
-        queries). The summary line prints that recall, the list balance and the training time.
+        --target-recall (recall@10 against exact search) on the tuning queries. Give real or \
+        representative questions with --tune-queries (embedded with the index's model: an `embed` \
+        stream or a .npy matrix); without them, 500 proxy queries are made from the collection's \
+        rows, each moved away from its row along the collection's own spread (README, "Tuning \
+        nprobe"), which real questions have measured no easier than. The summary line prints the \
+        recall reached and on which queries, the list balance and the training time.
         """)
 
     @Argument(help: "Embedded record files (default: stdin).")
@@ -72,6 +76,9 @@ struct BuildIndex: ToolCommand {
     @Option(help: "Recall@10 against exact search that the tuned default nprobe must reach.")
     var targetRecall: Double = 0.95
 
+    @Option(help: ArgumentHelp("Questions to tune nprobe on: an `embed` stream or a float32 .npy matrix, embedded with the index's model (at most \(TuningQueries.suppliedLimit) are used, evenly spaced).", valueName: "file"))
+    var tuneQueries: String?
+
     @Option(help: "k-means training sample, in points (default 64 per list, within 39…256 per list).")
     var trainPoints: Int?
 
@@ -83,8 +90,12 @@ struct BuildIndex: ToolCommand {
 
     enum KindChoice: String, ExpressibleByArgument, CaseIterable { case flat, ivf, auto }
 
-    var denseOptions: DenseIndexOptions {
+    func denseOptions() throws -> DenseIndexOptions {
         var o = DenseIndexOptions()
+        if let tuneQueries {
+            let file = try QueryVectorFile(path: tuneQueries, option: "--tune-queries", allowUnterminated: allowUnterminated)
+            o.tuning = .supplied(vectors: file.vectors, dimension: file.dimension, model: file.model)
+        }
         o.kind = kind == .auto ? nil : IndexKind(rawValue: kind.rawValue)
         o.coding = codes
         o.rerank = rerank
@@ -111,21 +122,24 @@ struct BuildIndex: ToolCommand {
         guard (1...1000).contains(iterations) else { throw ValidationError("--iterations must be in 1...1000") }
         if rerank && codes == .fp32 { throw ValidationError("--rerank needs --codes fp16 or sq8 (fp32 codes are already exact)") }
         if kind == .flat && (nlist != nil || nprobe != nil) { throw ValidationError("--nlist and --nprobe apply to --kind ivf") }
+        if tuneQueries != nil && nprobe != nil { throw ValidationError("--tune-queries tunes nprobe; with --nprobe there is nothing to tune") }
+        if let tuneQueries, tuneQueries == "-" && inputs.isEmpty && npy == nil { throw ValidationError("--tune-queries - and the records would both be stdin") }
         if let problem = BM25Parameters(k1: bm25K1, b: bm25B).problem { throw ValidationError("--bm25-k1/--bm25-b: \(problem)") }
         guard blockSize >= 1024 && blockSize <= 64 << 20 else { throw ValidationError("--block-size must be in 1024...67108864") }
     }
 
     func execute() throws {
+        let dense = try denseOptions()
         let progress = Progress(tool: "build-index")
         let s: BuildIndexStage.Summary
         if let npy {
             guard inputs.isEmpty else { throw RagPipeError.usage("--npy builds from the matrix alone; drop the stream inputs") }
             s = try BuildIndexStage.runNumpy(path: npy, output: output, modelID: modelID, blockSize: blockSize,
-                                             compressionLevel: Int32(compressionLevel), dense: denseOptions, progress: progress)
+                                             compressionLevel: Int32(compressionLevel), dense: dense, progress: progress)
         } else {
             s = try BuildIndexStage.run(inputs: inputs, output: output, blockSize: blockSize,
                                         compressionLevel: Int32(compressionLevel),
-                                        bm25: noBM25 ? nil : BM25Parameters(k1: bm25K1, b: bm25B), dense: denseOptions,
+                                        bm25: noBM25 ? nil : BM25Parameters(k1: bm25K1, b: bm25B), dense: dense,
                                         allowUnterminated: allowUnterminated, progress: progress)
         }
         for warning in s.index.dense.warnings { Log.warning("build-index", warning) }

@@ -154,6 +154,9 @@ public final class IndexBuilder {
                       status: (String) -> Void = { _ in }) throws -> Summary {
         finishBlock()
         guard count > 0, let dimension, let modelID else { throw RagPipeError.emptyInput("no records to index") }
+        if case .supplied(_, _, let model?) = dense.tuning, model != modelID {
+            throw RagPipeError.modelMismatch("--tune-queries: vectors of model '\(model)', the records' are '\(modelID)'")
+        }
         let layout = try vectors.withUnsafeBufferPointer {
             try DenseIndexBuilder.build(vectors: $0, dimension: dimension, options: dense, status: status)
         }

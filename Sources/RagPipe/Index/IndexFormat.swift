@@ -133,6 +133,7 @@ public struct IndexMetadata: Equatable, Sendable {
                 o.field("recall_at_10", r, decimals: 4)
                 o.field("target_recall", dense.targetRecall ?? 0)
                 o.field("tuning_queries", dense.tuningQueries)
+                if let t = dense.tuning { o.field("tuning", t.rawValue) }
             }
             if let bm25 {
                 o.field("bm25_k1", bm25.k1)
@@ -172,6 +173,8 @@ public struct IndexMetadata: Equatable, Sendable {
             else if key.equals("recall_at_10") { m.dense.recallAt10 = try s.readDouble() }
             else if key.equals("target_recall") { m.dense.targetRecall = try s.readDouble() }
             else if key.equals("tuning_queries") { m.dense.tuningQueries = try s.readInt() }
+            // Informational: a source this build does not know reads as unrecorded.
+            else if key.equals("tuning") { m.dense.tuning = TuningSource(rawValue: try s.readString()) }
             else { try s.skipValue() }
         }
         try s.expectEnd()

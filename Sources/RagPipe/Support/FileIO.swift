@@ -19,7 +19,7 @@ package enum Syscall {
     /// Reads up to `count` bytes; returns 0 at end of file.
     /// Opens a file a tool reads: one that does not exist or may not be read is a missing input
     /// (exit 66) in every tool, other failures are I/O errors (74).
-    static func openInput(_ path: String) throws -> Int32 {
+    package static func openInput(_ path: String) throws -> Int32 {
         do {
             return try openFile(path, O_RDONLY | O_CLOEXEC)
         } catch RagPipeError.io(_, _, let code) where [ENOENT, EACCES, EPERM, ENOTDIR, ELOOP, ENAMETOOLONG, EISDIR].contains(code) {
@@ -27,7 +27,7 @@ package enum Syscall {
         }
     }
 
-    static func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, path: String) throws -> Int {
+    package static func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, path: String) throws -> Int {
         while true {
             let n = read(fd, buffer, count)
             if n >= 0 { return n }

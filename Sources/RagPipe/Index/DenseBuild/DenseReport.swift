@@ -2,11 +2,13 @@
 public struct DenseReport: Equatable, Sendable {
     public var nlist = 0
     public var nprobe = 0
-    /// Recall@10 of the default search against exact fp32 search, on the collection's own rows
-    /// as queries (each query's own row left out of both lists); nil for exact flat indexes.
+    /// Recall@10 of the default search against exact fp32 search on the tuning queries
+    /// (`TuningQueries`); nil when nothing was measured.
     public var recallAt10: Double?
     public var targetRecall: Double?
     public var tuningQueries = 0
+    /// nil in files written before META recorded it, whose queries were the collection's own rows.
+    public var tuning: TuningSource?
     /// Largest list over the mean list size.
     public var listBalance: Double?
     public var trainingPoints = 0

@@ -10,8 +10,17 @@ public enum DenseSummary {
                 + ", \(String(format1: (r.trainingSeconds ?? 0) * 1000)) ms; default nprobe \(r.nprobe)"
         }
         if let recall = r.recallAt10 {
-            s += (kind == .ivf ? " reaches" : ",") + " recall@10 \(String(format3: recall)) vs exact (\(r.tuningQueries) own-vector queries)"
+            s += (kind == .ivf ? " reaches" : ",") + " recall@10 \(String(format3: recall)) vs exact (\(grouped(r.tuningQueries)) \(r.tuning?.summaryName ?? "own-vector queries"))"
         }
         return s
+    }
+}
+
+extension TuningSource {
+    var summaryName: String {
+        switch self {
+        case .perturbedRows: "proxy queries: perturbed rows"
+        case .suppliedQueries: "--tune-queries"
+        }
     }
 }
