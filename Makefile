@@ -8,6 +8,8 @@ RELEASE     := .build/release
 INDEX       ?= index/corpus.ragx
 CORPUS      ?= corpus
 EMBED_CACHE ?= index/.embed-cache
+CALIBRATION := docs/calibration
+TUNE_QUESTIONS ?= index/tune-questions.jsonl
 K           ?= 5
 CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' \) 2>/dev/null | LC_ALL=C sort)
 TOOLS       := $(RELEASE)/chunk $(RELEASE)/embed $(RELEASE)/build-index $(RELEASE)/query $(RELEASE)/evaluate
@@ -80,9 +82,17 @@ index: release model
 # A stream cut short by a dying stage lacks its end-of-stream line, which build-index requires, so
 # the target is only ever the old or the complete new index; .partial also keeps $@ untouched when
 # the model or the tools fail late (pipefail).
-$(INDEX): $(CORPUS_FILES) $(TOOLS) $(MODEL_DIR)/model.safetensors
+$(INDEX): $(CORPUS_FILES) $(TOOLS) $(MODEL_DIR)/model.safetensors $(TUNE_QUESTIONS)
 	@mkdir -p $(dir $@)
-	$(RELEASE)/chunk --model $(MODEL_DIR) $(CORPUS) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index -o $@.partial
+	$(RELEASE)/chunk --model $(MODEL_DIR) $(CORPUS) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) \
+		| $(RELEASE)/build-index --tune-queries $(TUNE_QUESTIONS) -o $@.partial
+	mv -f $@.partial $@
+
+# The questions an IVF index tunes its default nprobe on (README, "Tuning nprobe"): real ones
+# about the corpus, embedded with the index's model.
+$(TUNE_QUESTIONS): $(CALIBRATION)/corpus-answerable.txt $(TOOLS) $(MODEL_DIR)/model.safetensors
+	@mkdir -p $(dir $@)
+	$(RELEASE)/embed --lines --model $(MODEL_DIR) --cache $(EMBED_CACHE) < $< > $@.partial
 	mv -f $@.partial $@
 
 query: index

@@ -76,7 +76,7 @@ struct BuildIndex: ToolCommand {
     @Option(help: "Recall@10 against exact search that the tuned default nprobe must reach.")
     var targetRecall: Double = 0.95
 
-    @Option(help: ArgumentHelp("Questions to tune nprobe on: an `embed` stream or a float32 .npy matrix, embedded with the index's model (at most \(TuningQueries.suppliedLimit) are used, evenly spaced).", valueName: "file"))
+    @Option(help: ArgumentHelp("Questions to tune nprobe on, embedded with the index's model: `embed --lines < questions.txt` output, an `embed` stream or a float32 .npy matrix (at most \(TuningQueries.suppliedLimit) are used, evenly spaced).", valueName: "file"))
     var tuneQueries: String?
 
     @Option(help: "k-means training sample, in points (default 64 per list, within 39…256 per list).")
@@ -93,7 +93,7 @@ struct BuildIndex: ToolCommand {
     func denseOptions() throws -> DenseIndexOptions {
         var o = DenseIndexOptions()
         if let tuneQueries {
-            let file = try QueryVectorFile(path: tuneQueries, option: "--tune-queries", allowUnterminated: allowUnterminated)
+            let file = try QueryVectorFile(path: tuneQueries, option: "--tune-queries")
             o.tuning = .supplied(vectors: file.vectors, dimension: file.dimension, model: file.model)
         }
         o.kind = kind == .auto ? nil : IndexKind(rawValue: kind.rawValue)

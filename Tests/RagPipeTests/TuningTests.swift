@@ -163,12 +163,17 @@ extension TuningTests {
         dir.write("q16.npy", bytes: NumpyTests.npy(rows: 5, columns: 16, values: Array(questions[..<80])))
         dir.write("other.jsonl", (0..<3).map { line($0, model: "other/model") }.joined(separator: "\n") + "\n")
         dir.write("broken.jsonl", line(0, model: "external") + "\n{\"id\": \n")
-        dir.write("cut.jsonl", line(0, model: "external") + "\n")
+        // `embed --lines` output: no id, no end-of-stream line.
+        dir.write("lines.jsonl", (0..<200).map { line($0, model: "external").replacingOccurrences(of: "\"id\":\"q\($0)\",", with: "") }.joined(separator: "\n") + "\n")
+        let fromLines = try shell("build-index --npy v.npy --kind ivf --nlist 30 --tune-queries lines.jsonl -o l.ragx", in: dir.path)
+        #expect(fromLines.status == 0 && fromLines.stderr.contains("(200 --tune-queries)"), "\(fromLines.stderr)")
+        // An end-of-stream line that counts other records than the file has is refused.
+        dir.write("miscounted.jsonl", line(0, model: "external") + "\n{\"end_of_stream\":{\"version\":1,\"stage\":\"embed\",\"records\":2}}\n")
         let cases: [(String, Int32, String)] = [
             ("--tune-queries q16.npy", 83, "--tune-queries: vectors have 16 values, the index's have 32"),
-            ("--tune-queries other.jsonl --allow-unterminated", 82, "model 'other/model'"),
-            ("--tune-queries broken.jsonl --allow-unterminated", 65, "--tune-queries broken.jsonl:2"),
-            ("--tune-queries cut.jsonl", 65, "cut.jsonl"),
+            ("--tune-queries other.jsonl", 82, "model 'other/model'"),
+            ("--tune-queries broken.jsonl", 65, "--tune-queries broken.jsonl:2"),
+            ("--tune-queries miscounted.jsonl", 65, "miscounted.jsonl:2"),
             ("--tune-queries missing.jsonl", 66, "missing.jsonl"),
             ("--tune-queries q.npy --nprobe 4", 64, "--tune-queries"),
         ]

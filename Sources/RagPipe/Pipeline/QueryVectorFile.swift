@@ -2,10 +2,11 @@ import RagPipeSupport
 import RagPipeRecords
 import RagPipeChunking
 
-/// Query vectors read from a file: a float32 `.npy` matrix, or an `embed` stream (JSON Lines
-/// records with `vector` or `embedding`, ending with its end-of-stream line unless
-/// `allowUnterminated`). Rows are checked (finite, non-zero, one dimension, one model) and made
-/// unit length. `build-index --tune-queries` reads its questions with it.
+/// Query vectors read from a file: a float32 `.npy` matrix, or JSON Lines with a `vector` or
+/// `embedding` each: an `embed` stream, or `embed --lines` output (questions, one per line, have
+/// no end-of-stream line: one is checked when present, not required, since a short list of
+/// questions only tunes on fewer). Rows are checked (finite, non-zero, one dimension, one model)
+/// and made unit length. `build-index --tune-queries` reads its questions with it.
 public struct QueryVectorFile {
     public let vectors: [Float]
     public let dimension: Int
@@ -13,7 +14,7 @@ public struct QueryVectorFile {
     /// The stream's model; nil for `.npy`.
     public let model: String?
 
-    public init(path: String, option: String, allowUnterminated: Bool = false) throws {
+    public init(path: String, option: String) throws {
         var vectors: [Float] = []
         var dimension = 0
         var model: String?
@@ -31,19 +32,22 @@ public struct QueryVectorFile {
                 segments.record()
                 let place = "\(option) \(reader.name):\(number)"
                 let before = vectors.count
-                let info: RecordCodec.VectorInfo
-                do { (_, info) = try RecordCodec.parseLine(line, vectors: &vectors) } catch let error as JSONScanError {
+                let lineModel: String?
+                do { lineModel = try RecordCodec.parseVectorLine(line, into: &vectors) } catch let error as JSONScanError {
                     throw RagPipeError.malformedRecord(where: place, reason: error.description)
                 }
                 let dim = vectors.count - before
                 guard dim > 0 else { throw RagPipeError.malformedRecord(where: place, reason: "no \"vector\" or \"embedding\" (embed the questions first)") }
-                if dimension == 0 { dimension = dim; model = info.model }
+                guard dim <= VectorLimits.maxDimension else {
+                    throw RagPipeError.malformedRecord(where: place, reason: "\(dim) values; vectors have at most \(VectorLimits.maxDimension)")
+                }
+                if dimension == 0 { dimension = dim; model = lineModel }
                 guard dim == dimension else { throw RagPipeError.dimensionMismatch("\(place): \(dim) values, earlier lines have \(dimension)") }
-                guard info.model == model else {
-                    throw RagPipeError.modelMismatch("\(place): model '\(info.model ?? "")', earlier lines have '\(model ?? "")'")
+                guard lineModel == model else {
+                    throw RagPipeError.modelMismatch("\(place): model '\(lineModel ?? "")', earlier lines have '\(model ?? "")'")
                 }
             }
-            try segments.finish(allowUnterminated: allowUnterminated)
+            try segments.finish(allowUnterminated: true)
         }
         guard dimension > 0, !vectors.isEmpty else { throw RagPipeError.emptyInput("\(option) \(path): no query vectors") }
         for row in 0..<(vectors.count / dimension) {

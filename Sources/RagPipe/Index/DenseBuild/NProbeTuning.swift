@@ -23,6 +23,9 @@ enum NProbeTuning {
         let truth = ExactSearch.topK(queries: set.queries, vectors: vectors, dimension: dim, k: fetched)
             .enumerated().map { i, hits in Set(hits.lazy.filter { $0.id != own(i) }.prefix(10).map(\.id)) }
         report.tuningQueries = queries
+        if set.sourceRows == nil && queries < 100 && view.kind == .ivf && options.nprobe == nil {
+            report.warnings.append("nprobe is tuned on \(queries) questions only, so the recall it reaches is known to about ±\(String(format3: 2 * (0.05 * 0.95 / Double(queries * 10)).squareRoot())); a few hundred would pin it down")
+        }
         report.tuning = options.tuning.source
         report.targetRecall = options.targetRecall
 
