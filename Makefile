@@ -30,7 +30,7 @@ FUZZ_CI_SECONDS ?= 15
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all deps deps-test release index query test eval-precision bench bench-embed bench-faiss fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
+.PHONY: all deps deps-test release index query test eval-precision eval-ivf bench bench-embed bench-faiss fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
 
 all: index
 
@@ -46,6 +46,7 @@ help:
 	@echo "make fuzz-ci          the same, FUZZ_CI_SECONDS (15) per target: the CI step"
 	@echo "make fuzz-mutation    random mutation of one index through the test suite (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
+	@echo "make eval-ivf         IVF sq8 indexes of SciFact and SQuAD: recall@10 on the real questions against the build's measure"
 	@echo "make eval-precision   bf16 and int8 embeddings against fp32 on SciFact (cosine per vector, dense nDCG@10)"
 	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
 	@echo "make check-layers     fail when a library file uses a layer above its own (make test runs it first)"
@@ -154,6 +155,24 @@ eval: release model
 	@$(RELEASE)/evaluate beir $(EVAL_DIR)/scifact.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv
 	@echo "== SQuAD v1.1 dev, 24 articles: paragraph retrieval, extractive answers, abstention"
 	@$(RELEASE)/evaluate squad $(EVAL_DIR)/squad.ragx --squad $(SQUAD)
+	@$(MAKE) --no-print-directory eval-ivf
+
+# IVF sq8 indexes of the same embeddings, nprobe tuned on proxy queries at build time: what IVF
+# loses on real questions (SciFact claims, SQuAD questions) next to what the build measured.
+eval-ivf: release model
+	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact-ivf.ragx $(EVAL_DIR)/squad-ivf.ragx $(SCIFACT)/queries.jsonl $(SCIFACT)/qrels/train.tsv
+	@echo "== SciFact train, chunked, IVF sq8: dense retrieval, and recall@10 against every list probed on the claims"
+	@$(RELEASE)/evaluate beir $(EVAL_DIR)/scifact-ivf.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv --configurations dense
+	@echo "== SQuAD v1.1 dev, IVF sq8, 1,000 questions: the same on questions"
+	@$(RELEASE)/evaluate squad $(EVAL_DIR)/squad-ivf.ragx --squad $(SQUAD) --limit 1000
+
+$(EVAL_DIR)/scifact-ivf.ragx: $(SCIFACT)/corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
+	$(RELEASE)/chunk --model $(MODEL_DIR) $< | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index --kind ivf --codes sq8 -o $@.partial
+	mv -f $@.partial $@
+
+$(EVAL_DIR)/squad-ivf.ragx: $(SQUAD) $(TOOLS) $(MODEL_DIR)/model.safetensors
+	$(RELEASE)/evaluate export-squad $< | $(RELEASE)/chunk --no-split --model $(MODEL_DIR) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index --kind ivf --codes sq8 -o $@.partial
+	mv -f $@.partial $@
 
 # Reduced precisions against fp32 on SciFact: retrieval (dense nDCG@10, --no-split) and per-vector
 # cosine on the chunks of the first 600 documents (about 1,100 chunks).

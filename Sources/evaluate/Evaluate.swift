@@ -45,7 +45,9 @@ extension Evaluate {
             source, the BEIR _id) and prints the mean metrics and the latency percentiles (query \
             embedding + ranking), as a table or, with --json, one JSON object per configuration. \
             hybrid-weighted is labelled with its weight (hybrid-weighted-0.5). --run writes TREC run \
-            files (qid Q0 docid rank score tag) for trec_eval or pytrec_eval.
+            files (qid Q0 docid rank score tag) for trec_eval or pytrec_eval. For an IVF index a last \
+            line (with --json, an {"ivf": ...} object) gives the recall@10 of its default dense search \
+            against probing every list, on these queries: what IVF loses on them.
 
             --abstention and --answerability-features ask each query as `query` would by default \
             (hybrid, weighted, top 5), once with its relevant documents and once with them removed \
@@ -122,6 +124,10 @@ extension Evaluate {
                                                     run: runSink.map { s in { line in try? s.write(line + "\n") } })
                 try runSink?.flush()
                 if json { try sink.append { report.appendJSON(to: &$0) } } else { try sink.write(report.tableRow) }
+                try sink.flush()
+            }
+            if let ivf = try evaluator.approximateRecall(queries: queryList) {
+                if json { try sink.append { ivf.appendJSON(to: &$0) } } else { try sink.write(ivf.text) }
                 try sink.flush()
             }
             let k = engine.retriever.settings.k

@@ -186,3 +186,62 @@ extension TuningTests {
         }
     }
 }
+
+/// `evaluate` reports what IVF loses on the user's own queries.
+extension TuningTests {
+    @Test func approximateRecallIsTheDefaultSearchAgainstEveryListProbed() throws {
+        let dir = try TempDir()
+        let d = 32
+        let all = SyntheticVectors.subspaceClusters(count: 3300, dimension: d, clusters: 40, seed: 12)
+        let vectors = Array(all[..<(3000 * d)])
+        let queries = (0..<300).map { Array(all[((3000 + $0) * d)..<((3001 + $0) * d)]) }
+        var o = DenseIndexOptions()
+        o.kind = .ivf; o.coding = .sq8; o.nlist = 40; o.nprobe = 2
+        let (index, _) = try build(vectors, dimension: d, options: o, in: dir)
+        let measured = try #require(try ApproximateRecall.measure(index.dense, queries: queries))
+        var found = 0
+        for q in queries {
+            let all = Set(try index.dense.search(q, k: 10, nprobe: 40).map(\.id))
+            found += try index.dense.search(q, k: 10, nprobe: 2).filter { all.contains($0.id) }.count
+        }
+        #expect(measured.recallAt10 == Double(found) / 3000 && measured.nprobe == 2 && measured.nlist == 40 && measured.queries == 300)
+        #expect(measured.recallAt10 < 1 && !measured.referenceIsExact, "two of 40 lists miss some neighbours")
+        let stored = try #require(try ApproximateRecall.measure(index.dense, queries: queries, built: index.metadata.dense))
+        #expect(stored.built?.recallAt10 == index.metadata.dense.recallAt10 && index.metadata.dense.recallAt10 != nil)
+        #expect(stored.text.contains("; the build measured \(String(format3: index.metadata.dense.recallAt10!)) against exact search on 500 proxy queries: perturbed rows"), "\(stored.text)")
+        o.nprobe = 40
+        let every = try #require(try ApproximateRecall.measure(try build(vectors, dimension: d, options: o, in: dir).0.dense, queries: queries))
+        #expect(every.recallAt10 == 1)
+        o.kind = .flat; o.nprobe = nil
+        #expect(try ApproximateRecall.measure(try build(vectors, dimension: d, options: o, in: dir).0.dense, queries: queries) == nil)
+    }
+
+    @Test func evaluateBEIRPrintsTheIVFRecallOfAnIVFIndex() throws {
+        let dir = try TempDir()
+        var corpus = "", queries = "", qrels = "query-id\tcorpus-id\tscore\n"
+        for i in 0..<120 {
+            corpus += "{\"_id\": \"d\(i)\", \"title\": \"Topic \(i % 12)\", \"text\": \"Document \(i) is about topic \(i % 12) and word\(i) with filler \(i % 5).\"}\n"
+        }
+        for i in 0..<24 {
+            queries += "{\"_id\": \"q\(i)\", \"text\": \"topic \(i % 12) word\(i * 5)\"}\n"
+            qrels += "q\(i)\td\(i * 5)\t1\n"
+        }
+        dir.write("corpus.jsonl", corpus); dir.write("queries.jsonl", queries); dir.write("qrels.tsv", qrels)
+        let build = try shell("chunk --counter upper-bound corpus.jsonl | embed --embedder hash | build-index --kind ivf --nlist 3 --nprobe 1 -o i.ragx", in: dir.path)
+        #expect(build.status == 0, "\(build.stderr)")
+        let r = try shell("evaluate beir i.ragx --queries queries.jsonl --qrels qrels.tsv --configurations dense --json", in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(lines.count == 2 && lines[0]["configuration"] as? String == "dense")
+        let ivf = try #require(lines.last?["ivf"] as? [String: Any])
+        #expect(ivf["nprobe"] as? Int == 1 && ivf["nlist"] as? Int == 3 && ivf["queries"] as? Int == 24 && ivf["reference"] as? String == "exact")
+        let recall = try #require(ivf["recall@10"] as? Double)
+        #expect(recall > 0 && recall <= 1)
+        let table = try shell("evaluate beir i.ragx --queries queries.jsonl --qrels qrels.tsv --configurations dense", in: dir.path)
+        #expect(table.stdout.contains("dense IVF recall@10 ") && table.stdout.contains("(exact search), nprobe 1 of 3 lists, 24 queries"), "\(table.stdout)")
+        // A flat index has nothing to report.
+        #expect(try shell("chunk --counter upper-bound corpus.jsonl | embed --embedder hash | build-index -o f.ragx", in: dir.path).status == 0)
+        let flat = try shell("evaluate beir f.ragx --queries queries.jsonl --qrels qrels.tsv --configurations dense", in: dir.path)
+        #expect(flat.status == 0 && !flat.stdout.contains("IVF"), "\(flat.stdout)")
+    }
+}

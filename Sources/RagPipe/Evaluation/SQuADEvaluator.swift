@@ -30,6 +30,8 @@ public final class SQuADEvaluator {
         public var answerEvidenceAnswerable: [Float] = []
         public var answerEvidenceRemoved: [Float] = []
         public var seconds = 0.0
+        /// IVF indexes: the default dense search against every list probed, on the questions.
+        public var approximateRecall: ApproximateRecall?
         /// The retrieval the answers drew their hits from.
         public var answerMode = RetrievalMode.hybrid
         /// The answerer's limits on its default answer (the one-sentence answer has one sentence).
@@ -68,9 +70,11 @@ public final class SQuADEvaluator {
         var records: [ChunkRecord] = []
         try retriever.index.forEachRecord { _, record in records.append(record) }
         try Self.checkIndexHolds(data, records, path: retriever.index.path)
+        var questionVectors: [[Float]] = []
         for (n, question) in questions.enumerated() {
             if n % 50 == 0 { progress(n, questions.count) }
             let q = try retriever.embedder.embed(question.text)
+            if retriever.index.dense.kind == .ivf { questionVectors.append(q) }
             for (mode, retrieval) in zip(modes, retrievals) {
                 let top = try retrieval.rank(question.text, vector: q, depth: 5)
                 let sources = top.map { records[$0.id].source }
@@ -104,6 +108,7 @@ public final class SQuADEvaluator {
         report.containsOneSentence = Double(containsOne) / count
         report.meanWordsDefault = Double(words) / count
         report.meanWordsOneSentence = Double(wordsOne) / count
+        report.approximateRecall = try ApproximateRecall.measure(retriever.index.dense, queries: questionVectors, built: retriever.index.metadata.dense)
         report.seconds = clock.seconds
         return report
     }
@@ -117,9 +122,11 @@ public final class SQuADEvaluator {
         try retriever.index.forEachRecord { _, record in records.append(record) }
         try Self.checkIndexHolds(data, records, path: retriever.index.path)
         var rows: [(group: String, answerable: Bool, features: [Float])] = []
+        var questionVectors: [[Float]] = []
         for (n, question) in questions.enumerated() {
             if n % 50 == 0 { progress(n, questions.count) }
             let q = try retriever.embedder.embed(question.text)
+            if retriever.index.dense.kind == .ivf { questionVectors.append(q) }
             let (present, removed) = try hits(question, q, records)
             let bm25 = try retriever.bm25?.search(question.text, k: 6) ?? []
             let ceiling = retriever.bm25?.ceiling(question.text) ?? 0

@@ -17,7 +17,7 @@ public enum DenseSummary {
 }
 
 extension TuningSource {
-    var summaryName: String {
+    public var summaryName: String {
         switch self {
         case .perturbedRows: "proxy queries: perturbed rows"
         case .suppliedQueries: "--tune-queries"
