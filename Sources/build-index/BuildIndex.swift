@@ -28,7 +28,7 @@ struct BuildIndex: ToolCommand {
         its nearest centroid, and the default nprobe is tuned at build time: the smallest that reaches \
         --target-recall (recall@10 against exact search) on the tuning queries. Give real or \
         representative questions with --tune-queries (embedded with the index's model: an `embed` \
-        stream or a .npy matrix); without them, 500 proxy queries are made from the collection's \
+        stream or a .npy matrix); without them, 1,000 proxy queries are made from the collection's \
         rows, each moved away from its row along the collection's own spread (README, "Tuning \
         nprobe"), which real questions have measured no easier than. The summary line prints the \
         recall reached and on which queries, the list balance and the training time.

@@ -15,7 +15,7 @@ public struct DenseIndexOptions: Sendable {
     /// The recall@10 against exact search that the default nprobe must reach.
     public var targetRecall = 0.95
     /// The queries the default nprobe is tuned on.
-    public var tuning = TuningQueries.perturbedRows(count: 500)
+    public var tuning = TuningQueries.perturbedRows(count: 1000)
 
     /// Below this many vectors an exact flat scan is faster than building lists is worth:
     /// a flat fp32 scan took 2.2 ms at 36,300 × 384 and 4.6 ms at 100,000 (`make bench`), less than
