@@ -15,7 +15,10 @@ to recall@10 0.95 on the proxies with the recall that setting gives on real ques
   python3 bench/tuning_proxies.py study BASE.emb.jsonl NAME=QUERIES.emb.jsonl ...
       prints, per query set, top-1/top-10 scores and recall at fixed nprobe, then per proxy the
       calibrated parameter and the recall and cost (codes scanned) it gives on each real set.
-Needs numpy and faiss-cpu (the bench venv).
+  python3 bench/tuning_proxies.py check INDEX.ragx BASE.emb.jsonl QUERIES.emb.jsonl [QUERY_BIN]
+      recall@10 of `query --npy` at the index's default nprobe against exact search over BASE
+      (the stream INDEX was built from, rows in the same order).
+Needs numpy, and faiss-cpu for `study` (the bench venv).
 """
 import base64, json, random, re, sys
 import numpy as np
@@ -133,7 +136,21 @@ def study(base_path, real_args):
             print(f"  {name} {rule_name:24s} {g:8.4f}: {r[0]:.3f} ({r[1]:.0f} codes)")
 
 
+def check(index, base_path, queries_path, query_bin=".build/release/query"):
+    import os, subprocess, tempfile
+    base, queries = load(base_path), load(queries_path)
+    truth = np.argsort(-(queries @ base.T), axis=1)[:, :10]
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(os.path.join(tmp, "q.npy"), queries)
+        out = subprocess.run([query_bin, "--npy", os.path.join(tmp, "q.npy"), "-k", "10", index],
+                             capture_output=True, text=True, check=True).stdout
+    found = sum(len(set(int(h.split(":")[0]) for h in line.split(": ", 1)[1].split()) & set(t))
+                for line, t in zip(out.strip().split("\n"), truth))
+    print(f"{index}: recall@10 {found / (10 * len(queries)):.3f} on {len(queries)} queries of {queries_path}")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) >= 6 and sys.argv[1] == "prepare": prepare(*sys.argv[2:6])
+    if len(sys.argv) >= 5 and sys.argv[1] == "check": check(*sys.argv[2:6])
+    elif len(sys.argv) >= 6 and sys.argv[1] == "prepare": prepare(*sys.argv[2:6])
     elif len(sys.argv) >= 4 and sys.argv[1] == "study": study(sys.argv[2], sys.argv[3:])
     else: sys.exit(__doc__)
