@@ -9,7 +9,11 @@ INDEX       ?= index/corpus.ragx
 CORPUS      ?= corpus
 EMBED_CACHE ?= index/.embed-cache
 CALIBRATION := docs/calibration
-TUNE_QUESTIONS ?= index/tune-questions.jsonl
+CALIBRATION_QUESTIONS := index/calibration-questions.jsonl
+# What an IVF index (50,000 chunks and more) tunes its default nprobe on: for the bundled corpus its
+# own questions (docs/calibration), for another corpus TUNE_QUERIES=FILE when given (questions
+# embedded with the model: embed --lines < questions.txt), else build-index's proxy queries.
+TUNE_QUERIES ?= $(if $(filter corpus,$(CORPUS)),$(CALIBRATION_QUESTIONS))
 K           ?= 5
 CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' \) 2>/dev/null | LC_ALL=C sort)
 TOOLS       := $(RELEASE)/chunk $(RELEASE)/embed $(RELEASE)/build-index $(RELEASE)/query $(RELEASE)/evaluate
@@ -46,7 +50,7 @@ help:
 	@echo "make fuzz-ci          the same, FUZZ_CI_SECONDS (15) per target: the CI step"
 	@echo "make fuzz-mutation    random mutation of one index through the test suite (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
-	@echo "make eval-ivf         IVF sq8 indexes of SciFact and SQuAD: recall@10 on the real questions against the build's measure"
+	@echo "make eval-ivf         IVF indexes of SciFact and SQuAD: recall@10 on the real questions against the build's measure"
 	@echo "make eval-precision   bf16 and int8 embeddings against fp32 on SciFact (cosine per vector, dense nDCG@10)"
 	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
 	@echo "make check-layers     fail when a library file uses a layer above its own (make test runs it first)"
@@ -83,15 +87,14 @@ index: release model
 # A stream cut short by a dying stage lacks its end-of-stream line, which build-index requires, so
 # the target is only ever the old or the complete new index; .partial also keeps $@ untouched when
 # the model or the tools fail late (pipefail).
-$(INDEX): $(CORPUS_FILES) $(TOOLS) $(MODEL_DIR)/model.safetensors $(TUNE_QUESTIONS)
+$(INDEX): $(CORPUS_FILES) $(TOOLS) $(MODEL_DIR)/model.safetensors $(TUNE_QUERIES)
 	@mkdir -p $(dir $@)
 	$(RELEASE)/chunk --model $(MODEL_DIR) $(CORPUS) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) \
-		| $(RELEASE)/build-index --tune-queries $(TUNE_QUESTIONS) -o $@.partial
+		| $(RELEASE)/build-index $(if $(TUNE_QUERIES),--tune-queries $(TUNE_QUERIES)) -o $@.partial
 	mv -f $@.partial $@
 
-# The questions an IVF index tunes its default nprobe on (README, "Tuning nprobe"): real ones
-# about the corpus, embedded with the index's model.
-$(TUNE_QUESTIONS): $(CALIBRATION)/corpus-answerable.txt $(TOOLS) $(MODEL_DIR)/model.safetensors
+# The bundled corpus's questions, embedded with the index's model (README, "Tuning nprobe").
+$(CALIBRATION_QUESTIONS): $(CALIBRATION)/corpus-answerable.txt $(TOOLS) $(MODEL_DIR)/model.safetensors
 	@mkdir -p $(dir $@)
 	$(RELEASE)/embed --lines --model $(MODEL_DIR) --cache $(EMBED_CACHE) < $< > $@.partial
 	mv -f $@.partial $@
@@ -157,21 +160,22 @@ eval: release model
 	@$(RELEASE)/evaluate squad $(EVAL_DIR)/squad.ragx --squad $(SQUAD)
 	@$(MAKE) --no-print-directory eval-ivf
 
-# IVF sq8 indexes of the same embeddings, nprobe tuned on proxy queries at build time: what IVF
-# loses on real questions (SciFact claims, SQuAD questions) next to what the build measured.
+# IVF indexes of the same embeddings, nprobe tuned on proxy queries at build time: what IVF loses
+# on real questions (SciFact claims, SQuAD questions) next to what the build measured. fp32 codes,
+# so that probing every list is exact search, as the build's measure is.
 eval-ivf: release model
 	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact-ivf.ragx $(EVAL_DIR)/squad-ivf.ragx $(SCIFACT)/queries.jsonl $(SCIFACT)/qrels/train.tsv
-	@echo "== SciFact train, chunked, IVF sq8: dense retrieval, and recall@10 against every list probed on the claims"
+	@echo "== SciFact train, chunked, IVF fp32: dense retrieval, and recall@10 against exact search on the claims"
 	@$(RELEASE)/evaluate beir $(EVAL_DIR)/scifact-ivf.ragx --queries $(SCIFACT)/queries.jsonl --qrels $(SCIFACT)/qrels/train.tsv --configurations dense
-	@echo "== SQuAD v1.1 dev, IVF sq8, 1,000 questions: the same on questions"
+	@echo "== SQuAD v1.1 dev, IVF fp32, 1,000 questions: the same on questions"
 	@$(RELEASE)/evaluate squad $(EVAL_DIR)/squad-ivf.ragx --squad $(SQUAD) --limit 1000
 
 $(EVAL_DIR)/scifact-ivf.ragx: $(SCIFACT)/corpus.jsonl $(TOOLS) $(MODEL_DIR)/model.safetensors
-	$(RELEASE)/chunk --model $(MODEL_DIR) $< | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index --kind ivf --codes sq8 -o $@.partial
+	$(RELEASE)/chunk --model $(MODEL_DIR) $< | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index --kind ivf -o $@.partial
 	mv -f $@.partial $@
 
 $(EVAL_DIR)/squad-ivf.ragx: $(SQUAD) $(TOOLS) $(MODEL_DIR)/model.safetensors
-	$(RELEASE)/evaluate export-squad $< | $(RELEASE)/chunk --no-split --model $(MODEL_DIR) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index --kind ivf --codes sq8 -o $@.partial
+	$(RELEASE)/evaluate export-squad $< | $(RELEASE)/chunk --no-split --model $(MODEL_DIR) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index --kind ivf -o $@.partial
 	mv -f $@.partial $@
 
 # Reduced precisions against fp32 on SciFact: retrieval (dense nDCG@10, --no-split) and per-vector

@@ -30,8 +30,9 @@ struct BuildIndex: ToolCommand {
         representative questions with --tune-queries (embedded with the index's model: an `embed` \
         stream or a .npy matrix); without them, 1,000 proxy queries are made from the collection's \
         rows, each moved away from its row along the collection's own spread (README, "Tuning \
-        nprobe"), which real questions have measured no easier than. The summary line prints the \
-        recall reached and on which queries, the list balance and the training time.
+        nprobe": real questions then measured 0.946 to 0.958 recall@10 where the proxies reached \
+        0.95). The summary line prints the recall reached and on which queries, the list balance \
+        and the training time.
         """)
 
     @Argument(help: "Embedded record files (default: stdin).")
@@ -94,7 +95,7 @@ struct BuildIndex: ToolCommand {
         var o = DenseIndexOptions()
         if let tuneQueries {
             let file = try QueryVectorFile(path: tuneQueries, option: "--tune-queries")
-            o.tuning = .supplied(vectors: file.vectors, dimension: file.dimension, model: file.model)
+            o.tuning = .supplied(vectors: file.vectors, dimension: file.dimension, model: file.model, source: "--tune-queries \(tuneQueries)")
         }
         o.kind = kind == .auto ? nil : IndexKind(rawValue: kind.rawValue)
         o.coding = codes

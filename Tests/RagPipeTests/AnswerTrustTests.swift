@@ -223,6 +223,11 @@ import Testing
         #expect(f.status == 0, "\(f.stderr)")
         let rows = try String(contentsOfFile: dir.path + "/f.tsv", encoding: .utf8).split(separator: "\n").dropFirst()
         #expect(rows.map { $0.split(separator: "\t").prefix(2).joined(separator: " ") } == ["squad-000 1", "squad-000 0", "squad-000 1", "squad-000 0"])
+        // An IVF index: the report also says what IVF loses on the questions; a flat one does not.
+        #expect(!r.stdout.contains("IVF"))
+        let ivf = try shell("evaluate export-squad s.json | chunk --no-split --counter upper-bound | embed --embedder hash | build-index --kind ivf --nlist 2 --nprobe 1 -o i.ragx && evaluate squad i.ragx --squad s.json", in: dir.path)
+        #expect(ivf.status == 0, "\(ivf.stderr)")
+        #expect(ivf.stdout.contains("\ndense IVF recall@10 ") && ivf.stdout.contains("(exact search), nprobe 1 of 2 lists, 2 queries"), "\(ivf.stdout)")
     }
 
     @Test func abstentionThresholdKeepsFalseAbstentionsUnderTheBudget() {

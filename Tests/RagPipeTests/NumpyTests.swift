@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import RagPipeSupport
 @testable import RagPipeRecords
 @testable import RagPipeIndex
 
@@ -77,5 +78,30 @@ import Testing
         #expect(try shell("build-index --npy ok.npy -o ok.ragx", in: dir.path).status == 0)
         let wide = try shell("query --npy wide.npy ok.ragx", in: dir.path)
         #expect(wide.status == 83, "\(wide.stderr)")
+    }
+
+    /// A regular file is read header first, then straight into the matrix; a pipe is read whole.
+    /// Both give the same values, and a file cut short or padded is refused either way.
+    @Test func filesAndPipesReadTheSameMatrix() throws {
+        let dir = try TempDir()
+        let values = (0..<(37 * 5)).map { Float($0) * 0.25 - 3 }
+        dir.write("m.npy", bytes: Self.npy(rows: 37, columns: 5, values: values))
+        let file = try NumpyMatrix(path: dir.path + "/m.npy")
+        #expect(file.rows == 37 && file.columns == 5 && file.values == values)
+        let fifo = dir.path + "/fifo.npy"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // Opened for writing as a FIFO (createFile would replace it with a file and the read would wait forever).
+        let payload = Data(Self.npy(rows: 37, columns: 5, values: values))
+        let writer = Thread { if let h = FileHandle(forWritingAtPath: fifo) { h.write(payload); try? h.close() } }
+        writer.start()
+        let piped = try NumpyMatrix(path: fifo)
+        #expect(piped.rows == 37 && piped.columns == 5 && piped.values == values)
+        var long = Self.npy(rows: 37, columns: 5, values: values)
+        long.append(0)
+        dir.write("long.npy", bytes: long)
+        dir.write("short.npy", bytes: Self.npy(rows: 37, columns: 5, values: values, dropBytes: 4))
+        for name in ["long.npy", "short.npy"] {
+            #expect(throws: RagPipeError.self) { try NumpyMatrix(path: dir.path + "/" + name) }
+        }
     }
 }

@@ -168,13 +168,29 @@ extension TuningTests {
         dir.write("lines.jsonl", (0..<200).map { line($0, model: "external").replacingOccurrences(of: "\"id\":\"q\($0)\",", with: "") }.joined(separator: "\n") + "\n")
         let fromLines = try shell("build-index --npy v.npy --kind ivf --nlist 30 --tune-queries lines.jsonl -o l.ragx", in: dir.path)
         #expect(fromLines.status == 0 && fromLines.stderr.contains("(200 --tune-queries)"), "\(fromLines.stderr)")
+        // Read once: a pipe serves (process substitution, stdin) for either form.
+        for (label, command) in [("pipe", "--tune-queries <(cat q.jsonl)"), ("npy pipe", "--tune-queries <(cat q.npy)"), ("stdin", "--tune-queries - < q.npy")] {
+            let r = try shell("build-index --npy v.npy --kind ivf --nlist 30 \(command) -o p.ragx", in: dir.path)
+            #expect(r.status == 0 && r.stderr.contains("(200 --tune-queries)"), "\(label): \(r.stderr)")
+            let meta = try IndexReader(path: dir.path + "/p.ragx").metadata.dense
+            #expect(meta.nprobe == a.nprobe && meta.recallAt10 == a.recallAt10, "\(label)")
+        }
+        // One question still tunes (with a warning), and finite values too large to square in Float are accepted.
+        dir.write("one.jsonl", "{\"model\":\"external\",\"embedding\":[" + (0..<d).map { String(questions[$0] * 1e30) }.joined(separator: ",") + "]}\n")
+        let one = try shell("build-index --npy v.npy --kind ivf --nlist 30 --tune-queries one.jsonl -o one.ragx", in: dir.path)
+        #expect(one.status == 0 && one.stderr.contains("tuned on 1 question only") && one.stderr.contains("(1 --tune-queries)"), "\(one.stderr)")
+        // A zero vector is named by its line, blank lines counted.
+        dir.write("zero.jsonl", line(0, model: "external") + "\n\n" + "{\"model\":\"external\",\"embedding\":[" + Array(repeating: "0", count: d).joined(separator: ",") + "]}\n")
         // An end-of-stream line that counts other records than the file has is refused.
         dir.write("miscounted.jsonl", line(0, model: "external") + "\n{\"end_of_stream\":{\"version\":1,\"stage\":\"embed\",\"records\":2}}\n")
         let cases: [(String, Int32, String)] = [
-            ("--tune-queries q16.npy", 83, "--tune-queries: vectors have 16 values, the index's have 32"),
+            ("--tune-queries q16.npy", 83, "--tune-queries q16.npy: vectors have 16 values, the index's have 32"),
+            ("--tune-queries q.jsonl --model-id mine", 82, "--tune-queries q.jsonl: vectors of model 'external', the records' are 'mine'"),
             ("--tune-queries other.jsonl", 82, "model 'other/model'"),
             ("--tune-queries broken.jsonl", 65, "--tune-queries broken.jsonl:2"),
             ("--tune-queries miscounted.jsonl", 65, "miscounted.jsonl:2"),
+            ("--tune-queries zero.jsonl", 65, "--tune-queries zero.jsonl:3: malformed record: vector is zero"),
+            ("--tune-queries .", 66, "is a directory"),
             ("--tune-queries missing.jsonl", 66, "missing.jsonl"),
             ("--tune-queries q.npy --nprobe 4", 64, "--tune-queries"),
         ]

@@ -27,6 +27,7 @@ extension SQuADEvaluator.Report {
             }
             text += mode.rawValue.padded(to: 21) + f(at1) + "  " + f(at5) + "\n"
         }
+        if let approximateRecall { text += approximateRecall.text }
         text += "answer (\(answerMode.rawValue) hits)".padded(to: 23) + "contains an accepted answer   mean words\n"
         text += defaultAnswerLabel.padded(to: 38) + f(containsDefault) + "   " + String(format1: meanWordsDefault) + "\n"
         text += "one sentence".padded(to: 38) + f(containsOneSentence) + "   " + String(format1: meanWordsOneSentence) + "\n"

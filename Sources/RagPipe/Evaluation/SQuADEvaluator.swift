@@ -122,11 +122,9 @@ public final class SQuADEvaluator {
         try retriever.index.forEachRecord { _, record in records.append(record) }
         try Self.checkIndexHolds(data, records, path: retriever.index.path)
         var rows: [(group: String, answerable: Bool, features: [Float])] = []
-        var questionVectors: [[Float]] = []
         for (n, question) in questions.enumerated() {
             if n % 50 == 0 { progress(n, questions.count) }
             let q = try retriever.embedder.embed(question.text)
-            if retriever.index.dense.kind == .ivf { questionVectors.append(q) }
             let (present, removed) = try hits(question, q, records)
             let bm25 = try retriever.bm25?.search(question.text, k: 6) ?? []
             let ceiling = retriever.bm25?.ceiling(question.text) ?? 0

@@ -67,10 +67,40 @@ public final class IndexBuilder {
         }
     }
 
+    /// Adds a whole matrix of vectors (row-major, `columns` each) at once, taking over its
+    /// storage instead of copying it, so a large `.npy` is in memory once. Records come from
+    /// `record(row)`; ids must be unique by construction (they are not checked). Only into an
+    /// empty builder, which an error leaves unusable.
+    public func addMatrix(_ values: inout [Float], columns: Int, model: String, place: (Int) -> String,
+                          record: (Int) -> ChunkRecord) throws {
+        precondition(count == 0 && vectors.isEmpty, "addMatrix needs an empty builder")
+        guard columns > 0, values.count % columns == 0 else { throw RagPipeError.malformedRecord(where: place(0), reason: "no vectors") }
+        swap(&vectors, &values)
+        for row in 0..<(vectors.count / columns) {
+            try validate(vectorStart: row * columns, dimension: columns, model: model, place: place(row))
+            let r = record(row)
+            appendRecordBytes(r)
+            if let lexicalText { lexicalTexts.append(lexicalText(r)) }
+            count += 1
+        }
+    }
+
     private func accept(record: ChunkRecord, model: String?, vectorStart: Int, place: String) throws {
         let dim = vectors.count - vectorStart
         guard dim > 0 else { throw RagPipeError.malformedRecord(where: place, reason: "no \"vector\" or \"embedding\" (is this `chunk` output? pipe it through `embed`)") }
         guard let model, !model.isEmpty else { throw RagPipeError.malformedRecord(where: place, reason: "missing \"model\"") }
+        try validate(vectorStart: vectorStart, dimension: dim, model: model, place: place)
+        if let first = idPlaces.updateValue(place, forKey: record.id) {
+            throw RagPipeError.malformedRecord(where: place, reason: "id '\(record.id)' again (first at \(first))")
+        }
+        appendRecordBytes(record)
+        if let lexicalText { lexicalTexts.append(lexicalText(record)) }
+        count += 1
+    }
+
+    /// The checks every vector passes (one dimension and model per index, finite) and its
+    /// normalization to unit length, in place at `vectorStart`.
+    private func validate(vectorStart: Int, dimension dim: Int, model: String, place: String) throws {
         if let expected = dimension {
             guard dim == expected else {
                 throw RagPipeError.dimensionMismatch("\(place): vector has \(dim) values, earlier records have \(expected)")
@@ -86,7 +116,7 @@ public final class IndexBuilder {
             modelID = model
         }
         try vectors.withUnsafeMutableBufferPointer { all in
-            let v = UnsafeMutableBufferPointer(rebasing: all[vectorStart...])
+            let v = UnsafeMutableBufferPointer(rebasing: all[vectorStart..<(vectorStart + dim)])
             // NaN and infinities propagate into the sum of squares, so one SIMD pass checks both.
             let sum = VectorMath.dot(v.baseAddress!, v.baseAddress!, v.count)
             if !sum.isFinite {
@@ -98,12 +128,6 @@ public final class IndexBuilder {
                 renormalized += 1
             }
         }
-        if let first = idPlaces.updateValue(place, forKey: record.id) {
-            throw RagPipeError.malformedRecord(where: place, reason: "id '\(record.id)' again (first at \(first))")
-        }
-        appendRecordBytes(record)
-        if let lexicalText { lexicalTexts.append(lexicalText(record)) }
-        count += 1
     }
 
     private func appendRecordBytes(_ r: ChunkRecord) {
@@ -154,9 +178,7 @@ public final class IndexBuilder {
                       status: (String) -> Void = { _ in }) throws -> Summary {
         finishBlock()
         guard count > 0, let dimension, let modelID else { throw RagPipeError.emptyInput("no records to index") }
-        if case .supplied(_, _, let model?) = dense.tuning, model != modelID {
-            throw RagPipeError.modelMismatch("--tune-queries: vectors of model '\(model)', the records' are '\(modelID)'")
-        }
+        try dense.tuning.checkModel(modelID)
         let layout = try vectors.withUnsafeBufferPointer {
             try DenseIndexBuilder.build(vectors: $0, dimension: dimension, options: dense, status: status)
         }

@@ -79,24 +79,17 @@ extension BuildIndexStage {
                                 dense: DenseIndexOptions = DenseIndexOptions(), progress: Progress) throws -> Summary {
         try OutputTarget.checkReplaceable(output)
         try OutputTarget.checkNotAnInput(output, inputs: [path])
-        let matrix = try NumpyMatrix(path: path)
+        try dense.tuning.checkModel(modelID)
+        var matrix = try NumpyMatrix(path: path)
         let builder = IndexBuilder(blockSize: blockSize)
-        try matrix.values.withUnsafeBufferPointer { all in
-            for i in 0..<matrix.rows {
-                let row = Array(all[(i * matrix.columns)..<((i + 1) * matrix.columns)])
-                let r = ChunkRecord(id: String(i), source: "", title: "", headings: [], text: "", start: 0, end: 0,
-                                    tokens: 0, position: i)
-                do {
-                    try builder.add(r, vector: row, model: modelID)
-                } catch RagPipeError.malformedRecord(_, let reason) {
-                    throw RagPipeError.malformedRecord(where: "\(path): row \(i)", reason: reason)
-                }
-                if i & 4095 == 0 { progress.update("\(grouped(i)) rows") }
-            }
+        let inputBytes = matrix.values.count * 4
+        try builder.addMatrix(&matrix.values, columns: matrix.columns, model: modelID, place: { "\(path): row \($0)" }) { i in
+            if i & 4095 == 0 { progress.update("\(grouped(i)) rows") }
+            return ChunkRecord(id: String(i), source: "", title: "", headings: [], text: "", start: 0, end: 0, tokens: 0, position: i)
         }
         let ingestSeconds = progress.elapsed
         let summary = try builder.write(to: output, compressionLevel: compressionLevel, dense: dense, status: { progress.update($0) })
         return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
-                       inputBytes: matrix.values.count * 4, renormalized: builder.renormalized)
+                       inputBytes: inputBytes, renormalized: builder.renormalized)
     }
 }

@@ -15,22 +15,26 @@ public struct QueryVectorFile {
     public let model: String?
 
     public init(path: String, option: String) throws {
+        // Read once, so a pipe, a FIFO or stdin (`-`) serves as well as a file.
+        let name = path == "-" ? "stdin" : path
+        let bytes = path == "-" ? try readAllBytes(fd: 0, path: name) : try readFileBytes(path)
         var vectors: [Float] = []
         var dimension = 0
         var model: String?
-        if try Self.isNumpy(path) {
-            let matrix = try NumpyMatrix(path: path)
+        if NumpyMatrix.hasMagic(bytes) {
+            let matrix = try NumpyMatrix(bytes: bytes, name: "\(option) \(name)")
             vectors = matrix.values
             dimension = matrix.columns
+            for row in 0..<matrix.rows {
+                try Self.makeUnit(&vectors, row: row, dimension: dimension, place: "\(option) \(name): row \(row)")
+            }
         } else {
-            let reader = try LineReader(path: path)
-            defer { reader.close() }
-            var segments = StreamSegments(name: reader.name)
-            try reader.forEachLine { line, number in
+            var segments = StreamSegments(name: name)
+            try Self.forEachLine(bytes) { line, number in
                 if line.allSatisfy(isASCIISpace) { return }
                 if try segments.marker(line, number: number) != nil { return }
                 segments.record()
-                let place = "\(option) \(reader.name):\(number)"
+                let place = "\(option) \(name):\(number)"
                 let before = vectors.count
                 let lineModel: String?
                 do { lineModel = try RecordCodec.parseVectorLine(line, into: &vectors) } catch let error as JSONScanError {
@@ -46,32 +50,40 @@ public struct QueryVectorFile {
                 guard lineModel == model else {
                     throw RagPipeError.modelMismatch("\(place): model '\(lineModel ?? "")', earlier lines have '\(model ?? "")'")
                 }
+                try Self.makeUnit(&vectors, row: before / dim, dimension: dim, place: place)
             }
             try segments.finish(allowUnterminated: true)
         }
-        guard dimension > 0, !vectors.isEmpty else { throw RagPipeError.emptyInput("\(option) \(path): no query vectors") }
-        for row in 0..<(vectors.count / dimension) {
-            let start = row * dimension
-            var sum: Float = 0
-            for j in start..<(start + dimension) { sum += vectors[j] * vectors[j] }
-            guard sum.isFinite, sum > 0 else {
-                throw RagPipeError.malformedRecord(where: "\(option) \(path): query \(row + 1)", reason: "vector is zero, NaN or infinite")
-            }
-            let scale = 1 / sum.squareRoot()
-            for j in start..<(start + dimension) { vectors[j] *= scale }
-        }
+        guard dimension > 0, !vectors.isEmpty else { throw RagPipeError.emptyInput("\(option) \(name): no query vectors") }
         self.vectors = vectors
         self.dimension = dimension
         self.model = model
     }
 
-    /// By the magic bytes, not the name: `embed` streams have no fixed suffix.
-    private static func isNumpy(_ path: String) throws -> Bool {
-        guard path != "-" else { return false }
-        let fd = try Syscall.openInput(path)
-        defer { Syscall.closeFile(fd) }
-        var head = [UInt8](repeating: 0, count: 6)
-        let n = try head.withUnsafeMutableBytes { try Syscall.readSome(fd, $0.baseAddress!, 6, path: path) }
-        return n == 6 && head == [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
+    /// Refuses a zero or non-finite row and scales it to unit length. The sum of squares is in
+    /// Double: finite floats as large as 1e30 square past Float's range.
+    private static func makeUnit(_ vectors: inout [Float], row: Int, dimension: Int, place: String) throws {
+        let start = row * dimension
+        var sum = 0.0
+        for j in start..<(start + dimension) { sum += Double(vectors[j]) * Double(vectors[j]) }
+        guard sum.isFinite, sum > 0 else { throw RagPipeError.malformedRecord(where: place, reason: "vector is zero, NaN or infinite") }
+        let scale = 1 / sum.squareRoot()
+        for j in start..<(start + dimension) { vectors[j] = Float(Double(vectors[j]) * scale) }
+    }
+
+    /// Each line of `bytes` (without `\n` and a trailing `\r`) with its 1-based number; a last
+    /// line without `\n` counts.
+    private static func forEachLine(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        try bytes.withUnsafeBytes { all in
+            var start = 0, number = 0
+            while start < all.count {
+                let end = all[start...].firstIndex(of: 0x0A) ?? all.count
+                var stop = end
+                if stop > start && all[stop - 1] == 0x0D { stop -= 1 }
+                number += 1
+                try body(UnsafeRawBufferPointer(rebasing: all[start..<stop]), number)
+                start = end + 1
+            }
+        }
     }
 }

@@ -16,7 +16,6 @@ package enum Syscall {
         }
     }
 
-    /// Reads up to `count` bytes; returns 0 at end of file.
     /// Opens a file a tool reads: one that does not exist or may not be read is a missing input
     /// (exit 66) in every tool, other failures are I/O errors (74).
     package static func openInput(_ path: String) throws -> Int32 {
@@ -27,6 +26,7 @@ package enum Syscall {
         }
     }
 
+    /// Reads up to `count` bytes; returns 0 at end of file.
     package static func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, path: String) throws -> Int {
         while true {
             let n = read(fd, buffer, count)
@@ -62,8 +62,13 @@ public func readFileBytes(_ path: String) throws -> [UInt8] {
     var st = stat()
     guard fstat(fd, &st) == 0 else { throw RagPipeError.io(path: path, operation: "fstat", errno: errno) }
     if (st.st_mode & S_IFMT) == S_IFDIR { throw RagPipeError.unreadable(path: path, reason: "is a directory") }
+    return try readAllBytes(fd: fd, path: path, sizeHint: Int(st.st_size))
+}
+
+/// Reads everything left on `fd`: a file, a pipe, a FIFO or standard input, each opened once.
+public func readAllBytes(fd: Int32, path: String, sizeHint: Int = 0) throws -> [UInt8] {
     var bytes = [UInt8]()
-    bytes.reserveCapacity(Int(st.st_size) + 1)
+    bytes.reserveCapacity(sizeHint + 1)
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
         let n = try chunk.withUnsafeMutableBytes { try Syscall.readSome(fd, $0.baseAddress!, $0.count, path: path) }

@@ -15,16 +15,20 @@ enum NProbeTuning {
         if view.kind == .ivf { report.nprobe = max(1, min(options.nprobe ?? view.nlist, view.nlist)) }
         let set = try TuningSet(options.tuning, vectors: vectors, dimension: dim, seed: options.seed &+ 2)
         let queries = set.count
-        guard queries > 1, n > 10 else { return }
+        guard queries >= 1, n > 10 else { return }
         status("exact top-10 of \(queries) tuning queries")
-        // A proxy's own row is neither a hit nor part of the truth: one more is fetched to drop it.
-        let fetched = set.sourceRows == nil ? 10 : 11
-        func own(_ i: Int) -> Int { set.sourceRows?[i] ?? -1 }
+        // A proxy's own row, and any exact copy of it, is neither a hit nor part of the truth (a
+        // question's passage is not in the index): ten more are fetched to drop them.
+        let fetched = set.sourceRows == nil ? 10 : 20
+        func isOwn(_ i: Int, _ row: Int) -> Bool {
+            guard let source = set.sourceRows?[i] else { return false }
+            return row == source || VectorMath.dot(vectors.baseAddress! + row * dim, vectors.baseAddress! + source * dim, dim) >= 1 - 1e-6
+        }
         let truth = ExactSearch.topK(queries: set.queries, vectors: vectors, dimension: dim, k: fetched)
-            .enumerated().map { i, hits in Set(hits.lazy.filter { $0.id != own(i) }.prefix(10).map(\.id)) }
+            .enumerated().map { i, hits in Set(hits.lazy.filter { !isOwn(i, $0.id) }.prefix(10).map(\.id)) }
         report.tuningQueries = queries
         if set.sourceRows == nil && queries < 100 && view.kind == .ivf && options.nprobe == nil {
-            report.warnings.append("nprobe is tuned on \(queries) questions only, so the recall it reaches is known to about ±\(String(format3: 2 * (0.05 * 0.95 / Double(queries * 10)).squareRoot())); a few hundred would pin it down")
+            report.warnings.append("nprobe is tuned on \(queries) question\(queries == 1 ? "" : "s") only, so the recall it reaches is known to about ±\(String(format3: 2 * (0.05 * 0.95 / Double(queries * 10)).squareRoot())); a few hundred would pin it down")
         }
         report.tuning = options.tuning.source
         report.targetRecall = options.targetRecall
@@ -32,7 +36,7 @@ enum NProbeTuning {
         func recall(nprobe: Int) throws -> Double {
             let found = try Parallel.map(count: queries) { i -> Int in
                 let q = Array(set.queries[(i * dim)..<((i + 1) * dim)])
-                let hits = try view.search(q, k: fetched, nprobe: nprobe).lazy.filter { $0.id != own(i) }.prefix(10)
+                let hits = try view.search(q, k: fetched, nprobe: nprobe).lazy.filter { !isOwn(i, $0.id) }.prefix(10)
                 return hits.reduce(0) { $0 + (truth[i].contains($1.id) ? 1 : 0) }
             }
             let relevant = truth.reduce(0) { $0 + $1.count }
@@ -47,8 +51,10 @@ enum NProbeTuning {
             report.recallAt10 = try recall(nprobe: report.nprobe)
             return
         }
-        // Geometric steps up to the first nprobe that reaches the target, then bisection back
-        // to the smallest one (recall grows with nprobe: more lists, a superset of candidates).
+        // Geometric steps up to the first nprobe that reaches the target, then bisection back to
+        // one whose predecessor falls short. With exact scores recall only grows with nprobe
+        // (more lists, a superset of candidates), so that is the smallest; with sq8 or fp16 codes
+        // an extra list can, rarely, push a true neighbour out, so it is the smallest nearly.
         var best = (nprobe: view.nlist, recall: -1.0)
         var below = 0
         var p = 1
@@ -72,8 +78,8 @@ enum NProbeTuning {
             }
         }
         if best.recall < options.targetRecall {
-            report.warnings.append("recall@10 reaches only \(String(format3: best.recall)) (target \(options.targetRecall)) even probing every list; "
-                + (view.coding == .fp32 ? "" : "--rerank or finer codes would raise it"))
+            let remedy = view.coding == .fp32 ? "" : view.reranks ? "; finer codes would raise it" : "; --rerank or finer codes would raise it"
+            report.warnings.append("recall@10 reaches only \(String(format3: best.recall)) (target \(options.targetRecall)) even probing every list" + remedy)
         }
         report.nprobe = best.nprobe
         report.recallAt10 = best.recall

@@ -6,13 +6,20 @@ public enum TuningQueries: Sendable, Equatable {
     /// for builds without real questions.
     case perturbedRows(count: Int)
     /// Query vectors the user gave (`--tune-queries`): unit rows, row-major, embedded by
-    /// `model` (nil: unknown, as for `.npy`), which must be the index's. At most
-    /// `suppliedLimit` of them are used, evenly spaced.
-    case supplied(vectors: [Float], dimension: Int, model: String?)
+    /// `model` (nil: unknown, as for `.npy`), which must be the index's; `source` names them in
+    /// errors. At most `suppliedLimit` of them are used, evenly spaced.
+    case supplied(vectors: [Float], dimension: Int, model: String?, source: String = "--tune-queries")
 
     /// Exact search over the collection for every tuning query costs N·d per query: 2,000
     /// queries keep a 1M × 384 build's tuning under a minute on 2 cores.
     public static let suppliedLimit = 2_000
+
+    /// Supplied queries embedded by another model than the index's are refused (exit 82).
+    public func checkModel(_ indexModel: String) throws {
+        if case .supplied(_, _, let model?, let source) = self, model != indexModel {
+            throw RagPipeError.modelMismatch("\(source): vectors of model '\(model)', the records' are '\(indexModel)'")
+        }
+    }
 
     var source: TuningSource {
         switch self {
@@ -43,9 +50,9 @@ struct TuningSet {
             queries = made.queries
             count = made.sources.count
             sourceRows = made.sources
-        case .supplied(let all, let dimension, _):
+        case .supplied(let all, let dimension, _, let source):
             guard dimension == d else {
-                throw RagPipeError.dimensionMismatch("--tune-queries: vectors have \(dimension) values, the index's have \(d)")
+                throw RagPipeError.dimensionMismatch("\(source): vectors have \(dimension) values, the index's have \(d)")
             }
             let available = all.count / d
             let used = min(available, TuningQueries.suppliedLimit)
