@@ -264,7 +264,7 @@ extension Bench {
                           built.seconds, meta.trainingSeconds ?? 0, meta.trainingPoints, Double(built.peakRSS) / 1e9,
                           Double(built.peakRSS) / Double(max(size, 1)), Double(built.peakRSS) / Double(max(inputBytes, 1)),
                           Double(size) / 1e6, Double(set.count * d) / 1e6, opens[3]) + (isIVF ? "; " + (tuning ?? "nprobe \(meta.nprobe) given") : ""),
-                   isIVF ? "target: peak RSS ≤ 1.5 × file" : "")
+                   isIVF && set.count >= 1_000_000 ? "target at 1M: peak RSS ≤ 1.5 × file" : "")
             for q in set.queries {
                 let sweep = configuration.sweep && q.name == sweepSet && isIVF
                 let probes = isIVF ? (sweep ? nprobes.filter { $0 <= index.dense.nlist } + [meta.nprobe] : [meta.nprobe]) : [0]
@@ -361,6 +361,8 @@ extension Bench {
 
     func summarize(_ set: VectorSet, configurations: [IVFConfiguration], points: [SearchPoint], peers: PeerRun,
                    ragpipeBuild: [String: (seconds: Double, rss: Int, file: Int)], sweepSet: String, targetRecall: Double) {
+        // The build-time and memory targets are stated for 1M vectors.
+        let atScale = set.count >= 1_000_000
         let faiss = Self.smallest(points, "faiss", sweepSet, reaching: targetRecall)
         let hnsw = Self.smallest(points, "hnswlib", sweepSet, reaching: targetRecall)
         func describe(_ p: SearchPoint?, _ parameter: String) -> String {
@@ -391,7 +393,8 @@ extension Bench {
             if let b = ragpipeBuild[configuration.label] {
                 var build: [String] = []
                 if let f = peers.buildSeconds["faiss"] {
-                    build.append(String(format: "FAISS train + add %.2f s: ragpipe/FAISS %.2f× (target ≤ 1.0×: ", f, b.seconds / f) + (b.seconds <= f ? "met" : "NOT met") + ")")
+                    build.append(String(format: "FAISS train + add %.2f s: ragpipe/FAISS %.2f×", f, b.seconds / f)
+                                 + (atScale ? " (target at 1M ≤ 1.0×: " + (b.seconds <= f ? "met" : "NOT met") + ")" : ""))
                 }
                 if let h = peers.buildSeconds["hnswlib"] { build.append(String(format: "hnswlib add_items %.2f s: %.2f×", h, b.seconds / h)) }
                 let rss = Double(b.rss) / Double(max(b.file, 1))
@@ -399,7 +402,7 @@ extension Bench {
                        String(format: "build %.2f s, peak RSS %.2f GB = %.2f × its %.1f MB file", b.seconds, Double(b.rss) / 1e9, rss, Double(b.file) / 1e6)
                         + (peers.fileBytes["faiss"].map { String(format: "; FAISS file %.1f MB", Double($0) / 1e6) } ?? "")
                         + (peers.fileBytes["hnswlib"].map { String(format: "; hnswlib file %.1f MB", Double($0) / 1e6) } ?? ""),
-                       (build + ["target peak RSS ≤ 1.5 × file: " + (rss <= 1.5 ? "met" : "NOT met")]).joined(separator: "; "))
+                       (build + (atScale ? ["target at 1M peak RSS ≤ 1.5 × file: " + (rss <= 1.5 ? "met" : "NOT met")] : [])).joined(separator: "; "))
             }
         }
     }
