@@ -132,7 +132,9 @@ extension Bench {
         func vectors(_ stream: String, _ name: String) throws -> [Float] {
             let flat = dir + "/\(name)-flat.ragx"
             try sh("build-index --no-bm25 --kind flat --codes fp32 --allow-unterminated -o '\(flat)' '\(stream)'")
-            return Array(try IndexReader(path: flat).dense.exact!)
+            // `exact` points into the reader's mapping: copy it while the reader is alive.
+            let reader = try IndexReader(path: flat)
+            return withExtendedLifetime(reader) { Array(reader.dense.exact!) }
         }
         let base = try vectors(baseStream, "base")
         let d = 384
