@@ -348,7 +348,7 @@ extension Bench {
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             switch f.first {
-            case "row" where f.count == 3: record("\(set.name): \(f[1])", f[2], "measured in this run")
+            case "row" where f.count == 3: record("\(set.name): \(f[1])", f[2], f[2].hasPrefix("skipped") ? "" : "measured in this run")
             case "point" where f.count == 7:
                 run.points.append(SearchPoint(system: f[1], queries: f[2], parameter: Int(f[3]) ?? 0, recall: Double(f[4]) ?? 0,
                                               qps: Double(f[5]) ?? 0, batchedQPS: Double(f[6])))
