@@ -34,7 +34,7 @@ FUZZ_CI_SECONDS ?= 15
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all deps deps-test release index query test eval-precision eval-ivf bench bench-embed bench-faiss fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
+.PHONY: all deps deps-test release index query test eval-precision eval-ivf bench bench-embed bench-ivf bench-faiss fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
 
 all: index
 
@@ -45,7 +45,7 @@ help:
 	@echo "make test             run the test suite"
 	@echo "make bench            release benchmarks (chunk MB/s, ingest records/s, open+query ms, scan GB/s, IVF recall/QPS)"
 	@echo "make bench-embed      only the embedding benchmark: ragpipe fp32/bf16/int8 beside sentence-transformers and ONNX Runtime"
-	@echo "make bench-faiss      the same, plus FAISS (faiss-cpu from PyPI, in $(BENCH_VENV)) on the IVF benchmark's vectors"
+	@echo "make bench-ivf        only the IVF benchmarks, with FAISS IVF-SQ8 and hnswlib (PyPI, in $(BENCH_VENV)) on the same vectors (bench-faiss: the same)"
 	@echo "make fuzz             coverage-guided fuzzing (libFuzzer) of every parser, FUZZ_SECONDS (300) per target"
 	@echo "make fuzz-ci          the same, FUZZ_CI_SECONDS (15) per target: the CI step"
 	@echo "make fuzz-mutation    random mutation of one index through the test suite (FUZZ_ITERATIONS, FUZZ_SEED)"
@@ -112,20 +112,25 @@ test: deps-test model
 
 # The embedding rows run sentence-transformers and ONNX Runtime beside ragpipe when the peer venv
 # can be made (bench/peers.mk); without the local torch wheel they say so and ragpipe runs alone.
-bench: release model bench-venv
+bench: release model bench-venv bench-ann-venv
 	$(RELEASE)/ragpipe-bench --data data --work .build/bench-data --model $(MODEL_DIR) \
-		$$(test -f $(BENCH_PEERS_STAMP) && echo --peer-python $(BENCH_PYTHON))
+		$$(test -f $(BENCH_PEERS_STAMP) && echo --peer-python $(BENCH_PYTHON)) \
+		$$(test -f $(BENCH_ANN_STAMP) && echo --ann-python $(BENCH_PYTHON))
 
 # Only the embedding benchmark: ragpipe fp32/bf16/int8 and its peers on the same texts.
 bench-embed: release model bench-venv
 	$(RELEASE)/ragpipe-bench --only-embedding --data data --work .build/bench-data --model $(MODEL_DIR) \
 		$$(test -f $(BENCH_PEERS_STAMP) && echo --peer-python $(BENCH_PYTHON))
 
-# FAISS runs on the very vectors ragpipe's IVF benchmark indexes, single-threaded, in the same run.
-bench-faiss: release model
-	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -c 'import faiss, numpy' 2>/dev/null || $(BENCH_VENV)/bin/pip install --quiet faiss-cpu==1.15.1 numpy
-	$(RELEASE)/ragpipe-bench --data data --work .build/bench-data --model $(MODEL_DIR) --faiss-python $(BENCH_VENV)/bin/python
+# Only the IVF benchmarks, with FAISS IVF-SQ8 and hnswlib on the very same vectors in the same run
+# (bench/ann_peers.py; faiss-cpu and hnswlib in $(BENCH_VENV)). BENCH_IVF_ARGS passes more options,
+# e.g. BENCH_IVF_ARGS="--ivf-synthetic 0" for the real-question set alone.
+BENCH_IVF_ARGS ?=
+bench-ivf: release model bench-ann-venv
+	$(RELEASE)/ragpipe-bench --only-ivf --data data --work .build/bench-data --model $(MODEL_DIR) \
+		$$(test -f $(BENCH_ANN_STAMP) && echo --ann-python $(BENCH_PYTHON)) $(BENCH_IVF_ARGS)
+
+bench-faiss: bench-ivf
 
 # Each file of data/ unpacked, once its sha256 matches data/SHA256SUMS.
 .PRECIOUS: $(EVAL_DATA)/%

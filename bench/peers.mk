@@ -6,6 +6,8 @@
 #   BENCH_PYTHON         the venv's python, to run bench/embed_peers.py with
 #   BENCH_PEERS_STAMP    exists only when the venv has the peers; without it, skip their rows
 #   make bench-peers     the peers alone on $(BENCH_PEER_TEXTS), JSON on stdout (for a quick look)
+#   make bench-ann-venv  faiss-cpu and hnswlib (pinned) in the same venv, for the IVF benchmark's peers
+#                        (bench/ann_peers.py); BENCH_ANN_STAMP exists only when they import
 #
 # torch comes only from the local CPU wheel in $PIP_FIND_LINKS: PyPI's default torch wheel is the
 # multi-GB CUDA build, and the benchmark must use the very torch the reference numbers came from.
@@ -68,3 +70,26 @@ bench-peers: bench-venv model $(BENCH_PEER_TEXTS)
 	$(BENCH_PYTHON) bench/embed_peers.py --model $(MODEL_DIR) --texts $(BENCH_PEER_TEXTS) \
 	  --threads $(BENCH_PEER_THREADS) --repeats $(BENCH_PEER_REPEATS) --peers $(BENCH_PEER_LIST) \
 	  --work .build/bench-data/onnx --vectors-out .build/bench-data/peer-vectors
+
+# The IVF benchmark's peers (issue 16): FAISS IVF-SQ8 and hnswlib on the same vectors, in the same
+# run. They need no torch, so they have a stamp of their own; with the torch constraints file
+# present they install against it, so they cannot move torch either.
+BENCH_ANN_PACKAGES ?= faiss-cpu==1.15.1 hnswlib==0.8.0 numpy
+BENCH_ANN_STAMP    := $(BENCH_VENV)/.ann-peers-ready
+
+.PHONY: bench-ann-venv
+bench-ann-venv: $(BENCH_ANN_STAMP)
+
+$(BENCH_ANN_STAMP): bench/peers.mk
+	@rm -f $@; \
+	test -x $(BENCH_PYTHON) || python3 -m venv $(BENCH_VENV); \
+	echo "bench-ann-venv: $(BENCH_ANN_PACKAGES)" >&2; \
+	if $(BENCH_PYTHON) -m pip install --quiet --disable-pip-version-check \
+	     $$(test -f $(BENCH_VENV)/torch-constraint.txt && echo -c $(BENCH_VENV)/torch-constraint.txt) $(BENCH_ANN_PACKAGES) \
+	   && $(BENCH_PYTHON) -c 'import faiss, hnswlib, numpy'; then \
+	  $(BENCH_PYTHON) -m pip freeze --disable-pip-version-check > $@.partial; \
+	  mv -f $@.partial $@; \
+	  echo "bench-ann-venv: ready ($(BENCH_PYTHON))" >&2; \
+	else \
+	  echo "bench-ann-venv: faiss-cpu/hnswlib could not be installed: the FAISS and hnswlib rows are skipped" >&2; \
+	fi

@@ -44,8 +44,14 @@ struct RagpipeBench: ParsableCommand {
     @Option(help: "Synthetic clustered vectors in the IVF benchmark (0 skips it).")
     var ivfSynthetic = 1_000_000
 
-    @Option(help: "Python with faiss-cpu: also run FAISS on the IVF benchmark's vectors (make bench-faiss).")
-    var faissPython: String?
+    @Option(help: "Python with faiss-cpu and hnswlib (the bench venv): run FAISS IVF-SQ8 and hnswlib on the IVF benchmark's vectors in the same run.")
+    var annPython: String?
+
+    @Option(help: "hnswlib runs on sets of at most this many vectors (its one-thread M16/ef_construction 200 build of 1M vectors takes too long for make bench).")
+    var hnswMaxCount = 200_000
+
+    @Flag(help: "Skip the real-question IVF benchmark (SciFact MiniLM) even with --model.")
+    var noIVFReal = false
 
     @Flag(help: "Run only the IVF benchmarks.")
     var onlyIVF = false
@@ -58,16 +64,24 @@ struct RagpipeBench: ParsableCommand {
             try bench.embeddingSideBySide(model: model, documents: embedDocuments, rounds: embedRounds, peerPython: peerPython)
             return
         }
-        let nprobes = [1, 2, 4, 8, 16, 32, 64, 128]
-        let configurations = [["--kind", "ivf", "--codes", "sq8"], ["--kind", "ivf", "--codes", "sq8", "--rerank"],
-                              ["--kind", "ivf", "--codes", "fp16"], ["--kind", "ivf", "--codes", "fp32"], ["--kind", "flat", "--codes", "sq8"]]
-        if let model {
-            try bench.ivfBenchmark(try bench.realMiniLMVectors(model: model), configurations: configurations, nprobes: nprobes,
-                                   faissPython: faissPython)
+        let nprobes = [8, 16, 24, 32, 48, 64, 96, 128, 160, 200, 256]
+        let efs = [10, 16, 24, 32, 40, 48, 64, 80, 100, 128, 160, 200, 300, 400]
+        let sq8 = Bench.IVFConfiguration(label: "ivf sq8", arguments: ["--kind", "ivf", "--codes", "sq8"], summary: true)
+        let rerank = Bench.IVFConfiguration(label: "ivf sq8 --rerank", arguments: ["--kind", "ivf", "--codes", "sq8", "--rerank"], summary: true)
+        if let model, !noIVFReal {
+            let set = try bench.realQuestionVectors(model: model)
+            let claims = set.queries.first { $0.name == "claims" }!.stream!
+            let configurations = [
+                sq8, rerank,
+                Bench.IVFConfiguration(label: "ivf fp32", arguments: ["--kind", "ivf", "--codes", "fp32"]),
+                Bench.IVFConfiguration(label: "ivf sq8 tuned on the claims (--tune-queries)", arguments: ["--kind", "ivf", "--codes", "sq8", "--tune-queries", claims], sweep: false),
+                Bench.IVFConfiguration(label: "flat fp32 (exact)", arguments: ["--kind", "flat", "--codes", "fp32"]),
+            ]
+            try bench.ivfBenchmark(set, configurations: configurations, nprobes: nprobes, efs: efs, annPython: annPython, hnswMaxCount: hnswMaxCount)
         }
         if ivfSynthetic > 0 {
-            try bench.ivfBenchmark(try bench.syntheticVectors(count: ivfSynthetic), configurations: [configurations[0], configurations[1]],
-                                   nprobes: nprobes, faissPython: faissPython)
+            try bench.ivfBenchmark(try bench.syntheticVectors(count: ivfSynthetic), configurations: [sq8, rerank], nprobes: nprobes, efs: efs,
+                                   annPython: annPython, hnswMaxCount: hnswMaxCount)
         }
         if onlyIVF { return }
         try bench.chunking(repeats: chunkRepeats)
