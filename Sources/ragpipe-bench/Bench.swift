@@ -138,22 +138,10 @@ final class Bench {
         return (p.terminationStatus, text, seconds)
     }
 
-    /// Wall time of one run of `path args…` (stdout to /dev/null), started with posix_spawn.
+    /// Wall time of one run of `path args…` (stdout to /dev/null, stderr kept for an error),
+    /// started with posix_spawn.
     func spawn(_ path: String, _ args: [String]) throws -> Double {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        let argv = ([path] + args).map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var pid: pid_t = 0
-        let clock = Stopwatch()
-        guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { throw ValidationError("cannot start \(path)") }
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        let seconds = clock.seconds
-        guard status == 0 else { throw ValidationError("\(path) exited with status \(status)") }
-        return seconds
+        try spawnMeasured(path, args).seconds
     }
 
     var scifact: String { work + "/scifact.jsonl" }
