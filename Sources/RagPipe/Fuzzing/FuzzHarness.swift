@@ -32,8 +32,14 @@ public enum FuzzHarness {
             // too) in three inputs of four, so that the checks behind them are fuzzed as well.
             if bytes.count % 4 != 3 { mendChecksums(&bytes, fileSize: true) }
             bytes.withUnsafeBytes { index(writeScratch($0, scratch, suffix: ".ragx")) }
-        case .jsonl: jsonl(data)
-        case .npy: _ = try? NumpyMatrix(path: writeScratch(data, scratch, suffix: ".npy"))
+        case .jsonl:
+            jsonl(data)
+            _ = try? QueryVectorFile(path: writeScratch(data, scratch, suffix: ".jsonl"), option: "--tune-queries")
+        case .npy:
+            let path = writeScratch(data, scratch, suffix: ".npy")
+            _ = try? NumpyMatrix(path: path)
+            // The same bytes through the whole-file reader --tune-queries uses.
+            _ = try? QueryVectorFile(path: path, option: "--tune-queries")
         case .safetensors:
             if let file = try? SafetensorsFile(path: writeScratch(data, scratch, suffix: ".safetensors")) {
                 _ = try? file.floats("embeddings.word_embeddings.weight", shape: [4, 2])
