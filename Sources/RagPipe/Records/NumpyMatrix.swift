@@ -23,8 +23,9 @@ public struct NumpyMatrix {
         guard fstat(fd, &st) == 0 else { throw RagPipeError.io(path: path, operation: "fstat", errno: errno) }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw RagPipeError.unreadable(path: path, reason: "is a directory") }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            // A pipe or device has no size to check the header against before reading: read it all.
-            (rows, columns, values) = try Self.parse(try readFileBytes(path), bad: bad)
+            // A pipe or device has no size to check the header against before reading: read it
+            // all, from this descriptor (opening a FIFO again would wait for a writer that may be gone).
+            (rows, columns, values) = try Self.parse(try readAllBytes(fd: fd, path: path), bad: bad)
             return
         }
         let fileSize = Int(st.st_size)
