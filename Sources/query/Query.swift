@@ -123,24 +123,23 @@ struct Query: ToolCommand {
 
     @OptionGroup var model: ModelOptions
 
+    /// The options every question is answered with, as `serve` takes them per request.
+    var options: QueryOptions {
+        var o = QueryOptions()
+        o.k = k; o.minScore = minScore; o.minEvidence = minEvidence
+        o.mode = mode; o.fusion = fusion; o.weight = weight; o.nprobe = nprobe
+        o.answerSentences = answerSentences; o.answerWords = answerWords
+        o.strict = strict; o.groundedThreshold = groundedThreshold; o.supportThreshold = supportThreshold
+        o.bm25K1 = bm25K1; o.bm25B = bm25B
+        return o
+    }
+
     func validate() throws {
-        guard k >= 1 && k <= 10_000 else { throw ValidationError("-k must be in 1...10000") }
-        // NaN passes no comparison: it would abstain on everything, or reach the server as invalid JSON.
-        if let minScore, !(minScore >= -1 && minScore <= 1) { throw ValidationError("--min-score must be a number in -1...1 (a cosine), not \(minScore)") }
-        if let minEvidence, !minEvidence.isFinite { throw ValidationError("--min-evidence must be a finite number, not \(minEvidence)") }
+        if let problem = options.problem(naming: \.flag) { throw ValidationError(problem) }
         guard temperature >= 0 && temperature <= 2 else { throw ValidationError("--temperature must be in 0...2, not \(temperature)") }
-        guard weight >= 0 && weight <= 1 else { throw ValidationError("--weight must be in 0...1") }
         guard embedTokenizer == nil || embedURL != nil else { throw ValidationError("--embed-tokenizer applies to --embed-url") }
-        if let problem = BM25Parameters(k1: bm25K1 ?? 0.9, b: bm25B ?? 0.4).problem { throw ValidationError("--bm25-k1/--bm25-b: \(problem)") }
-        if let nprobe, nprobe < 1 { throw ValidationError("--nprobe must be at least 1") }
-        guard (1...20).contains(answerSentences), (5...1000).contains(answerWords) else {
-            throw ValidationError("--answer-sentences must be in 1...20 and --answer-words in 5...1000")
-        }
         guard maxTokens >= 1, contextTokens >= 64 else {
             throw ValidationError("--max-tokens ≥ 1 and --context-tokens ≥ 64 are required")
-        }
-        guard (0...1).contains(groundedThreshold), (-1...1).contains(supportThreshold) else {
-            throw ValidationError("--grounded-threshold must be in 0...1 and --support-threshold in -1...1")
         }
     }
 
@@ -160,12 +159,7 @@ struct Query: ToolCommand {
         }
         let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                      native: model.native(use: .interactive), remote: remote, source: reader.path)
-        let retriever = try Retriever(index: reader, embedder: embedder, mode: mode, fusion: fusion, denseWeight: weight,
-                                      bm25Parameters: BM25Parameters(storedIn: reader, k1: bm25K1, b: bm25B),
-                                      settings: Retriever.Settings(k: k, nprobe: nprobe))
-        var extractive = ExtractiveAnswerer(try AbstentionThresholds.calibrated(for: embedder).overridden(minScore: minScore, minEvidence: minEvidence))
-        extractive.maxSentences = answerSentences
-        extractive.maxWords = answerWords
+        let retriever = try options.retriever(index: reader, embedder: embedder)
         let sink = OutputSink()
         let output: QueryStage.Output = json ? .json : stream && llm != nil ? .streamedText : .text
         var generation: Answerer.Generation?
@@ -182,10 +176,7 @@ struct Query: ToolCommand {
                                                                  maxReplyTokens: maxTokens),
                 onText: output == .streamedText ? QueryStage.streamedText(to: sink) : nil)
         }
-        let engine = QueryEngine(retriever: retriever,
-                                 answerer: Answerer(extractive, bm25: retriever.bm25, generation: generation,
-                                                    groundedness: GroundednessCheck(sentenceThreshold: supportThreshold, answerThreshold: groundedThreshold),
-                                                    strict: strict))
+        let engine = QueryEngine(retriever: retriever, answerer: try options.answerer(for: retriever, generation: generation))
         try QueryStage.run(engine: engine, queries: queries, output: output, sink: sink)
     }
 }

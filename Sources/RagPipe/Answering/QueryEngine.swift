@@ -18,7 +18,16 @@ public struct QueryEngine {
     }
 
     public func run(_ query: String) throws -> QueryResult {
-        let retrieved = try retriever.search(query)
+        try answer(query, retrieved: try retriever.search(query))
+    }
+
+    /// `run` for a query the caller embedded already with the retriever's embedder (`vector`,
+    /// which took `embedMs`).
+    public func run(_ query: String, vector: [Float], embedMs: Double) throws -> QueryResult {
+        try answer(query, retrieved: try retriever.search(query, vector: vector, embedMs: embedMs))
+    }
+
+    func answer(_ query: String, retrieved: Retriever.Retrieved) throws -> QueryResult {
         let clock = Stopwatch()
         let answer = try answerer.answer(query, vector: retrieved.vector, hits: retrieved.hits, embedder: retriever.embedder)
         let timings = QueryResult.Timings(embedMs: retrieved.embedMs, searchMs: retrieved.searchMs, fetchMs: retrieved.fetchMs,

@@ -13,5 +13,9 @@ public struct QueryResult: Sendable {
         public var fetchMs: Double = 0
         public var answerMs: Double = 0
         public var totalMs: Double { embedMs + searchMs + fetchMs + answerMs }
+
+        public init(embedMs: Double = 0, searchMs: Double = 0, fetchMs: Double = 0, answerMs: Double = 0) {
+            self.embedMs = embedMs; self.searchMs = searchMs; self.fetchMs = fetchMs; self.answerMs = answerMs
+        }
     }
 }

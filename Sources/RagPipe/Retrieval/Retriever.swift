@@ -106,10 +106,15 @@ public struct Retriever: Sendable {
 
     /// Embeds `query` and returns its top `settings.k` hits.
     public func search(_ query: String) throws -> Retrieved {
-        var clock = Stopwatch()
+        let clock = Stopwatch()
         let vector = try embedder.embed(query)
-        let embedMs = clock.milliseconds
-        clock.restart()
+        return try search(query, vector: vector, embedMs: clock.milliseconds)
+    }
+
+    /// The top `settings.k` hits of `query`, already embedded by `embedder` as `vector` (a caller
+    /// that needed the vector first, as `serve`'s semantic cache does), which took `embedMs`.
+    public func search(_ query: String, vector: [Float], embedMs: Double) throws -> Retrieved {
+        var clock = Stopwatch()
         let ranked = try rank(query, vector: vector, depth: settings.k)
         let searchMs = clock.milliseconds
         clock.restart()

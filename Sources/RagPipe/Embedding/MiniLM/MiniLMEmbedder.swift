@@ -120,8 +120,6 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     }
 
     public func embed(_ texts: [String], into output: UnsafeMutableBufferPointer<Float>) throws -> Int {
-        let dim = dimension
-        precondition(output.count >= texts.count * dim)
         var sequences: [[Int32]] = []
         sequences.reserveCapacity(texts.count)
         var truncated = 0
@@ -130,19 +128,43 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
             if full > ids.count { truncated += 1 }
             sequences.append(ids)
         }
+        try embed(tokenIDs: sequences, into: output)
+        return truncated
+    }
+
+    /// Why `ids` cannot be run as one sequence (an id outside the vocabulary, more than
+    /// `maxTokens` ids), or nil. Sequences from `tokenizer.encode` always run.
+    public func problem(tokenIDs ids: [Int32]) -> String? {
+        let vocabulary = encoder.config.vocabSize
+        if ids.count > maxTokens { return "\(ids.count) token ids, more than the model's \(maxTokens)" }
+        if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocabulary }) { return "token id \(bad) is outside the vocabulary (0..<\(vocabulary))" }
+        return nil
+    }
+
+    /// Embeds sequences already tokenized as `tokenizer.encode` makes them ([CLS] … [SEP]) into
+    /// consecutive rows of `output`: what a client that tokenizes itself sends (`embed
+    /// --tokenizer`). A sequence `problem(tokenIDs:)` refuses is an error, not truncated.
+    public func embed(tokenIDs sequences: [[Int32]], into output: UnsafeMutableBufferPointer<Float>) throws {
+        let dim = dimension
+        precondition(output.count >= sequences.count * dim)
+        for (i, ids) in sequences.enumerated() {
+            if let problem = problem(tokenIDs: ids) { throw RagPipeError.usage("input \(i): \(problem)") }
+        }
         // Longest first, each worker taking the next sequence when it is free: the costly ones
         // start early and the short ones fill the gaps, so no worker waits at the end of a batch.
         let order = sequences.indices.sorted { sequences[$0].count > sequences[$1].count || (sequences[$0].count == sequences[$1].count && $0 < $1) }
-        let workers = min(threads, texts.count)
+        let workers = min(threads, sequences.count)
         let longest = sequences.map(\.count).max() ?? 0
-        guard longest > 0 else { return truncated }
+        guard longest > 0 else {
+            for j in 0..<(sequences.count * dim) { output[j] = 0 }
+            return
+        }
         let scratches = (0..<workers).map { _ in BertEncoder.Scratch(tokens: longest, config: encoder.config) }
         try Parallel.forEachItem(order.count, workers: workers) { worker, rank in
             let index = order[rank]
             encoder.forward(sequences[index], scratch: scratches[worker],
                             into: UnsafeMutableBufferPointer(rebasing: output[(index * dim)..<((index + 1) * dim)]))
         }
-        return truncated
     }
 }
 
