@@ -12,11 +12,17 @@ let package = Package(
         .executable(name: "build-index", targets: ["build-index"]),
         .executable(name: "query", targets: ["query"]),
         .executable(name: "evaluate", targets: ["evaluate"]),
+        // The index behind an HTTP server (hummingbird on SwiftNIO); only this tool links NIO.
+        .executable(name: "serve", targets: ["serve"]),
         // Opened with dlopen by query and embed only when they talk HTTP (HTTPPlugin.swift).
         .library(name: "RagPipeHTTPPlugin", type: .dynamic, targets: ["RagPipeHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System zlib (zlib1g-dev): compress2/uncompress for text blocks, crc32 for checksums.
@@ -52,6 +58,12 @@ let package = Package(
         .target(name: "RagPipeHTTP", dependencies: ["RagPipeAnswering"]),
         .executableTarget(name: "query", dependencies: ["RagPipeCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "evaluate", dependencies: ["RagPipeCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // `serve`: the HTTP endpoints, the semantic cache, metrics and hot reload, above the
+        // library's top layer; the only target that links hummingbird and SwiftNIO.
+        .target(name: "RagPipeServer", dependencies: ["RagPipePipeline", .product(name: "Hummingbird", package: "hummingbird"),
+                                                     .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                                                     .product(name: "HTTPTypes", package: "swift-http-types")]),
+        .executableTarget(name: "serve", dependencies: ["RagPipeServer", "RagPipeCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // `make bench`: release benchmarks that print figures (never timed unit tests).
         .executableTarget(name: "ragpipe-bench", dependencies: ["RagPipePipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The tests read Fixtures/ in place (Fixtures in Support.swift), not as bundled resources.
