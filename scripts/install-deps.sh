@@ -14,7 +14,8 @@ set -euo pipefail
 
 # One line per need: apt package | how to check | what the check looks for | needed by.
 # "build" needs are required (the compile fails without them); "test" needs are optional: without
-# them the LLM tests are skipped and `make test` lists them as skipped.
+# them the LLM tests (cmake, ninja, g++, numpy), the OpenAI client test of serve (venv) and its
+# page test in a browser (chromium) are skipped and `make test` lists them as skipped.
 # Add a package here and every target and .ci/run picks it up.
 NEEDS='
 zlib1g-dev      header  zlib.h      build
@@ -26,6 +27,8 @@ cmake           tool    cmake       test
 ninja-build     tool    ninja       test
 g++             tool    g++         test
 python3-numpy   python  numpy       test
+python3-venv    python  ensurepip   test
+chromium        tool    chromium    test
 '
 
 mode=${1:-build}

@@ -22,6 +22,14 @@ scripts/llama-server.sh build >/dev/null \
 scripts/llama-server.sh minilm-gguf "$model_dir" >/dev/null \
     || notes+=("scripts/llama-server.sh minilm-gguf failed (its message is above), so the HTTP-vs-native MiniLM test skips")
 
+# The official OpenAI Python client (pinned, in a venv under .build) for the serve tests; without
+# it those tests skip (and are listed below).
+if openai_python=$(scripts/openai-client.sh); then
+    export RAGPIPE_OPENAI_PYTHON=$openai_python
+else
+    notes+=("scripts/openai-client.sh failed (its message is above), so the OpenAI client test of serve skips")
+fi
+
 # The tests run the executables and dlopen the HTTP plugin, which `swift test` alone does not build.
 $SWIFT build || exit
 $SWIFT test "$@" 2>&1 | tee "$output"

@@ -53,10 +53,10 @@ enum JSONValue: Equatable {
         case 0x22: return .string(try s.readString())
         case 0x74, 0x66: return .bool(try s.readBool())
         case 0x6E:
-            guard s.readNull() else { throw APIError.badRequest("invalid literal") }
+            guard s.readNull() else { throw APIError.badRequest("the body is not valid JSON: an invalid literal", code: "invalid_json") }
             return .null
         case nil: throw APIError.badRequest(depth == 0 ? "the body is empty" : "the body is not valid JSON: it ends where a value was expected",
-                                            code: depth == 0 ? nil : "invalid_json")
+                                            code: "invalid_json")
         default: return .number(try s.readDouble())
         }
     }

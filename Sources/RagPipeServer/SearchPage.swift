@@ -83,7 +83,7 @@ function renderAnswer(text, numbers) {
   box.append(document.createTextNode(text.slice(last)));
 }
 
-function show(r) {
+function show(r, cache) {
   const hitsByRank = new Map(r.hits.map(h => [h.rank, h]));
   const numbers = new Set(r.citations.map(c => c.n));
   renderAnswer(r.answer, numbers);
@@ -120,7 +120,8 @@ function show(r) {
   }
   $("result").hidden = false;
   const t = r.timings_ms ? " in " + r.timings_ms.total.toFixed(1) + " ms" : "";
-  $("status").textContent = r.hits.length + " hits" + t;
+  const cached = cache === "l1" ? " (from the cache: the same question)" : cache === "l2" ? " (from the cache: a question worded alike)" : "";
+  $("status").textContent = r.hits.length + " hits" + t + cached;
   document.body.dataset.state = "answered";
 }
 
@@ -134,7 +135,7 @@ async function ask(q) {
     const response = await fetch("/v1/query", { method: "POST", headers, body: JSON.stringify({ query: q }) });
     const body = await response.json();
     if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
-    show(body);
+    show(body, response.headers.get("X-RagPipe-Cache"));
   } catch (e) {
     $("result").hidden = true;
     $("status").textContent = "Error: " + e.message;
