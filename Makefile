@@ -34,7 +34,7 @@ FUZZ_CI_SECONDS ?= 15
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all deps deps-test release index query test eval-precision eval-ivf bench bench-embed bench-ivf bench-faiss fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
+.PHONY: all deps deps-test release index query test eval-precision eval-ivf bench bench-embed bench-ivf bench-faiss bench-serve fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
 
 all: index
 
@@ -46,6 +46,7 @@ help:
 	@echo "make bench            release benchmarks (chunk MB/s, ingest records/s, open+query ms, scan GB/s, IVF recall/QPS)"
 	@echo "make bench-embed      only the embedding benchmark: ragpipe fp32/bf16/int8 beside sentence-transformers and ONNX Runtime"
 	@echo "make bench-ivf        only the IVF benchmarks, with FAISS IVF-SQ8 and hnswlib (PyPI, in $(BENCH_VENV)) on the same vectors (bench-faiss: the same)"
+	@echo "make bench-serve      serve under wrk (1, 8, 64 connections) on SciFact, beside one query process per question"
 	@echo "make fuzz             coverage-guided fuzzing (libFuzzer) of every parser, FUZZ_SECONDS (300) per target"
 	@echo "make fuzz-ci          the same, FUZZ_CI_SECONDS (15) per target: the CI step"
 	@echo "make fuzz-mutation    random mutation of one index through the test suite (FUZZ_ITERATIONS, FUZZ_SEED)"
@@ -131,6 +132,13 @@ bench-ivf: release model bench-ann-venv
 		$$(test -f $(BENCH_ANN_STAMP) && echo --ann-python $(BENCH_PYTHON)) $(BENCH_IVF_ARGS)
 
 bench-faiss: bench-ivf
+
+# serve under load (README, "serve"): the same questions through one `query` process each and
+# through serve, back to back, then wrk at 1, 8 and 64 connections and from the cache.
+bench-serve: release model
+	@command -v wrk >/dev/null || { echo "bench-serve: needs wrk: apt-get install -y wrk" >&2; exit 69; }
+	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact.ragx $(SCIFACT)/queries.jsonl
+	python3 bench/serve_load.py $(EVAL_DIR)/scifact.ragx $(SCIFACT)/queries.jsonl
 
 # Each file of data/ unpacked, once its sha256 matches data/SHA256SUMS.
 .PRECIOUS: $(EVAL_DATA)/%

@@ -4,7 +4,8 @@ import RagPipeEmbedding
 import RagPipeIndex
 import RagPipePipeline
 
-/// One mapped index file and the embedder its vectors were made with, as a request sees it: a
+/// One mapped index file and the embedder its vectors were made with (with a `VectorMemo`, kept
+/// across reloads of the same model: a text's vector does not depend on the index), as a request sees it: a
 /// request holds its `ServedIndex` from start to end, so a reload that maps a new file never
 /// unmaps the old one under it (the mapping goes when the last request holding it ends).
 final class ServedIndex: Sendable {
@@ -23,14 +24,15 @@ final class ServedIndex: Sendable {
     /// else the one the index names. The default query options must run on it (model, dimension,
     /// BM25 sections), so a file that opens but cannot answer is refused here, not per request.
     static func open(path: String, verify: Bool, generation: Int, reusing embedder: (any Embedder)?,
-                     native: EmbedderRegistry.NativeSettings) throws -> ServedIndex {
+                     native: EmbedderRegistry.NativeSettings, memo: Int) throws -> ServedIndex {
         let before = try FileIdentity(path: path)
         let reader = try IndexReader(path: path)
         // Renamed over between the stat and the open: the next poll sees the newer file.
         guard try FileIdentity(path: path) == before else { throw RagPipeError.unreadable(path: path, reason: "replaced while it was opened") }
         if verify { try reader.verify() }
         let embedder = try embedder.flatMap { $0.modelID == reader.metadata.modelID && $0.dimension == reader.dimension ? $0 : nil }
-            ?? EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension, native: native, source: path)
+            ?? VectorMemo(EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension, native: native, source: path),
+                          capacity: memo)
         _ = try QueryOptions().engine(index: reader, embedder: embedder)
         return ServedIndex(reader: reader, embedder: embedder, generation: generation, identity: before)
     }
@@ -46,7 +48,8 @@ struct FileIdentity: Equatable, Sendable, CustomStringConvertible {
 
     init(path: String) throws {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw RagPipeError.io(path: path, operation: "stat", errno: errno) }
+        // As `IndexReader` reports a file it cannot open: a missing input (exit 66), naming the path.
+        guard stat(path, &st) == 0 else { throw RagPipeError.unreadable(path: path, reason: String(cString: strerror(errno))) }
         device = UInt64(st.st_dev); inode = UInt64(st.st_ino); size = Int64(st.st_size)
         modified = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
     }
@@ -63,10 +66,11 @@ final class IndexSlot: @unchecked Sendable {
     let path: String
     let verify: Bool
     let native: EmbedderRegistry.NativeSettings
+    let memo: Int
 
-    init(path: String, verify: Bool, native: EmbedderRegistry.NativeSettings) throws {
-        self.path = path; self.verify = verify; self.native = native
-        served = try ServedIndex.open(path: path, verify: verify, generation: 1, reusing: nil, native: native)
+    init(path: String, verify: Bool, native: EmbedderRegistry.NativeSettings, memo: Int) throws {
+        self.path = path; self.verify = verify; self.native = native; self.memo = memo
+        served = try ServedIndex.open(path: path, verify: verify, generation: 1, reusing: nil, native: native, memo: memo)
     }
 
     var current: ServedIndex { lock.withLock { served } }
@@ -83,7 +87,7 @@ final class IndexSlot: @unchecked Sendable {
         let (old, skip) = lock.withLock { (served, refused) }
         guard let now = try? FileIdentity(path: path), now != old.identity, now != skip else { return .unchanged }
         do {
-            let new = try ServedIndex.open(path: path, verify: verify, generation: old.generation + 1, reusing: old.embedder, native: native)
+            let new = try ServedIndex.open(path: path, verify: verify, generation: old.generation + 1, reusing: old.embedder, native: native, memo: memo)
             lock.withLock { served = new; refused = nil }
             return .reloaded(generation: new.generation)
         } catch {

@@ -35,6 +35,8 @@ public final class Server: Sendable {
         /// Seconds between checks for a replaced index file; 0: never.
         public var reloadInterval = 1.0
         public var accessLog = true
+        /// Vectors of sentences (answer candidates, groundedness checks) remembered across requests.
+        public var vectorMemo = 20_000
         /// BLAS for fp32, as `query` runs the encoder: the same vectors to the last bit, so answers
         /// are exactly `query --json`'s.
         public var native = EmbedderRegistry.NativeSettings(threads: 1, use: .interactive)
@@ -51,7 +53,7 @@ public final class Server: Sendable {
     /// Maps the index, loads its embedder and checks that the default query runs on it.
     public init(settings: Settings) throws {
         self.settings = settings
-        slot = try IndexSlot(path: settings.indexPath, verify: settings.verify, native: settings.native)
+        slot = try IndexSlot(path: settings.indexPath, verify: settings.verify, native: settings.native, memo: settings.vectorMemo)
         cache = SemanticCache(settings: .init(maxEntries: settings.cacheEntries, maxBytes: settings.cacheBytes, threshold: settings.cacheThreshold))
         admission = Admission(workers: settings.workers, queue: settings.queue)
         declareMetrics()
@@ -179,7 +181,8 @@ public final class Server: Sendable {
     func embeddings(_ request: Request) async throws -> Response {
         let e = try EmbeddingsRequest(JSONValue.parseBody(try await body(of: request)))
         let served = slot.current
-        let embedder = served.embedder
+        // The embedder itself: bulk inputs would only push answer sentences out of the memo.
+        let embedder = (served.embedder as? VectorMemo)?.base ?? served.embedder
         let modelID = served.reader.metadata.modelID
         if let model = e.model, model != modelID {
             throw APIError.notFound("model '\(model)' is not served here: this server embeds with '\(modelID)' (\(embedder.dimension)-d)",
@@ -310,6 +313,7 @@ public final class Server: Sendable {
         metrics.set("ragpipe_cache_entries", Double(cache.count))
         metrics.set("ragpipe_cache_bytes", Double(cache.byteCount))
         metrics.set("ragpipe_busy_requests", Double(admission.busy))
+        metrics.set("ragpipe_vector_memo_entries", Double((slot.current.embedder as? VectorMemo)?.count ?? 0))
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render())))
     }
@@ -348,6 +352,7 @@ public final class Server: Sendable {
         metrics.declare("ragpipe_index_chunks", "gauge", "Chunks in the index served.")
         metrics.declare("ragpipe_index_reloads_total", "counter", "Replacements of the index file, by result: reloaded, refused.")
         metrics.declare("ragpipe_busy_requests", "gauge", "Computations running or waiting for a worker.")
+        metrics.declare("ragpipe_vector_memo_entries", "gauge", "Sentence vectors remembered across requests (answer candidates, groundedness checks).")
         for level in ["l1", "l2", "miss"] { metrics.increment("ragpipe_cache_requests_total", ["level": level], by: 0) }
         for outcome in ["answered", "abstained", "escalated"] { metrics.increment("ragpipe_answers_total", ["outcome": outcome], by: 0) }
         for result in ["reloaded", "refused"] { metrics.increment("ragpipe_index_reloads_total", ["result": result], by: 0) }

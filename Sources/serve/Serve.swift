@@ -65,6 +65,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Cosine between two questions' embeddings at which a cached answer is reused (above 1: exact repeats only; README, \"Semantic cache\").")
     var cacheThreshold: Float = SemanticCache.defaultThreshold
 
+    @Option(help: "Sentence vectors remembered across requests (answer candidates and groundedness checks; 0: none).")
+    var vectorMemo = 20_000
+
     @Option(help: "Seconds between checks for a replaced index file (0: never reload).")
     var reloadInterval = 1.0
 
@@ -79,7 +82,7 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be in 1...256") }
-        guard queue >= 0, maxBody >= 1024, cacheEntries >= 0, cacheMegabytes >= 0 else {
+        guard queue >= 0, maxBody >= 1024, cacheEntries >= 0, cacheMegabytes >= 0, vectorMemo >= 0 else {
             throw ValidationError("--queue, --cache-entries and --cache-megabytes must be ≥ 0, --max-body ≥ 1024")
         }
         guard requestTimeout > 0, requestTimeout.isFinite, idleTimeout > 0, idleTimeout.isFinite, reloadInterval >= 0, reloadInterval.isFinite else {
@@ -101,6 +104,7 @@ struct Serve: AsyncParsableCommand {
         settings.cacheBytes = cacheMegabytes << 20
         settings.cacheThreshold = cacheThreshold <= 1 ? cacheThreshold : nil
         settings.reloadInterval = reloadInterval
+        settings.vectorMemo = vectorMemo
         settings.verify = !noVerify
         settings.accessLog = !quiet
         settings.native = EmbedderRegistry.NativeSettings(modelDirectory: model.model, threads: 1, use: .interactive)
@@ -120,7 +124,7 @@ struct Serve: AsyncParsableCommand {
         do {
             try await server.run()
         } catch {
-            Log.error("serve", "\(error)")
+            Log.error("serve", "cannot serve on \(host):\(port): \(error)")
             throw ExitCode(74)
         }
     }

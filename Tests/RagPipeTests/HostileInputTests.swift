@@ -293,7 +293,7 @@ import Testing
         let dir = try TempDir()
         dir.write("q.jsonl", "{\"_id\": \"q1\", \"text\": \"zinc\"}\n")
         for command in ["chunk missing.md", "embed --embedder hash missing.jsonl", "build-index -o x.ragx missing.jsonl", "build-index --npy missing.npy -o x.ragx",
-                        "query missing.ragx zinc", "evaluate beir missing.ragx --queries q.jsonl --qrels missing.tsv", "evaluate export-squad missing.json"] {
+                        "query missing.ragx zinc", "serve missing.ragx --port 0", "evaluate beir missing.ragx --queries q.jsonl --qrels missing.tsv", "evaluate export-squad missing.json"] {
             let r = try shell(command, in: dir.path)
             #expect(r.status == 66, "\(command): \(r.status) \(r.stderr)")
             #expect(r.stderr.contains("missing."), "\(r.stderr)")
