@@ -60,12 +60,13 @@ final class ServeProcess: @unchecked Sendable {
     /// Everything it wrote to stderr so far.
     var stderr: String { log.text }
 
-    /// Waits (at most `timeout` s) until stderr holds `text`.
-    func waitForLog(_ text: String, timeout: Double = 30) -> Bool {
+    /// Waits (at most `timeout` s) until stderr holds `text`, without holding a thread (the
+    /// tests' own load tasks need the pool meanwhile).
+    func waitForLog(_ text: String, timeout: Double = 30) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if log.text.contains(text) { return true }
-            usleep(20_000)
+            try? await Task.sleep(nanoseconds: 20_000_000)
         }
         return false
     }

@@ -196,29 +196,37 @@ import FoundationNetworking
         #expect(try before.json()["abstained"] as? Bool == true, "corpus a knows nothing of orchards")
         #expect(try await server.post("/v1/query", question).header("X-RagPipe-Cache") == "l1")
 
-        // Requests keep going while the file is replaced: a damaged file, then index b.
-        let load = Task { () -> (ok: Int, failed: [String]) in
-            var ok = 0, failed: [String] = []
+        // Requests keep going while the file is replaced (a damaged file, then index b), until
+        // some were answered by the new index: none may fail.
+        let stop = LogBuffer()
+        let load = Task { () -> (byGeneration: [String: Int], failed: [String]) in
+            var byGeneration: [String: Int] = [:], failed: [String] = []
+            var i = 0
             let start = Date()
-            while Date().timeIntervalSince(start) < 3 {
+            while stop.text.isEmpty && Date().timeIntervalSince(start) < 300 {
+                i += 1
                 do {
-                    let r = try await server.post("/v1/query", ["query": "what does a flat index compare? \(ok)"])
-                    if r.status == 200 { ok += 1 } else { failed.append("\(r.status) \(r.text)") }
+                    let r = try await server.post("/v1/query", ["query": "what does a flat index compare? \(i)"])
+                    if r.status == 200 { byGeneration[r.header("X-RagPipe-Index-Generation") ?? "?", default: 0] += 1 } else { failed.append("\(r.status) \(r.text)") }
                 } catch { failed.append("\(error)") }
             }
-            return (ok, failed)
+            return (byGeneration, failed)
         }
         let bytes = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/b.ragx"))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: dir.path + "/damaged.tmp"))
         #expect(rename(dir.path + "/damaged.tmp", dir.path + "/live.ragx") == 0)
-        #expect(server.waitForLog("cannot be served, still serving generation 1"), "\(server.stderr)")
+        #expect(await server.waitForLog("cannot be served, still serving generation 1", timeout: 120), "\(server.stderr)")
         #expect(try await server.get("/healthz").json()["generation"] as? Int == 1)
         try FileManager.default.copyItem(atPath: dir.path + "/b.ragx", toPath: dir.path + "/b.tmp")
         #expect(rename(dir.path + "/b.tmp", dir.path + "/live.ragx") == 0)
-        #expect(server.waitForLog("reloaded"), "\(server.stderr)")
-        let (ok, failed) = await load.value
+        #expect(await server.waitForLog("reloaded", timeout: 120), "\(server.stderr)")
+        // A few more requests on the new index, then stop the load.
+        let deadline = Date().addingTimeInterval(120)
+        while server.stderr.components(separatedBy: "generation=2").count < 4 && Date() < deadline { try await Task.sleep(nanoseconds: 20_000_000) }
+        stop.append(Data("stop".utf8))
+        let (byGeneration, failed) = await load.value
         #expect(failed.isEmpty, "requests failed during the swaps: \(failed.prefix(3))")
-        #expect(ok > 10)
+        #expect((byGeneration["1"] ?? 0) > 0 && (byGeneration["2"] ?? 0) > 0, "requests were answered by both files: \(byGeneration)")
 
         let after = try await server.post("/v1/query", question)
         #expect(after.header("X-RagPipe-Index-Generation") == "2")
