@@ -238,6 +238,16 @@ import FoundationNetworking
         #expect(try await server.metric("ragpipe_index_generation") == 2)
     }
 
+    @Test func aRequestOverItsTimeLimitIs503() async throws {
+        let dir = try TempDir()
+        try ServeCorpus.hashIndex(dir, "a", "a.ragx")
+        let server = try ServeProcess(["a.ragx", "--request-timeout", "0.001", "--max-body", "16000000"], in: dir.path)
+        let texts = (0..<2000).map { i in String(repeating: "memory mapped index number \(i) ", count: 20) }
+        let r = try await server.post("/v1/embeddings", ["input": texts])
+        #expect(r.status == 503 && r.errorCode == "timeout" && r.header("Retry-After") == "1", "\(r.status) \(r.text.prefix(200))")
+        #expect(try await server.get("/healthz").status == 200, "still serving")
+    }
+
     @Test func saturationIsRefusedWith429AndSIGTERMDrains() async throws {
         let dir = try TempDir()
         try ServeCorpus.hashIndex(dir, "a", "a.ragx")
