@@ -8,8 +8,9 @@ import RagPipeSupport
 /// best of its three modes (scripts/pdf-reading-order.py). Then, per document:
 /// - running headers and footers are dropped: among the first and last two lines of each page, a
 ///   line that (digits aside) starts or ends at least 60% of the pages, and three or more;
-/// - a word hyphenated at a line end is joined, keeping the hyphen only when the document
-///   elsewhere spells the word with one and never without;
+/// - a word hyphenated at a line end is joined when the next line goes on in lowercase (or in
+///   uppercase, when the document spells the joined word elsewhere), keeping the hyphen only when
+///   the document elsewhere spells the word with one and never without;
 /// - pages are joined by a form feed (`\f`), and each page's paragraphs (split at blank lines)
 ///   are blocks on that page, so a page break is always a cut point.
 package enum PDFExtractor {
@@ -133,7 +134,7 @@ package enum PDFExtractor {
                 guard j < lines.count, j == i + 1 else { i += 1; continue }
                 let next = lines[j]
                 let lead = next.prefix(while: { !isASCIISpace($0) })
-                guard let first = lead.first, first >= 0x61 && first <= 0x7A else { i += 1; continue }
+                guard let first = lead.first, isASCIILetter(first) || first >= 0x80 else { i += 1; continue }
                 // The first part: the last word of the line, without its hyphen.
                 let wordStart = (line.lastIndex(where: isASCIISpace).map { $0 + 1 }) ?? 0
                 let head = Array(line[wordStart..<(line.count - 1)])
@@ -141,6 +142,8 @@ package enum PDFExtractor {
                 let tailLength = lead.prefix(while: { isASCIILetter($0) || $0 == 0x2D || $0 >= 0x80 }).count
                 let tail = Array(lead.prefix(tailLength))
                 let joined = trimmedWord(head + tail), hyphenated = trimmedWord(head + [0x2D] + tail)
+                // Going on in uppercase ("Rag-" / "PipeSupport") joins only a word the document spells whole.
+                if !(first >= 0x61 && first <= 0x7A) && !vocabulary.contains(joined) { i += 1; continue }
                 let keepHyphen = vocabulary.contains(hyphenated) && !vocabulary.contains(joined)
                 lines[i] = Array(line.dropLast()) + (keepHyphen ? [0x2D] : []) + Array(lead)
                 var rest = Array(next[lead.count...])
