@@ -99,9 +99,9 @@ enum HandmadePDF {
     <h2 id="installation">Installation</h2>
     <p>Install the <code>tools</code> first. Then <a name="details"></a>read on.</p>
     <ul><li>first item</li><li>second item</li></ul>
-    <pre><code>make index
+    <div class="sourceCode" id="cb1"><pre><code>make index
       make test
-    </code></pre>
+    </code></pre></div>
     <table><tr><th>knob</th><th>effect</th></tr><tr><td>nprobe</td><td>recall</td></tr></table>
     <h2>No anchor here</h2>
     <p>Still under the installation anchor's successor.</p>
@@ -135,6 +135,7 @@ enum HandmadePDF {
         #expect(install.origin?.anchor == "installation")
         #expect(install.origin?.element?.hasPrefix("/html/body/main/h2") == true, "\(install.origin?.element ?? "nil")")
         #expect(install.citation == "guide.html#installation")
+        #expect(!chunks.contains { $0.origin?.anchor == "cb1" }, "a code block's id is no place to cite")
         let last = try #require(chunks.last)
         #expect(last.headings == ["The Guide", "No anchor here"])
         #expect(last.origin?.anchor == "details", "the nearest id before it")

@@ -43,6 +43,9 @@ package enum HTMLExtractor {
     static let dropped: Set<String> = ["script", "style", "noscript", "template", "nav", "iframe", "object", "embed",
                                        "svg", "math", "canvas", "select", "option", "button", "input", "textarea",
                                        "head", "menu", "dialog"]
+    /// Elements whose `id` names a place to cite: headings, sections and explicit anchors
+    /// (`<a id>`, `<a name>`). Ids of other elements (a code block's, a layout `div`'s) are not.
+    static let anchorElements: Set<String> = ["h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "a"]
     /// Elements that end the text before them and start a new block.
     static let blockElements: Set<String> = [
         "address", "article", "aside", "blockquote", "body", "center", "details", "dialog", "dd", "div", "dl", "dt",
@@ -61,7 +64,7 @@ package enum HTMLExtractor {
         var inlineElement: String?
         /// The innermost block element open, whose path a block gathered now records.
         var owner: xmlNodePtr?
-        /// The last `id` (or `<a name>`) met in document order.
+        /// The last anchor (`anchorElements`) met in document order.
         var anchor: String?
         /// Inside an `article`, `main` or `section`: a `header`/`footer` there is the content's own.
         var contentDepth = 0
@@ -84,7 +87,8 @@ package enum HTMLExtractor {
             if HTMLExtractor.dropped.contains(name) || HTMLExtractor.isHidden(node) { return }
             if (name == "header" || name == "footer") && contentDepth == 0 { return }   // page boilerplate
             if let role = HTMLExtractor.attribute(node, "role"), ["navigation", "banner", "contentinfo", "search"].contains(role) { return }
-            if let id = HTMLExtractor.attribute(node, "id") ?? (name == "a" ? HTMLExtractor.attribute(node, "name") : nil), !id.isEmpty {
+            if HTMLExtractor.anchorElements.contains(name),
+               let id = HTMLExtractor.attribute(node, "id") ?? (name == "a" ? HTMLExtractor.attribute(node, "name") : nil), !id.isEmpty {
                 anchor = id
             }
             if name.count == 2, name.first == "h", let level = Int(String(name.last!)), (1...6).contains(level) {

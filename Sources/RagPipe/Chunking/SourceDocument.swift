@@ -54,7 +54,7 @@ public struct TextBlock: Equatable, Sendable {
     public var range: Range<Int>
     /// PDF: the 1-based page the block is on.
     public var page: Int?
-    /// HTML: the nearest `id` at or before the block.
+    /// HTML: the `id` of the nearest heading, section, article or `<a>` anchor at or before the block.
     public var anchor: String?
     /// HTML: the element path of the block's element (`/html/body/section[2]/p[3]`).
     public var element: String?

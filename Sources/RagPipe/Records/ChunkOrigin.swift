@@ -4,7 +4,8 @@
 public struct ChunkOrigin: Equatable, Sendable {
     /// PDF: the first and last page (1-based) the chunk's text is on.
     public var pages: ClosedRange<Int>?
-    /// HTML: the `id` (or `<a name>`) of the nearest element at or before the chunk's start.
+    /// HTML: the `id` of the nearest heading, `section`, `article` or `<a id>` / `<a name>` at or
+    /// before the chunk's start.
     public var anchor: String?
     /// HTML: the element path of the chunk's first block, as libxml2's `xmlGetNodePath` writes it
     /// (`/html/body/section[2]/p[3]`).

@@ -83,9 +83,9 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         switch self {
         case .success: return "success"
         case .usage: return "bad arguments"
-        case .malformedInput: return "malformed input: a stream record or JSONL line (named as `file:line`), non-UTF-8 text, NaN/Inf, a stream cut short (no end-of-stream line)"
+        case .malformedInput: return "malformed input: a stream record or JSONL line (named as `file:line`), non-UTF-8 text, NaN/Inf, a stream cut short (no end-of-stream line), an HTML or PDF file whose text cannot be had (encrypted, no text layer, truncated)"
         case .missingInput: return "missing or empty input: no documents, no records, an input file or path that does not exist or cannot be read"
-        case .unavailable: return "model not found or not usable (the message says where it looked and how to get it), server unreachable"
+        case .unavailable: return "model not found or not usable (the message says where it looked and how to get it), server unreachable, `pdftotext` not installed (the message gives the install command)"
         case .io: return "I/O error while reading or writing (the message names the file and the call)"
         case .corruptIndex: return "corrupt index (the message names the section or block)"
         case .versionTooNew: return "index format version newer than this ragpipe"
