@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Retrieval on one document in its Markdown source and its HTML and PDF renderings
+"""Retrieval on one document in its Markdown source and its HTML, PDF and DOCX renderings
 (scripts/eval-formats.sh), and the span check of every chunk.
 
   eval-formats.py retrieval QUESTIONS.tsv NAME=QUERY_JSON...   one row per rendering

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One document three ways: README.md, and its HTML and PDF renderings (scripts/render-docs.sh),
+# One document four ways: README.md, and its HTML, PDF and DOCX renderings (scripts/render-docs.sh),
 # each chunked, embedded and indexed on its own; then the questions of
 # docs/calibration/readme-questions.tsv against each (hit@1, hit@5, MRR@5 by answer phrase) and
 # the check that every chunk's text is the extracted text at its span. `make eval-formats`.
@@ -16,7 +16,7 @@ out=index/formats
 questions=docs/calibration/readme-questions.tsv
 scripts/render-docs.sh readme "$out/docs"
 runs=()
-for doc in README.md readme.html readme.pdf; do
+for doc in README.md readme.html readme.pdf readme.docx; do
     name=${doc##*.}
     [ "$name" = md ] && name=markdown
     $bin/chunk --model "$model" "$out/docs/$doc" > "$out/$name.chunks.jsonl"

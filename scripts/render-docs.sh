@@ -4,12 +4,12 @@
 #
 #   scripts/render-docs.sh corpus       README.md → corpus/ragpipe/readme.html,
 #                                       docs/ARCHITECTURE.md → corpus/ragpipe/architecture.pdf
-#   scripts/render-docs.sh readme DIR   README.md → DIR/README.md (a copy), DIR/readme.html, DIR/readme.pdf
-#                                       (what scripts/eval-formats.sh compares)
+#   scripts/render-docs.sh readme DIR   README.md → DIR/README.md (a copy), DIR/readme.html, DIR/readme.pdf,
+#                                       DIR/readme.docx (what scripts/eval-formats.sh compares)
 #   scripts/render-docs.sh pages N DIR  README.md and docs/*.md, N times over, → DIR/pages.pdf and
 #                                       DIR/pages.html (a few hundred pages for the extraction throughput)
 #
-# HTML: pandoc (standalone, HTML5). PDF: pandoc to groff ms, then groff's gropdf, in Times (a base
+# HTML: pandoc (standalone, HTML5). DOCX: pandoc. PDF: pandoc to groff ms, then groff's gropdf, in Times (a base
 # PDF font, so none is embedded and the files stay small). Needs: apt-get install pandoc groff ghostscript
 # (ghostscript brings the fonts gropdf reads). The outputs are committed; only this script needs the tools.
 set -euo pipefail
@@ -38,6 +38,7 @@ case "${1:-}" in
         cp README.md "$dir/README.md"
         html README.md "ragpipe README" "$dir/readme.html"
         pdf README.md "ragpipe README" "$dir/readme.pdf"
+        pandoc --from gfm --metadata title="ragpipe README" README.md -o "$dir/readme.docx"
         ;;
     pages)
         n=${2:?usage: $0 pages N DIR} dir=${3:?usage: $0 pages N DIR}

@@ -267,7 +267,7 @@ enum HandmadePDF {
         #expect(skipped.status == 0, "\(skipped.stderr)")
         #expect(skipped.stderr.contains("warning: tree/scan.pdf: no text layer"), "\(skipped.stderr)")
         #expect(skipped.stderr.contains("2 documents"), "\(skipped.stderr)")
-        #expect(skipped.stderr.contains("1 unconvertible HTML/PDF files skipped"), "\(skipped.stderr)")
+        #expect(skipped.stderr.contains("1 unconvertible HTML/PDF/DOCX files skipped"), "\(skipped.stderr)")
         #expect(skipped.stderr.contains("(5 PDF pages)"), "\(skipped.stderr)")
 
         // No converter: the exact install command, exit 69.
@@ -316,5 +316,108 @@ enum HandmadePDF {
         #expect(hit["citation"] as? String == "manual.pdf p. 3")
         let html = try shell("query -k 1 --min-score 0 --min-evidence=-9 i.ragx 'install the tools first'", in: dir.path)
         #expect(html.stdout.contains("guide.html#installation"), "\(html.stdout)")
+    }
+}
+
+/// A DOCX written by hand: a zip (the document deflated with zlib, the rest stored) holding
+/// `word/document.xml` with the given body and `docProps/core.xml` with a title.
+enum HandmadeDOCX {
+    static func make(body: String, title: String? = "Handbook", includeDocument: Bool = true) -> [UInt8] {
+        let w = "xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\""
+        var files: [(String, [UInt8], Bool)] = [
+            ("[Content_Types].xml", Array("<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"/>".utf8), false),
+        ]
+        if includeDocument {
+            files.append(("word/document.xml", Array("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:document \(w)><w:body>\(body)</w:body></w:document>".utf8), true))
+        }
+        if let title {
+            files.append(("docProps/core.xml", Array("<?xml version=\"1.0\"?><cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/metadata/core-properties\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:title>\(title)</dc:title></cp:coreProperties>".utf8), false))
+        }
+        var out: [UInt8] = [], central: [UInt8] = []
+        func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
+        func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(v >> (8 * UInt32($0)) & 0xFF) } }
+        for (name, data, deflate) in files {
+            let crc = data.withUnsafeBytes { Zlib.crc32($0) }
+            // zlib's stream minus its 2-byte header and 4-byte Adler-32 is the raw deflate a zip holds.
+            let stored = deflate ? Array(Zlib.compress(data).dropFirst(2).dropLast(4)) : data
+            let fields = le16(20) + le16(0) + le16(deflate ? 8 : 0) + le16(0) + le16(0) + le32(crc)
+                + le32(UInt32(stored.count)) + le32(UInt32(data.count)) + le16(name.utf8.count) + le16(0)
+            let offset = out.count
+            out += le32(0x0403_4B50) + fields + Array(name.utf8) + stored
+            central += le32(0x0201_4B50) + le16(20) + fields + le16(0) + le16(0) + le16(0) + le32(0) + le32(UInt32(offset)) + Array(name.utf8)
+        }
+        let centralOffset = out.count
+        out += central
+        out += le32(0x0605_4B50) + le16(0) + le16(0) + le16(files.count) + le16(files.count)
+            + le32(UInt32(central.count)) + le32(UInt32(centralOffset)) + le16(0)
+        return out
+    }
+
+    static func paragraph(_ text: String, style: String? = nil, list: Bool = false) -> String {
+        var pPr = ""
+        if let style { pPr += "<w:pStyle w:val=\"\(style)\"/>" }
+        if list { pPr += "<w:numPr><w:ilvl w:val=\"0\"/><w:numId w:val=\"1\"/></w:numPr>" }
+        return "<w:p>" + (pPr.isEmpty ? "" : "<w:pPr>\(pPr)</w:pPr>") + "<w:r><w:t xml:space=\"preserve\">\(text)</w:t></w:r></w:p>"
+    }
+
+    static let handbook = [
+        paragraph("Handbook", style: "Title"),
+        paragraph("Read this first &amp; keep it."),
+        "<w:bookmarkStart w:id=\"0\" w:name=\"_GoBack\"/><w:bookmarkStart w:id=\"1\" w:name=\"install\"/>",
+        paragraph("Installation", style: "Heading1"),
+        "<w:p><w:r><w:t>Install the </w:t></w:r><w:r><w:rPr><w:b/></w:rPr><w:t>tools</w:t></w:r><w:del><w:r><w:delText>DELETEDTEXT</w:delText></w:r></w:del><w:r><w:tab/><w:t>first.</w:t></w:r></w:p>",
+        paragraph("first step", list: true),
+        paragraph("second step", list: true),
+        "<w:tbl><w:tr><w:tc><w:p><w:r><w:t>knob</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>effect</w:t></w:r></w:p></w:tc></w:tr>"
+            + "<w:tr><w:tc><w:p><w:r><w:t>nprobe</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>recall</w:t></w:r></w:p></w:tc></w:tr></w:tbl>",
+        paragraph("Details", style: "heading 2"),
+        paragraph("More about the tools."),
+    ].joined()
+}
+
+extension ConvertedFormatsTests {
+    @Test func docxParagraphsHeadingsListsTablesAndBookmarks() throws {
+        let dir = try TempDir()
+        dir.write("docs/handbook.docx", bytes: HandmadeDOCX.make(body: HandmadeDOCX.handbook))
+        let doc = try #require(try read([dir.path + "/docs"]).first)
+        #expect(doc.syntax == .docx)
+        #expect(doc.title == "Handbook")
+        let text = String(decoding: doc.bytes, as: UTF8.self)
+        #expect(text == "Handbook\n\nRead this first & keep it.\n\nInstallation\n\nInstall the tools first.\n\nfirst step\nsecond step\n\nknob | effect\nnprobe | recall\n\nDetails\n\nMore about the tools.", "\(text)")
+        let chunks = chunk(doc)
+        expectSpans(doc, chunks)
+        let install = try #require(chunks.first { $0.text.contains("Install the tools") })
+        #expect(install.headings == ["Handbook", "Installation"])
+        #expect(install.origin?.anchor == "install", "Word's own _GoBack is no anchor")
+        #expect(install.origin?.element == "/w:document/w:body/w:p[3]", "\(install.origin?.element ?? "nil")")
+        #expect(install.citation == "handbook.docx#install")
+        #expect(chunks.last?.headings == ["Handbook", "Installation", "Details"])
+        for budget in [10, 16, 30] { expectSpans(doc, chunk(doc, maxTokens: budget, overlap: 2)) }
+    }
+
+    @Test func brokenDOCXAreOneLineErrors() throws {
+        let dir = try TempDir()
+        let good = HandmadeDOCX.make(body: HandmadeDOCX.handbook)
+        dir.write("bad/cut.docx", bytes: Array(good.prefix(good.count - 30)))
+        dir.write("bad/empty-zip.docx", bytes: HandmadeDOCX.make(body: "", includeDocument: false))
+        dir.write("bad/locked.docx", bytes: [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1] + [UInt8](repeating: 0, count: 504))
+        dir.write("bad/text.docx", "just text named .docx")
+        var corrupt = good
+        let at = try #require(corrupt.indices.first { corrupt[$0...].starts(with: Array("word/document.xml".utf8)) }) + 17
+        corrupt[at + 40] ^= 0xFF                 // a byte of the deflated document
+        dir.write("bad/flipped.docx", bytes: corrupt)
+        let cases: [(String, String)] = [
+            ("cut.docx", "damaged or truncated zip"),
+            ("empty-zip.docx", "not a DOCX (no word/document.xml in the zip)"),
+            ("locked.docx", "encrypted DOCX or a legacy .doc"),
+            ("text.docx", "not a DOCX (not a zip file)"),
+            ("flipped.docx", "word/document.xml"),
+        ]
+        for (name, phrase) in cases {
+            let r = try shell("chunk --counter upper-bound bad/\(name)", in: dir.path)
+            #expect(r.status == 65, "\(name): \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)")
+            #expect(r.stderr.hasPrefix("chunk: error: bad/\(name): ") && r.stderr.contains(phrase), "\(name): \(r.stderr)")
+        }
     }
 }

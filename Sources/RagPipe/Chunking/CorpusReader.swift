@@ -12,7 +12,7 @@ import Darwin
 public struct CorpusReader {
     public enum InputFormat: String, CaseIterable, Sendable {
         /// By extension: `.md`/`.markdown` Markdown, `.txt` text, `.jsonl` BEIR, `.html`/`.htm`
-        /// HTML, `.pdf` PDF; other files by their first bytes (`%PDF-`, `<!DOCTYPE html`,
+        /// HTML, `.pdf` PDF, `.docx` DOCX; other files by their first bytes (`%PDF-`, `<!DOCTYPE html`,
         /// `<html`), else skipped; stdin is sniffed.
         case auto
         case markdown
@@ -20,6 +20,7 @@ public struct CorpusReader {
         case beir
         case html
         case pdf
+        case docx
     }
 
     public struct Counts: Sendable {
@@ -28,7 +29,7 @@ public struct CorpusReader {
         public var invalidFiles = 0
         /// Files in a directory tree that could not be read (permissions, I/O): warned, skipped.
         public var unreadableFiles = 0
-        /// HTML or PDF files whose text could not be had (encrypted, no text layer, truncated),
+        /// HTML, PDF or DOCX files whose text could not be had (encrypted, no text layer, truncated),
         /// skipped with `--skip-invalid`.
         public var unconvertibleFiles = 0
         /// Pages of the PDFs read.
@@ -59,6 +60,7 @@ public struct CorpusReader {
     static let beirExtensions: Set<String> = ["jsonl"]
     static let htmlExtensions: Set<String> = ["html", "htm", "xhtml"]
     static let pdfExtensions: Set<String> = ["pdf"]
+    static let docxExtensions: Set<String> = ["docx"]
 
     /// Reads every input and calls `body` once per document. `-` is standard input.
     public mutating func read(_ inputs: [String], _ body: (SourceDocument) throws -> Void) throws {
@@ -140,7 +142,7 @@ public struct CorpusReader {
         }
     }
 
-    /// Like a non-UTF-8 file, an HTML or PDF file whose text cannot be had is an error, unless
+    /// Like a non-UTF-8 file, an HTML, PDF or DOCX file whose text cannot be had is an error, unless
     /// --skip-invalid skips it (warned and counted).
     private mutating func skipUnconvertible(_ path: String, _ reason: String) {
         counts.unconvertibleFiles += 1
@@ -163,6 +165,7 @@ public struct CorpusReader {
             else if Self.beirExtensions.contains(ext) { kind = .beir }
             else if Self.htmlExtensions.contains(ext) { kind = .html }
             else if Self.pdfExtensions.contains(ext) { kind = .pdf }
+            else if Self.docxExtensions.contains(ext) { kind = .docx }
             else if let sniffed = try Self.sniff(path: path) { kind = sniffed }
             else if explicit { kind = .text }          // a file named explicitly is read as text
             else { counts.skippedFiles += 1; return }
@@ -181,6 +184,7 @@ public struct CorpusReader {
         switch kind {
         case .html: try emitHTML(bytes: bytes, path: path, source: relative, body)
         case .pdf: try emitPDF(bytes: bytes, path: path, source: relative, body)
+        case .docx: try emitDOCX(bytes: bytes, path: path, source: relative, body)
         default: try emitFile(bytes: bytes, path: path, source: relative, syntax: kind == .markdown ? .markdown : .text, body)
         }
     }
@@ -212,6 +216,16 @@ public struct CorpusReader {
         counts.documents += 1
         counts.bytes += bytes.count
         try body(SourceDocument(source: source, title: extraction.title, bytes: extraction.text, syntax: .html,
+                                blocks: extraction.blocks))
+    }
+
+    private mutating func emitDOCX(bytes: [UInt8], path: String, source: String,
+                                   _ body: (SourceDocument) throws -> Void) throws {
+        let extraction = try DOCXExtractor.extract(bytes, path: path)
+        try claim(source, at: path)
+        counts.documents += 1
+        counts.bytes += bytes.count
+        try body(SourceDocument(source: source, title: extraction.title, bytes: extraction.text, syntax: .docx,
                                 blocks: extraction.blocks))
     }
 
@@ -253,6 +267,14 @@ public struct CorpusReader {
         }
         if format == .pdf || (format == .auto && PDFExtractor.isPDF(bytes)) {
             throw RagPipeError.usage("stdin: a PDF is read from a file (pdftotext needs one): name it on the command line")
+        }
+        if format == .docx {
+            let extraction = try DOCXExtractor.extract(bytes, path: "stdin")
+            try claim("stdin", at: "stdin")
+            counts.documents += 1
+            counts.bytes += bytes.count
+            try body(SourceDocument(source: "stdin", title: extraction.title, bytes: extraction.text, syntax: .docx, blocks: extraction.blocks))
+            return
         }
         // Sniff: a stream of JSON objects is BEIR JSONL; anything else is one document.
         if format == .auto, let first = bytes.first(where: { !isASCIISpace($0) }), first == 0x7B {
@@ -322,7 +344,7 @@ extension JSONScanner {
     package mutating func peekIsString() -> Bool { peek() == 0x22 }
 }
 
-func validateUTF8(_ bytes: [UInt8]) -> Bool {
+package func validateUTF8(_ bytes: [UInt8]) -> Bool {
     // ASCII fast path, then the standard library's validator for the rest.
     var i = 0
     let n = bytes.count

@@ -43,10 +43,18 @@ package enum PDFExtractor {
             let first = message.split(separator: "\n").first.map(String.init) ?? "exit status \(run.status)"
             throw RagPipeError.unconvertible(path: path, reason: "pdftotext failed (exit status \(run.status)): \(first)")
         }
-        var pages = splitPages(run.stdout)
-        if pages.allSatisfy({ $0.allSatisfy { $0.allSatisfy(isASCIISpace) } }) {
-            throw RagPipeError.unconvertible(path: path, reason: "no text layer (\(pages.count) page\(pages.count == 1 ? "" : "s") of images only, a scan?): run OCR first, e.g. ocrmypdf IN.pdf OUT.pdf")
+        guard let extraction = cleaned(run.stdout) else {
+            let pages = splitPages(run.stdout).count
+            throw RagPipeError.unconvertible(path: path, reason: "no text layer (\(pages) page\(pages == 1 ? "" : "s") of images only, a scan?): run OCR first, e.g. ocrmypdf IN.pdf OUT.pdf")
         }
+        return extraction
+    }
+
+    /// pdftotext's output made the extracted text: running lines dropped, hyphens joined, pages
+    /// composed. Nil when no page holds any text. (The fuzz target `pdf-text` runs it on any bytes.)
+    package static func cleaned(_ output: [UInt8]) -> Extraction? {
+        var pages = splitPages(String(decoding: output, as: UTF8.self).utf8.map { $0 })
+        if pages.allSatisfy({ $0.allSatisfy { $0.allSatisfy(isASCIISpace) } }) { return nil }
         dropRunningLines(&pages)
         joinHyphenation(&pages)
         return compose(pages)

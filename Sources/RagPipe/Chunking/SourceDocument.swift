@@ -3,7 +3,7 @@ public struct SourceDocument: Sendable {
     public enum Syntax: String, Sendable {
         case markdown, text
         /// Converted formats: `bytes` is the extracted text and `blocks` its structure.
-        case html, pdf
+        case html, pdf, docx
     }
 
     /// Path relative to the corpus root, or the BEIR `_id`.
@@ -12,10 +12,10 @@ public struct SourceDocument: Sendable {
     /// their first `#` heading, HTML to its first `<h1>`, then all to the file name.
     public var title: String
     /// Valid UTF-8. Chunk spans are byte offsets into these bytes: the file itself for Markdown
-    /// and text, the extracted text (`chunk --extract`) for HTML and PDF.
+    /// and text, the extracted text (`chunk --extract`) for HTML, PDF and DOCX.
     public var bytes: [UInt8]
     public var syntax: Syntax
-    /// For HTML and PDF: the extracted text's blocks in order (headings, paragraphs, code, list
+    /// For HTML, PDF and DOCX: the extracted text's blocks in order (headings, paragraphs, code, list
     /// items, table rows), which the chunker cuts at instead of reading Markdown syntax.
     public var blocks: [TextBlock]?
 
@@ -39,7 +39,7 @@ public struct SourceDocument: Sendable {
 /// A block of a converted document's extracted text, and where it came from.
 public struct TextBlock: Equatable, Sendable {
     public enum Kind: Equatable, Sendable {
-        /// `h1`…`h6`: starts a section, like a Markdown heading.
+        /// `h1`…`h6` (a DOCX `Title` is level 0): starts a section, like a Markdown heading.
         case heading(level: Int)
         case paragraph
         /// `pre`: kept whole when it fits; its lines are its cut points.
@@ -54,9 +54,11 @@ public struct TextBlock: Equatable, Sendable {
     public var range: Range<Int>
     /// PDF: the 1-based page the block is on.
     public var page: Int?
-    /// HTML: the `id` of the nearest heading, section, article or `<a>` anchor at or before the block.
+    /// HTML: the `id` of the nearest heading, section, article or `<a>` anchor at or before the
+    /// block; DOCX: the nearest bookmark's name.
     public var anchor: String?
-    /// HTML: the element path of the block's element (`/html/body/section[2]/p[3]`).
+    /// HTML and DOCX: the element path of the block's element (`/html/body/section[2]/p[3]`,
+    /// `/w:document/w:body/w:p[7]`).
     public var element: String?
 
     public init(kind: Kind, range: Range<Int>, page: Int? = nil, anchor: String? = nil, element: String? = nil) {

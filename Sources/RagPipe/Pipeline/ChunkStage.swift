@@ -22,9 +22,9 @@ public enum ChunkStage {
             var line = "\(grouped(documents)) documents → \(grouped(chunks)) chunks "
                 + "(≤ \(maxTokens) \(counter) tokens), \(String(format1: Double(bytes) / 1e6)) MB"
                 + (pages > 0 ? " (\(grouped(pages)) PDF pages)" : "") + " in \(String(format1: seconds)) s"
-            if skippedFiles > 0 { line += ", \(skippedFiles) files skipped (not .md/.markdown/.txt/.jsonl/.html/.htm/.pdf)" }
+            if skippedFiles > 0 { line += ", \(skippedFiles) files skipped (not .md/.markdown/.txt/.jsonl/.html/.htm/.pdf/.docx)" }
             if invalidFiles > 0 { line += ", \(invalidFiles) non-UTF-8 files skipped" }
-            if unconvertibleFiles > 0 { line += ", \(unconvertibleFiles) unconvertible HTML/PDF files skipped" }
+            if unconvertibleFiles > 0 { line += ", \(unconvertibleFiles) unconvertible HTML/PDF/DOCX files skipped" }
             if unreadableFiles > 0 { line += ", \(unreadableFiles) unreadable files skipped" }
             return line
         }
@@ -45,7 +45,7 @@ public enum ChunkStage {
         guard c.documents > 0 else {
             try sink.flush()
             throw RagPipeError.emptyInput("no documents found in \(inputs.isEmpty ? "stdin" : inputs.joined(separator: " "))"
-                + (c.skippedFiles > 0 ? " (\(c.skippedFiles) files skipped: only .md, .markdown, .txt, .jsonl, .html, .htm and .pdf are read)" : ""))
+                + (c.skippedFiles > 0 ? " (\(c.skippedFiles) files skipped: only .md, .markdown, .txt, .jsonl, .html, .htm, .pdf and .docx are read)" : ""))
         }
         // Written only once everything was read: its absence tells `embed` the stream is short.
         try sink.append { EndOfStream(stage: "chunk", records: chunks).append(to: &$0) }
@@ -56,7 +56,7 @@ public enum ChunkStage {
     }
 
     /// `chunk --extract`: the text each input's chunk spans point into, as it is (a Markdown or
-    /// text file's bytes; for HTML and PDF the extracted text), documents one after another.
+    /// text file's bytes; for HTML, PDF and DOCX the extracted text), documents one after another.
     /// Returns the number of documents.
     @discardableResult
     public static func extract(inputs: [String], format: CorpusReader.InputFormat, sink: OutputSink) throws -> Int {
