@@ -51,7 +51,7 @@ help:
 	@echo "make fuzz-mutation    random mutation of one index through the test suite (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
 	@echo "make eval-ivf         IVF indexes of SciFact and SQuAD: recall@10 on the real questions against the build's measure"
-	@echo "make eval-formats     README.md against its HTML and PDF renderings: retrieval on docs/calibration/readme-questions.tsv, spans; PDF pages/s"
+	@echo "make eval-formats     README.md against its HTML, PDF and DOCX renderings: retrieval on docs/calibration/readme-questions.tsv, spans; PDF pages/s"
 	@echo "make eval-precision   bf16 and int8 embeddings against fp32 on SciFact (cosine per vector, dense nDCG@10)"
 	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
 	@echo "make check-layers     fail when a library file uses a layer above its own (make test runs it first)"
@@ -184,7 +184,7 @@ $(EVAL_DIR)/squad-ivf.ragx: $(SQUAD) $(TOOLS) $(MODEL_DIR)/model.safetensors
 	$(RELEASE)/evaluate export-squad $< | $(RELEASE)/chunk --no-split --model $(MODEL_DIR) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index --kind ivf -o $@.partial
 	mv -f $@.partial $@
 
-# One document as Markdown, HTML and PDF (scripts/render-docs.sh; needs pandoc, groff, ghostscript):
+# One document as Markdown, HTML, PDF and DOCX (scripts/render-docs.sh; needs pandoc, groff, ghostscript):
 # retrieval on the README's questions from each, every chunk checked at its span, and the PDF
 # extraction throughput on README.md and docs/*.md rendered FORMATS_PAGES_REPEAT times over.
 FORMATS_PAGES_REPEAT ?= 12
