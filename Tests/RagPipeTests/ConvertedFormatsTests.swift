@@ -301,6 +301,22 @@ enum HandmadePDF {
         }
     }
 
+    @Test func stdinIsSniffedAndExtractShowsMarkdownAsIs() throws {
+        let dir = try TempDir()
+        dir.write("page.html", "<!DOCTYPE html><html><body><h1 id=\"t\">Piped</h1><p>From &lt;stdin&gt;.</p></body></html>")
+        dir.write("notes.md", "# Notes\n\nKept   as is.\n")
+        let piped = try shell("chunk --extract < page.html", in: dir.path)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(piped.stdout == "Piped\n\nFrom <stdin>.")
+        let records = try shell("chunk --counter upper-bound < page.html", in: dir.path)
+        #expect(records.stdout.contains("\"anchor\":\"t\""), "\(records.stdout)")
+        let markdown = try shell("chunk --extract notes.md", in: dir.path)
+        #expect(markdown.stdout == "# Notes\n\nKept   as is.\n", "Markdown's spans point into the file itself")
+        dir.write("scan.pdf", bytes: HandmadePDF.make(pages: [["text"]]))
+        let pdf = try shell("chunk < scan.pdf", in: dir.path)
+        #expect(pdf.status == 64 && pdf.stderr.contains("a PDF is read from a file"), "\(pdf.stderr)")
+    }
+
     @Test func queryCitesPagesAndAnchors() throws {
         let dir = try TempDir()
         dir.write("docs/manual.pdf", bytes: HandmadePDF.make(pages: HandmadePDF.manualPages))
