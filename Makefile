@@ -15,7 +15,7 @@ CALIBRATION_QUESTIONS := index/calibration-questions.jsonl
 # embedded with the model: embed --lines < questions.txt), else build-index's proxy queries.
 TUNE_QUERIES ?= $(if $(filter corpus,$(CORPUS)),$(CALIBRATION_QUESTIONS))
 K           ?= 5
-CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' -o -name '*.html' -o -name '*.htm' -o -name '*.pdf' \) 2>/dev/null | LC_ALL=C sort)
+CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' -o -name '*.html' -o -name '*.htm' -o -name '*.pdf' -o -name '*.docx' \) 2>/dev/null | LC_ALL=C sort)
 TOOLS       := $(RELEASE)/chunk $(RELEASE)/embed $(RELEASE)/build-index $(RELEASE)/query $(RELEASE)/evaluate
 EVAL_DIR    := index/eval
 # data/ holds the evaluation sets gzip'd (data/README.md); they are unpacked here.
