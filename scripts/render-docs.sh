@@ -23,7 +23,10 @@ pdf() {
     # groff warns (a glyph it lacks, e.g. ✔; a table cell it cannot break) and writes the PDF anyway:
     # its warnings are left out.
     pandoc --standalone --from gfm --to ms -V fontfamily=T --metadata title="$2" "$1" \
-        | groff -t -ms -k -Tpdf 2> >(grep -vE 'warning|transparently output node|table wider than line width' >&2 || true) > "$3.tmp"
+        | groff -t -ms -k -Tpdf 2> >(grep -vE 'warning|transparently output node|table wider than line width' >&2 || true) \
+        | LC_ALL=C sed -E 's/\/(CreationDate|ModDate) \(D:[0-9]{14}/\/\1 (D:20000101000000/' > "$3.tmp"
+    # gropdf stamps the time (it ignores SOURCE_DATE_EPOCH); the same length keeps the xref offsets
+    # right, and the same source then gives the same bytes.
     mv -f "$3.tmp" "$3"
 }
 
