@@ -15,7 +15,7 @@ CALIBRATION_QUESTIONS := index/calibration-questions.jsonl
 # embedded with the model: embed --lines < questions.txt), else build-index's proxy queries.
 TUNE_QUERIES ?= $(if $(filter corpus,$(CORPUS)),$(CALIBRATION_QUESTIONS))
 K           ?= 5
-CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' \) 2>/dev/null | LC_ALL=C sort)
+CORPUS_FILES := $(shell find -L $(CORPUS) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' -o -name '*.html' -o -name '*.htm' -o -name '*.pdf' -o -name '*.docx' \) 2>/dev/null | LC_ALL=C sort)
 TOOLS       := $(RELEASE)/chunk $(RELEASE)/embed $(RELEASE)/build-index $(RELEASE)/query $(RELEASE)/evaluate
 EVAL_DIR    := index/eval
 # data/ holds the evaluation sets gzip'd (data/README.md); they are unpacked here.
@@ -34,7 +34,7 @@ FUZZ_CI_SECONDS ?= 15
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all deps deps-test release index query test eval-precision eval-ivf bench bench-embed bench-ivf bench-faiss bench-serve fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
+.PHONY: all deps deps-test release index query test eval-formats eval-precision eval-ivf bench bench-embed bench-ivf bench-faiss bench-serve fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
 
 all: index
 
@@ -52,6 +52,7 @@ help:
 	@echo "make fuzz-mutation    random mutation of one index through the test suite (FUZZ_ITERATIONS, FUZZ_SEED)"
 	@echo "make eval             SciFact nDCG@10 etc. (dense, bm25, hybrid), SQuAD answer quality, abstention rates"
 	@echo "make eval-ivf         IVF indexes of SciFact and SQuAD: recall@10 on the real questions against the build's measure"
+	@echo "make eval-formats     README.md against its HTML, PDF and DOCX renderings: retrieval on docs/calibration/readme-questions.tsv, spans; PDF pages/s"
 	@echo "make eval-precision   bf16 and int8 embeddings against fp32 on SciFact (cosine per vector, dense nDCG@10)"
 	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
 	@echo "make check-layers     fail when a library file uses a layer above its own (make test runs it first)"
@@ -190,6 +191,13 @@ $(EVAL_DIR)/scifact-ivf.ragx: $(SCIFACT)/corpus.jsonl $(TOOLS) $(MODEL_DIR)/mode
 $(EVAL_DIR)/squad-ivf.ragx: $(SQUAD) $(TOOLS) $(MODEL_DIR)/model.safetensors
 	$(RELEASE)/evaluate export-squad $< | $(RELEASE)/chunk --no-split --model $(MODEL_DIR) | $(RELEASE)/embed --model $(MODEL_DIR) --cache $(EMBED_CACHE) | $(RELEASE)/build-index --kind ivf -o $@.partial
 	mv -f $@.partial $@
+
+# One document as Markdown, HTML, PDF and DOCX (scripts/render-docs.sh; needs pandoc, groff, ghostscript):
+# retrieval on the README's questions from each, every chunk checked at its span, and the PDF
+# extraction throughput on README.md and docs/*.md rendered FORMATS_PAGES_REPEAT times over.
+FORMATS_PAGES_REPEAT ?= 12
+eval-formats: release model
+	scripts/eval-formats.sh $(MODEL_DIR) $(FORMATS_PAGES_REPEAT)
 
 # Reduced precisions against fp32 on SciFact: retrieval (dense nDCG@10, --no-split) and per-vector
 # cosine on the chunks of the first 600 documents (about 1,100 chunks).

@@ -31,13 +31,16 @@ let package = Package(
         // A real BLAS for the encoder's matrix products: OpenBLAS (libopenblas-dev) on Linux.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                        providers: [.apt(["libopenblas-dev"])]),
+        // libxml2's HTML parser (libxml2-dev, MIT), linked: `chunk` reads .html with it.
+        .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
+                       providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
         // Distance kernels over fp16/sq8 codes, compiled per instruction set with run-time dispatch.
         .target(name: "CKernels"),
         // The library, one module per layer; each depends only on the layer below it, so the
         // compiler refuses a use against the direction (docs/ARCHITECTURE.md).
         .target(name: "RagPipeSupport", dependencies: ["CZlib", "CBLAS", "CKernels"], path: "Sources/RagPipe/Support"),
         .target(name: "RagPipeRecords", dependencies: ["RagPipeSupport"], path: "Sources/RagPipe/Records"),
-        .target(name: "RagPipeChunking", dependencies: ["RagPipeRecords"], path: "Sources/RagPipe/Chunking"),
+        .target(name: "RagPipeChunking", dependencies: ["RagPipeRecords", "CLibXML2"], path: "Sources/RagPipe/Chunking"),
         .target(name: "RagPipeEmbedding", dependencies: ["RagPipeChunking", "CKernels"], path: "Sources/RagPipe/Embedding"),
         .target(name: "RagPipeIndex", dependencies: ["RagPipeEmbedding", "CKernels", "CZlib"], path: "Sources/RagPipe/Index"),
         .target(name: "RagPipeRetrieval", dependencies: ["RagPipeIndex"], path: "Sources/RagPipe/Retrieval"),

@@ -3,13 +3,13 @@
 #   scripts/fuzz.sh build                 build .build/fuzz/ragpipe-fuzz (once per source change)
 #   scripts/fuzz.sh run TARGET SECONDS    fuzz one target from its seed corpus
 #   scripts/fuzz.sh all SECONDS           every target in turn, a summary line each
-# Targets: index jsonl npy safetensors config beir-queries qrels squad. Seeds: Tests/Fuzz/seeds/TARGET;
+# Targets: index jsonl npy safetensors config beir-queries qrels squad html pdf-text docx. Seeds: Tests/Fuzz/seeds/TARGET;
 # inputs found are kept in .build/fuzz/corpus/TARGET, crashes in .build/fuzz/crashes/TARGET.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=.build/fuzz
 BIN=${FUZZ_BIN:-$OUT/ragpipe-fuzz}
-TARGETS=(index jsonl npy safetensors config beir-queries qrels squad)
+TARGETS=(index jsonl npy safetensors config beir-queries qrels squad html pdf-text docx)
 
 build() {
     mkdir -p "$OUT/CKernels"
@@ -35,8 +35,9 @@ MAP
     done < <(find Sources/RagPipe -name '*.swift' | LC_ALL=C sort)
     mapfile -t sources < <(find "$OUT/sources" -name '*.swift' | LC_ALL=C sort)
     swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name RagPipe -package-name ragpipe \
-        -I Sources/CZlib -I Sources/CBLAS -I "$OUT/CKernels" \
-        "${sources[@]}" Tests/Fuzz/FuzzMain.swift "${objects[@]}" -lz -ldl -o "$BIN" 2>&1 |
+        -I Sources/CZlib -I Sources/CBLAS -I Sources/CLibXML2 -I "$OUT/CKernels" \
+        $(pkg-config --cflags libxml-2.0 | sed -E 's/(^| )-I/\1-Xcc -I/g') \
+        "${sources[@]}" Tests/Fuzz/FuzzMain.swift "${objects[@]}" -lz -lxml2 -ldl -o "$BIN" 2>&1 |
         { grep -v "Cannot export local symbol '__asan" || true; }    # gold's harmless notes on ASan's own symbols
     test -x "$BIN"
 }

@@ -21,6 +21,8 @@ NEEDS='
 zlib1g-dev      header  zlib.h      build
 libopenblas-dev header  cblas.h     build
 libdnnl-dev     header  oneapi/dnnl/dnnl.h build
+libxml2-dev     header  libxml2/libxml/HTMLparser.h build
+poppler-utils   tool    pdftotext   build
 pkg-config      tool    pkg-config  build
 python3-pip     python  pip         build
 cmake           tool    cmake       test

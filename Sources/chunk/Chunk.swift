@@ -12,17 +12,23 @@ struct Chunk: ToolCommand {
     static let configuration = CommandConfiguration(
         abstract: "Split a corpus into token-bounded, structure-aware chunks (JSON Lines on stdout).",
         discussion: """
-        Reads Markdown (.md, .markdown), text (.txt) and BEIR JSONL (.jsonl: {"_id","title","text"}) \
-        files and directory trees; other files are skipped and counted. With no inputs, or `-`, reads \
-        stdin (JSON objects are read as BEIR JSONL, anything else as one Markdown document).
+        Reads Markdown (.md, .markdown), text (.txt), BEIR JSONL (.jsonl: {"_id","title","text"}), \
+        HTML (.html, .htm; libxml2), PDF (.pdf; poppler's pdftotext, run as a process) and DOCX \
+        (.docx; zlib and libxml2) files and \
+        directory trees; files with other names are read when their first bytes say HTML or PDF, \
+        else skipped and counted. With no inputs, or `-`, reads stdin (JSON objects are read as \
+        BEIR JSONL, HTML as HTML, anything else as one Markdown document).
 
-        Each output line is one chunk: id, source, title, headings, text, start, end, tokens, position; \
-        the source's UTF-8 bytes [start, end) are exactly the text (docs/FORMATS.md).
+        Each output line is one chunk: id, source, title, headings, text, start, end, tokens, position, \
+        and for PDF pages [first, last], for HTML and DOCX anchor and element; the source's UTF-8 bytes \
+        [start, end) are exactly the text: for HTML, PDF and DOCX the bytes of the extracted text, which \
+        --extract prints (docs/FORMATS.md).
 
         Examples:
           chunk corpus/ > chunks.jsonl
           chunk --max-tokens 128 --overlap 10% notes.md
           gunzip -c corpus.jsonl.gz | chunk --format beir | embed | build-index -o scifact.ragx
+          chunk --extract manual.pdf | sed -n '1,20p'
         """)
 
     @Argument(help: "Files or directories to chunk (default: stdin).")
@@ -40,8 +46,11 @@ struct Chunk: ToolCommand {
     @Flag(help: "One chunk per document, not bounded by --max-tokens (the embedder truncates; BEIR-style evaluation).")
     var noSplit = false
 
-    @Flag(help: "Warn about and skip files that are not UTF-8, instead of failing.")
+    @Flag(help: "Warn about and skip files that are not UTF-8, and HTML, PDF or DOCX files that cannot be converted, instead of failing.")
     var skipInvalid = false
+
+    @Flag(help: "Print the text the chunks' start/end point into (for HTML, PDF and DOCX, the extracted text) instead of chunks.")
+    var extract = false
 
     @Option(help: "How tokens are counted: wordpiece with the model's vocab.txt (exact), upper-bound without a model, auto: wordpiece when the model is found.")
     var counter: TokenCounterChoice = .auto
@@ -57,6 +66,10 @@ struct Chunk: ToolCommand {
     }
 
     func execute() throws {
+        if extract {
+            try ChunkStage.extract(inputs: inputs, format: format, sink: OutputSink())
+            return
+        }
         let counter = try self.counter.counter(modelDirectory: model.model)
         let chunker = RecursiveChunker(
             options: .init(maxTokens: maxTokens, overlapTokens: overlap.tokens(maxTokens: maxTokens), noSplit: noSplit),

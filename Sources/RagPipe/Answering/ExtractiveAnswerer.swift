@@ -15,6 +15,11 @@ public struct Answer: Sendable {
         public var start: Int
         public var end: Int
         public var title: String
+        /// Pages or anchor of a converted document's chunk (PDF, HTML).
+        public var origin: ChunkOrigin? = nil
+
+        /// `manual.pdf p. 12–13`, `guide.html#installation`, else `source:start-end`.
+        public var label: String { ChunkOrigin.citation(source: source, start: start, end: end, origin: origin) }
     }
 
     public var text: String
@@ -246,6 +251,6 @@ public struct ExtractiveAnswerer {
 
     static func citation(_ hit: QueryHit) -> Answer.Citation {
         Answer.Citation(number: hit.rank, source: hit.record.source, start: hit.record.start, end: hit.record.end,
-                        title: hit.record.title)
+                        title: hit.record.title, origin: hit.record.origin)
     }
 }

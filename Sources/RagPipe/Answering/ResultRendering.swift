@@ -23,6 +23,8 @@ extension QueryResult {
                         o.field("end", h.record.end)
                         o.field("title", h.record.title)
                         o.field("headings", h.record.headings)
+                        h.record.origin?.write(to: &o)
+                        o.field("citation", h.record.citation)
                         o.field("text", h.record.text)
                     }
                 }
@@ -64,6 +66,8 @@ extension QueryResult {
                         o.field("start", c.start)
                         o.field("end", c.end)
                         o.field("title", c.title)
+                        c.origin?.write(to: &o)
+                        o.field("citation", c.label)
                     }
                 }
             }
@@ -99,14 +103,14 @@ extension QueryResult {
             lines.append("")
             lines.append(answer.abstained ? "Closest sources:" : "Sources:")
             for c in answer.citations {
-                lines.append("  [\(c.number)] \(c.source):\(c.start)-\(c.end)" + (c.title.isEmpty ? "" : "  (\(c.title))"))
+                lines.append("  [\(c.number)] \(c.label)" + (c.title.isEmpty ? "" : "  (\(c.title))"))
             }
         }
         lines.append("")
         lines.append("Hits:")
         for h in hits {
             let heading = h.record.headings.isEmpty ? "" : "  § " + h.record.headings.joined(separator: " › ")
-            lines.append("  \(h.rank). \(formatScore(h.score))  \(h.record.source):\(h.record.start)-\(h.record.end)\(heading)")
+            lines.append("  \(h.rank). \(formatScore(h.score))  \(h.record.citation)\(heading)")
             var snippet = h.record.text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
             if snippet.count > snippetLength { snippet = String(snippet.prefix(snippetLength)) + "…" }
             lines.append("     \(snippet)")

@@ -11,11 +11,16 @@ import Darwin
 /// deterministic order: arguments as given, directory entries sorted by byte order.
 public struct CorpusReader {
     public enum InputFormat: String, CaseIterable, Sendable {
-        /// By extension: `.md`/`.markdown` Markdown, `.txt` text, `.jsonl` BEIR; stdin is sniffed.
+        /// By extension: `.md`/`.markdown` Markdown, `.txt` text, `.jsonl` BEIR, `.html`/`.htm`
+        /// HTML, `.pdf` PDF, `.docx` DOCX; other files by their first bytes (`%PDF-`, `<!DOCTYPE html`,
+        /// `<html`), else skipped; stdin is sniffed.
         case auto
         case markdown
         case text
         case beir
+        case html
+        case pdf
+        case docx
     }
 
     public struct Counts: Sendable {
@@ -24,6 +29,11 @@ public struct CorpusReader {
         public var invalidFiles = 0
         /// Files in a directory tree that could not be read (permissions, I/O): warned, skipped.
         public var unreadableFiles = 0
+        /// HTML, PDF or DOCX files whose text could not be had (encrypted, no text layer, truncated),
+        /// skipped with `--skip-invalid`.
+        public var unconvertibleFiles = 0
+        /// Pages of the PDFs read.
+        public var pages = 0
         public var bytes = 0
     }
 
@@ -48,6 +58,9 @@ public struct CorpusReader {
     static let markdownExtensions: Set<String> = ["md", "markdown"]
     static let textExtensions: Set<String> = ["txt"]
     static let beirExtensions: Set<String> = ["jsonl"]
+    static let htmlExtensions: Set<String> = ["html", "htm", "xhtml"]
+    static let pdfExtensions: Set<String> = ["pdf"]
+    static let docxExtensions: Set<String> = ["docx"]
 
     /// Reads every input and calls `body` once per document. `-` is standard input.
     public mutating func read(_ inputs: [String], _ body: (SourceDocument) throws -> Void) throws {
@@ -64,7 +77,11 @@ public struct CorpusReader {
                 visitedDirectories.insert([UInt64(st.st_dev), UInt64(st.st_ino)])
                 try walk(root: input, relative: "", body)
             } else {
-                try readFile(path: input, relative: lastComponent(input), explicit: true, body)
+                do {
+                    try readFile(path: input, relative: lastComponent(input), explicit: true, body)
+                } catch RagPipeError.unconvertible(let path, let reason) where skipInvalid {
+                    skipUnconvertible(path, reason)
+                }
             }
         }
     }
@@ -118,9 +135,18 @@ public struct CorpusReader {
                     unreadable(full, errnoDescription(code))
                 } catch RagPipeError.unreadable(_, let reason) {
                     unreadable(full, reason)
+                } catch RagPipeError.unconvertible(let path, let reason) where skipInvalid {
+                    skipUnconvertible(path, reason)
                 }
             }
         }
+    }
+
+    /// Like a non-UTF-8 file, an HTML, PDF or DOCX file whose text cannot be had is an error, unless
+    /// --skip-invalid skips it (warned and counted).
+    private mutating func skipUnconvertible(_ path: String, _ reason: String) {
+        counts.unconvertibleFiles += 1
+        warn("\(path): \(reason); skipped")
     }
 
     private mutating func unreadable(_ path: String, _ reason: String) {
@@ -131,12 +157,16 @@ public struct CorpusReader {
     private mutating func readFile(path: String, relative: String, explicit: Bool,
                                    _ body: (SourceDocument) throws -> Void) throws {
         let ext = fileExtension(path)
-        let kind: InputFormat
+        var kind: InputFormat
         switch format {
         case .auto:
             if Self.markdownExtensions.contains(ext) { kind = .markdown }
             else if Self.textExtensions.contains(ext) { kind = .text }
             else if Self.beirExtensions.contains(ext) { kind = .beir }
+            else if Self.htmlExtensions.contains(ext) { kind = .html }
+            else if Self.pdfExtensions.contains(ext) { kind = .pdf }
+            else if Self.docxExtensions.contains(ext) { kind = .docx }
+            else if let sniffed = try Self.sniff(path: path) { kind = sniffed }
             else if explicit { kind = .text }          // a file named explicitly is read as text
             else { counts.skippedFiles += 1; return }
         default:
@@ -149,7 +179,64 @@ public struct CorpusReader {
             return
         }
         let bytes = try readFileBytes(path)
-        try emitFile(bytes: bytes, path: path, source: relative, syntax: kind == .markdown ? .markdown : .text, body)
+        // A PDF is a PDF whatever its name says (an .html that is one, say).
+        if format == .auto && kind == .html && PDFExtractor.isPDF(bytes) { kind = .pdf }
+        switch kind {
+        case .html: try emitHTML(bytes: bytes, path: path, source: relative, body)
+        case .pdf: try emitPDF(bytes: bytes, path: path, source: relative, body)
+        case .docx: try emitDOCX(bytes: bytes, path: path, source: relative, body)
+        default: try emitFile(bytes: bytes, path: path, source: relative, syntax: kind == .markdown ? .markdown : .text, body)
+        }
+    }
+
+    /// The format of a file with no known extension, from its first bytes: a PDF header, or an
+    /// HTML document type or root element (after a byte order mark and white space). Nil: neither.
+    static func sniff(path: String) throws -> InputFormat? {
+        let fd = try Syscall.openInput(path)
+        defer { Syscall.closeFile(fd) }
+        var head = [UInt8](repeating: 0, count: 1024)
+        let n = try head.withUnsafeMutableBytes { try Syscall.readSome(fd, $0.baseAddress!, $0.count, path: path) }
+        return sniff(Array(head[0..<n]))
+    }
+
+    package static func sniff(_ head: [UInt8]) -> InputFormat? {
+        if head.starts(with: Array("%PDF-".utf8)) { return .pdf }
+        var rest = head[...]
+        if rest.starts(with: [0xEF, 0xBB, 0xBF]) { rest = rest.dropFirst(3) }
+        rest = rest.drop(while: isASCIISpace)
+        let lower = rest.prefix(15).map(asciiLower)
+        if lower.starts(with: Array("<!doctype html".utf8)) || lower.starts(with: Array("<html".utf8)) { return .html }
+        return nil
+    }
+
+    private mutating func emitHTML(bytes: [UInt8], path: String, source: String,
+                                   _ body: (SourceDocument) throws -> Void) throws {
+        let extraction = try HTMLExtractor.extract(bytes, path: path)
+        try claim(source, at: path)
+        counts.documents += 1
+        counts.bytes += bytes.count
+        try body(SourceDocument(source: source, title: extraction.title, bytes: extraction.text, syntax: .html,
+                                blocks: extraction.blocks))
+    }
+
+    private mutating func emitDOCX(bytes: [UInt8], path: String, source: String,
+                                   _ body: (SourceDocument) throws -> Void) throws {
+        let extraction = try DOCXExtractor.extract(bytes, path: path)
+        try claim(source, at: path)
+        counts.documents += 1
+        counts.bytes += bytes.count
+        try body(SourceDocument(source: source, title: extraction.title, bytes: extraction.text, syntax: .docx,
+                                blocks: extraction.blocks))
+    }
+
+    private mutating func emitPDF(bytes: [UInt8], path: String, source: String,
+                                  _ body: (SourceDocument) throws -> Void) throws {
+        let extraction = try PDFExtractor.extract(path: path, bytes: bytes)
+        try claim(source, at: path)
+        counts.documents += 1
+        counts.pages += extraction.pages
+        counts.bytes += bytes.count
+        try body(SourceDocument(source: source, title: "", bytes: extraction.text, syntax: .pdf, blocks: extraction.blocks))
     }
 
     private mutating func emitFile(bytes: [UInt8], path: String, source: String, syntax: SourceDocument.Syntax,
@@ -174,6 +261,21 @@ public struct CorpusReader {
             return
         }
         let bytes = try readFileBytes("/dev/stdin")
+        if format == .html || (format == .auto && Self.sniff(Array(bytes.prefix(1024))) == .html) {
+            try emitHTML(bytes: bytes, path: "stdin", source: "stdin", body)
+            return
+        }
+        if format == .pdf || (format == .auto && PDFExtractor.isPDF(bytes)) {
+            throw RagPipeError.usage("stdin: a PDF is read from a file (pdftotext needs one): name it on the command line")
+        }
+        if format == .docx {
+            let extraction = try DOCXExtractor.extract(bytes, path: "stdin")
+            try claim("stdin", at: "stdin")
+            counts.documents += 1
+            counts.bytes += bytes.count
+            try body(SourceDocument(source: "stdin", title: extraction.title, bytes: extraction.text, syntax: .docx, blocks: extraction.blocks))
+            return
+        }
         // Sniff: a stream of JSON objects is BEIR JSONL; anything else is one document.
         if format == .auto, let first = bytes.first(where: { !isASCIISpace($0) }), first == 0x7B {
             try bytes.withUnsafeBytes { raw in
@@ -242,7 +344,7 @@ extension JSONScanner {
     package mutating func peekIsString() -> Bool { peek() == 0x22 }
 }
 
-func validateUTF8(_ bytes: [UInt8]) -> Bool {
+package func validateUTF8(_ bytes: [UInt8]) -> Bool {
     // ASCII fast path, then the standard library's validator for the rest.
     var i = 0
     let n = bytes.count

@@ -48,7 +48,8 @@ public struct RecursiveChunker: Sendable {
     /// file name without extension.
     public func chunks(of document: SourceDocument) -> (title: String, spans: [ChunkSpan]) {
         document.bytes.withUnsafeBufferPointer { bytes in
-            let layout = DocumentLayout(bytes: bytes, markdown: document.syntax == .markdown, counter: counter)
+            let layout = document.blocks.map { DocumentLayout(bytes: bytes, blocks: $0, counter: counter) }
+                ?? DocumentLayout(bytes: bytes, markdown: document.syntax == .markdown, counter: counter)
             var title = document.title
             if title.isEmpty { title = layout.firstTitle ?? Self.stem(document.source) }
             var spans: [ChunkSpan] = []

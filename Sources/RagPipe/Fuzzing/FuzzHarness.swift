@@ -21,6 +21,13 @@ import Darwin
 public enum FuzzHarness {
     public enum Target: String, CaseIterable, Sendable {
         case index, jsonl, npy, safetensors, config, beirQueries = "beir-queries", qrels, squad
+        /// HTML through libxml2 and the extractor's walk; PDF text as pdftotext might write it
+        /// through the clean-up (running lines, hyphens, pages). Both then through the chunker,
+        /// every chunk checked against its span.
+        case html, pdfText = "pdf-text"
+        /// DOCX: the zip (ZipArchive: central directory, local headers, inflate, CRC) and
+        /// libxml2's XML parser, then the chunker, as `html`.
+        case docx
     }
 
     /// Runs `data` through `target`; `scratch` is a file path prefix for the readers that take paths.
@@ -51,6 +58,35 @@ public enum FuzzHarness {
         case .beirQueries: _ = try? BEIRData.queries(writeScratch(data, scratch, suffix: ".jsonl"))
         case .qrels: _ = try? BEIRData.qrels(writeScratch(data, scratch, suffix: ".tsv"))
         case .squad: _ = try? SQuADData(path: writeScratch(data, scratch, suffix: ".json"))
+        case .html:
+            if let e = try? HTMLExtractor.extract(Array(data), path: "fuzz.html") {
+                chunkChecked(SourceDocument(source: "fuzz.html", title: e.title, bytes: e.text, syntax: .html, blocks: e.blocks))
+            }
+        case .docx:
+            if let e = try? DOCXExtractor.extract(Array(data), path: "fuzz.docx") {
+                chunkChecked(SourceDocument(source: "fuzz.docx", title: e.title, bytes: e.text, syntax: .docx, blocks: e.blocks))
+            }
+        case .pdfText:
+            if let e = PDFExtractor.cleaned(Array(data)) {
+                chunkChecked(SourceDocument(source: "fuzz.pdf", title: "", bytes: e.text, syntax: .pdf, blocks: e.blocks))
+            }
+        }
+    }
+
+    /// A converted document through the chunker at a small budget: the extracted text must be
+    /// UTF-8, blocks in order and in bounds, and every chunk the text at its span (else a trap:
+    /// the fuzzer reports it).
+    static func chunkChecked(_ document: SourceDocument) {
+        precondition(validateUTF8(document.bytes), "extracted text is not UTF-8")
+        var previous = 0
+        for block in document.blocks ?? [] {
+            precondition(block.range.lowerBound >= previous && block.range.upperBound <= document.bytes.count, "block out of order or bounds")
+            previous = block.range.upperBound
+        }
+        let chunker = RecursiveChunker(options: .init(maxTokens: 24, overlapTokens: 4), counter: UpperBoundTokenCounter())
+        for record in chunker.records(of: document) {
+            precondition(String(decoding: document.bytes[record.start..<record.end], as: UTF8.self) == record.text, "chunk text is not its span")
+            if let pages = record.origin?.pages { precondition(pages.lowerBound >= 1, "page numbers start at 1") }
         }
     }
 

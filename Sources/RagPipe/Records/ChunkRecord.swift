@@ -17,11 +17,14 @@ public struct ChunkRecord: Equatable, Sendable {
     public var tokens: Int
     /// 0-based position of the chunk within its document.
     public var position: Int
+    /// Pages or HTML anchor of a chunk of a converted document (PDF, HTML); nil otherwise.
+    public var origin: ChunkOrigin?
 
     public init(id: String, source: String, title: String, headings: [String], text: String,
-                start: Int, end: Int, tokens: Int, position: Int) {
+                start: Int, end: Int, tokens: Int, position: Int, origin: ChunkOrigin? = nil) {
         self.id = id; self.source = source; self.title = title; self.headings = headings
         self.text = text; self.start = start; self.end = end; self.tokens = tokens; self.position = position
+        self.origin = origin
     }
 
     public static func stableID(source: String, start: Int, end: Int) -> String {

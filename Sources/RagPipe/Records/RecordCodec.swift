@@ -22,7 +22,7 @@ public enum RecordCodec {
         text.withUTF8 { bytes in
             appendLine(id: r.id, source: r.source, title: r.title, headings: r.headings,
                        text: UnsafeRawBufferPointer(bytes), start: r.start, end: r.end, tokens: r.tokens,
-                       position: r.position, model: model, vector: vector, encoding: encoding, to: &out)
+                       position: r.position, origin: r.origin, model: model, vector: vector, encoding: encoding, to: &out)
         }
     }
 
@@ -30,7 +30,7 @@ public enum RecordCodec {
     /// the document's bytes).
     public static func appendLine(id: String, source: String, title: String, headings: [String],
                                   text: UnsafeRawBufferPointer, start: Int, end: Int, tokens: Int, position: Int,
-                                  model: String? = nil, vector: UnsafeBufferPointer<Float>? = nil,
+                                  origin: ChunkOrigin? = nil, model: String? = nil, vector: UnsafeBufferPointer<Float>? = nil,
                                   encoding: VectorEncoding = .base64, to out: inout [UInt8]) {
         JSONObjectWriter.write(to: &out) { o in
             o.field("id", id)
@@ -42,6 +42,7 @@ public enum RecordCodec {
             o.field("end", end)
             o.field("tokens", tokens)
             o.field("position", position)
+            origin?.write(to: &o)
             if let vector { writeVectorFields(model: model, vector: vector, encoding: encoding, to: &o) }
         }
         out.append(0x0A)
@@ -103,6 +104,15 @@ public enum RecordCodec {
                 else if key.equals("end") { r.end = try s.readInt() }
                 else if key.equals("tokens") { r.tokens = try s.readInt() }
                 else if key.equals("position") { r.position = try s.readInt() }
+                else if key.equals("pages") {
+                    let pages = try s.readIntArray()
+                    guard pages.count == 2, pages[0] >= 1, pages[0] <= pages[1] else {
+                        throw s.fail("\"pages\" must be [first, last] with 1 <= first <= last")
+                    }
+                    r.origin = (r.origin ?? ChunkOrigin()); r.origin!.pages = pages[0]...pages[1]
+                }
+                else if key.equals("anchor") { r.origin = (r.origin ?? ChunkOrigin()); r.origin!.anchor = try s.readString() }
+                else if key.equals("element") { r.origin = (r.origin ?? ChunkOrigin()); r.origin!.element = try s.readString() }
                 else if key.equals("model") { info.model = try s.readString() }
                 else if key.equals("dim") { info.declaredDimension = try s.readInt() }
                 else { try s.skipValue() }

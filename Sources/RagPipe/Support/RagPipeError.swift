@@ -5,6 +5,9 @@ public enum RagPipeError: Error, CustomStringConvertible, Equatable {
     case malformedRecord(where: String, reason: String)
     /// An input file is not UTF-8 text.
     case notUTF8(path: String)
+    /// A document in a converted format (PDF, HTML) whose text cannot be had: encrypted, no text
+    /// layer, truncated, not what its name says. `reason` says which and what to do.
+    case unconvertible(path: String, reason: String)
     /// A file or directory named on the command line cannot be read.
     case unreadable(path: String, reason: String)
     /// The input held nothing to work on.
@@ -29,6 +32,7 @@ public enum RagPipeError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .malformedRecord(place, reason): return "\(place): malformed record: \(reason)"
         case let .notUTF8(path): return "\(path): not valid UTF-8 text"
+        case let .unconvertible(path, reason): return "\(path): \(reason)"
         case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
         case let .emptyInput(what): return "empty input: \(what)"
         case let .dimensionMismatch(what): return "dimension mismatch: \(what)"
@@ -48,7 +52,7 @@ public enum RagPipeError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .usage: return ExitStatus.usage.rawValue
         case let .remote(_, status): return status
-        case .malformedRecord, .notUTF8: return ExitStatus.malformedInput.rawValue
+        case .malformedRecord, .notUTF8, .unconvertible: return ExitStatus.malformedInput.rawValue
         case .unreadable, .emptyInput: return ExitStatus.missingInput.rawValue
         case .unavailable: return ExitStatus.unavailable.rawValue
         case .io: return ExitStatus.io.rawValue
@@ -79,9 +83,9 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         switch self {
         case .success: return "success"
         case .usage: return "bad arguments"
-        case .malformedInput: return "malformed input: a stream record or JSONL line (named as `file:line`), non-UTF-8 text, NaN/Inf, a stream cut short (no end-of-stream line)"
+        case .malformedInput: return "malformed input: a stream record or JSONL line (named as `file:line`), non-UTF-8 text, NaN/Inf, a stream cut short (no end-of-stream line), an HTML or PDF file whose text cannot be had (encrypted, no text layer, truncated)"
         case .missingInput: return "missing or empty input: no documents, no records, an input file or path that does not exist or cannot be read"
-        case .unavailable: return "model not found or not usable (the message says where it looked and how to get it), server unreachable"
+        case .unavailable: return "model not found or not usable (the message says where it looked and how to get it), server unreachable, `pdftotext` not installed (the message gives the install command)"
         case .io: return "I/O error while reading or writing (the message names the file and the call)"
         case .corruptIndex: return "corrupt index (the message names the section or block)"
         case .versionTooNew: return "index format version newer than this ragpipe"

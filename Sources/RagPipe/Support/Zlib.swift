@@ -41,6 +41,27 @@ package enum Zlib {
         out.removeSubrange(expectedSize...)
         return .success(out)
     }
+
+    /// Raw deflate (no zlib header: a zip entry's data), exactly `size` bytes out, or nil.
+    package static func inflateRaw(_ input: [UInt8], size: Int) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: max(size, 1))
+        var stream = z_stream()
+        guard ragpipe_inflateInit2(&stream, -15) == Z_OK else { return nil }
+        defer { inflateEnd(&stream) }
+        var input = input
+        let status = input.withUnsafeMutableBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                stream.next_in = src.baseAddress
+                stream.avail_in = uInt(src.count)
+                stream.next_out = dst.baseAddress
+                stream.avail_out = uInt(size)
+                return inflate(&stream, Z_FINISH)
+            }
+        }
+        guard status == Z_STREAM_END, Int(stream.total_out) == size else { return nil }
+        out.removeSubrange(size...)
+        return out
+    }
 }
 
 /// A zlib return code, kept in errors so failures can be diagnosed.
