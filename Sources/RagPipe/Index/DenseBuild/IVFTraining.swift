@@ -41,6 +41,7 @@ enum IVFTraining {
         let labels = KMeans.assign(points: vectors, dimension: d, centroids: storedCentroids).labels
         report.trainingPoints = sampleSize
         report.trainingIterations = training.iterations
+        report.trainingFullPasses = Double(training.fullScorings) / Double(sampleSize)
         report.emptyListSplits = training.splits
         report.trainingSeconds = clock.seconds
         return Result(halfCentroids: halfCentroids, labels: labels)
