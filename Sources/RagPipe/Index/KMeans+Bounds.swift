@@ -154,7 +154,7 @@ extension KMeans {
             return all
         }
         // The rest, gathered a chunk at a time and scored against every centroid.
-        let chunkRows = 16_384
+        let chunkRows = 4096
         var gathered = [Float](repeating: 0, count: min(open.count, chunkRows) * d)
         var candidates = [Int32](repeating: 0, count: min(open.count, chunkRows) * l)
         var lowest = [Float](repeating: 0, count: min(open.count, chunkRows))
