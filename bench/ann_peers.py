@@ -2,9 +2,9 @@
 
 usage: ann_peers.py --base BASE.npy --queries NAME=QUERIES.npy [--queries ...] --nlist N
                     --train-points T --nprobes 16,32,... --efs 10,20,... [--hnsw-max-count N]
-                    [--hnsw-threads 1] [--flat-ivf]
+                    [--hnsw-threads 1] [--build-threads 1] [--flat-ivf]
 
-Everything runs on one thread (faiss.omp_set_num_threads(1), hnswlib set_num_threads(1)); k = 10,
+Searches run on one thread (faiss.omp_set_num_threads(1), hnswlib set_num_threads(1)), builds on --build-threads; k = 10,
 inner product on unit vectors; recall@10 is against exact search by numpy brute force (float32
 matrix product, top 10 by argpartition) on the same .npy files. QPS: one query at a time (a
 1-row search call per query, the loop in Python), the best of --repeats passes; batched QPS (all
@@ -70,6 +70,8 @@ def main():
     ap.add_argument("--hnsw-max-count", type=int, default=200_000,
                     help="skip hnswlib above this many base vectors (its single-thread build at M16/efC200 is slow)")
     ap.add_argument("--hnsw-threads", type=int, default=1, help="threads for hnswlib's build only; search is always 1")
+    ap.add_argument("--build-threads", type=int, default=1,
+                    help="threads for FAISS's train + add (as many as build-index uses, for a fair build time); search is always 1")
     ap.add_argument("--flat-ivf", action="store_true", help="also IVF{nlist},Flat")
     a = ap.parse_args()
 
@@ -97,8 +99,10 @@ def main():
     for spec in specs:
         log(f"FAISS {spec}: train on {len(sample)} points, add {n}")
         index = faiss.index_factory(d, spec, faiss.METRIC_INNER_PRODUCT)
+        faiss.omp_set_num_threads(a.build_threads)
         t = time.perf_counter(); index.train(sample); train = time.perf_counter() - t
         t = time.perf_counter(); index.add(base); add = time.perf_counter() - t
+        faiss.omp_set_num_threads(1)
         fd, path = tempfile.mkstemp(suffix=".faiss"); os.close(fd)
         faiss.write_index(index, path)
         size = os.path.getsize(path)
@@ -106,7 +110,7 @@ def main():
         os.unlink(path)
         peer = "faiss" if spec.endswith("SQ8") else "faiss-flat"
         print(f"build\t{peer}\t{train + add:.3f}\t{size}", flush=True)
-        print(f"row\tFAISS {faiss.__version__} {spec}, build (1 thread)\ttrain {train:.2f} s + add {add:.2f} s = {train + add:.2f} s "
+        print(f"row\tFAISS {faiss.__version__} {spec}, build ({a.build_threads} thread{'s' if a.build_threads > 1 else ''})\ttrain {train:.2f} s + add {add:.2f} s = {train + add:.2f} s "
               f"(train on {len(sample)} points); file {size / 1e6:.1f} MB (vectors only, no texts); read_index {read * 1000:.1f} ms", flush=True)
         for name, q in sets:
             parts = []

@@ -1,4 +1,5 @@
 #include "ragpipe_kernels.h"
+#include <math.h>
 #include <string.h>
 
 // Every kernel body is written once, as a plain loop over 16 independent lanes: integer sums
@@ -177,6 +178,80 @@ size_t rp_argmax(const float *values, size_t count, float *best) {
     if (level >= RP_LEVEL_AVX2) return argmax_avx2(values, count, best);
 #endif
     return argmax_portable(values, count, best);
+}
+
+// Whether kept entry a leaves before b: the lower value, and of equal values the higher index.
+static inline int top_leaves_first(const float *v, const int32_t *ix, size_t a, size_t b) {
+    return v[a] < v[b] || (v[a] == v[b] && ix[a] > ix[b]);
+}
+
+static void top_sift_down(float *v, int32_t *ix, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && top_leaves_first(v, ix, l, m)) m = l;
+        if (r < n && top_leaves_first(v, ix, r, m)) m = r;
+        if (m == i) return;
+        float tv = v[i]; v[i] = v[m]; v[m] = tv;
+        int32_t ti = ix[i]; ix[i] = ix[m]; ix[m] = ti;
+        i = m;
+    }
+}
+
+void rp_top_indices(const float *values, size_t count, size_t l, int32_t *indices) {
+    // A min-heap of the kept values (the one to leave at the root): a value enters only when it
+    // beats the root, which after the first few hundred values is rare, and costs log l then.
+    float kept[256];
+    if (l > 256) l = 256;
+    if (l > count) l = count;
+    if (l == 0) return;
+    for (size_t i = 0; i < l; i++) {
+        kept[i] = values[i] == values[i] ? values[i] : -INFINITY;
+        indices[i] = (int32_t)i;
+    }
+    for (size_t i = l / 2; i-- > 0;) top_sift_down(kept, indices, l, i);
+    for (size_t i = l; i < count; i++) {
+        if (!(values[i] > kept[0])) continue;
+        kept[0] = values[i];
+        indices[0] = (int32_t)i;
+        top_sift_down(kept, indices, l, 0);
+    }
+    // Ascending indices: insertion sort of at most 256.
+    for (size_t i = 1; i < l; i++) {
+        int32_t v = indices[i];
+        size_t j = i;
+        while (j > 0 && indices[j - 1] > v) { indices[j] = indices[j - 1]; j--; }
+        indices[j] = v;
+    }
+}
+
+#define RP_GATHERED_DOTS_BODY                                                           \
+    for (size_t c = 0; c < count; c++) {                                                \
+        const float *y = rows + (size_t)ids[c] * dimension;                             \
+        float lanes[16] = {0};                                                          \
+        size_t j = 0;                                                                   \
+        for (; j + 16 <= dimension; j += 16)                                            \
+            for (int l = 0; l < 16; l++) lanes[l] += x[j + l] * y[j + l];               \
+        float sum = 0;                                                                  \
+        for (int l = 0; l < 16; l++) sum += lanes[l];                                   \
+        for (; j < dimension; j++) sum += x[j] * y[j];                                  \
+        out[c] = sum;                                                                   \
+    }
+
+static void gathered_dots_portable(const float *x, const float *rows, const int32_t *ids, size_t count, size_t dimension, float *out) { RP_GATHERED_DOTS_BODY }
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma")))
+static void gathered_dots_avx2(const float *x, const float *rows, const int32_t *ids, size_t count, size_t dimension, float *out) { RP_GATHERED_DOTS_BODY }
+__attribute__((target("avx512f")))
+static void gathered_dots_avx512(const float *x, const float *rows, const int32_t *ids, size_t count, size_t dimension, float *out) { RP_GATHERED_DOTS_BODY }
+#endif
+
+void rp_gathered_dots(const float *x, const float *rows, const int32_t *ids, size_t count, size_t dimension, float *out) {
+#if defined(__x86_64__) || defined(__i386__)
+    rp_level level = rp_cpu_level();
+    if (level >= RP_LEVEL_AVX512) { gathered_dots_avx512(x, rows, ids, count, dimension, out); return; }
+    if (level >= RP_LEVEL_AVX2) { gathered_dots_avx2(x, rows, ids, count, dimension, out); return; }
+#endif
+    gathered_dots_portable(x, rows, ids, count, dimension, out);
 }
 
 void rp_f16_to_f32(const uint16_t *input, float *output, size_t count) {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CKernels
 @testable import RagPipeFuzzing
 @testable import RagPipeSupport
 @testable import RagPipeRecords
@@ -157,6 +158,50 @@ import Testing
         #expect(training.splits > 0)
         let labels = points.withUnsafeBufferPointer { KMeans.assign(points: $0, dimension: d, centroids: training.centroids).labels }
         #expect(Set(labels).count >= 6, "\(Set(labels).count) lists in use")
+    }
+
+    /// The bounds spare full scorings but must not change a single label: the bounded training
+    /// ends with the centroids of plain Lloyd iterations, on data with small, wandering lists.
+    @Test func boundedKMeansIsLloydsAlgorithm() {
+        let d = 24, k = 150
+        let points = SyntheticVectors.clustered(count: 6000, dimension: d, clusters: 60, noise: 0.45, seed: 5)
+        points.withUnsafeBufferPointer { p in
+            let plain = KMeans.train(points: p, dimension: d, clusters: k, iterations: 15, seed: 2, bounded: false)
+            let bounded = KMeans.train(points: p, dimension: d, clusters: k, iterations: 15, seed: 2)
+            #expect(plain.fullScorings == 6000 * plain.iterations)
+            #expect(bounded.iterations == plain.iterations && bounded.splits == plain.splits)
+            let differing = zip(bounded.centroids, plain.centroids).filter { $0 != $1 }.count
+            #expect(differing == 0, "\(differing) centroid components differ: the same labels at every iteration give the same centroids")
+            #expect(bounded.fullScorings < plain.fullScorings * 3 / 4, "\(bounded.fullScorings) of \(plain.fullScorings) full scorings")
+            // The candidates hold each point's best centroids: restricted to them, every point
+            // finds the label a full scoring gives.
+            var bounds = CandidateBounds(points: 6000, clusters: k)
+            let full = KMeans.assign(points: p, dimension: d, centroids: plain.centroids, bounds: &bounds, previous: [Int32](repeating: 0, count: 6000), full: true)
+            #expect(full == KMeans.assign(points: p, dimension: d, centroids: plain.centroids).labels)
+            #expect(bounds.fullScorings == 6000)
+            let again = KMeans.assign(points: p, dimension: d, centroids: plain.centroids, bounds: &bounds, previous: full, full: false)
+            #expect(again == full && bounds.fullScorings == 6000, "unmoved centroids settle every point by its bound")
+        }
+    }
+
+    @Test func topIndicesKeepsTheLargestAndTheLowerOfTies() {
+        let values: [Float] = [0.5, 0.9, -1, 0.9, .nan, 0.7, 0.1, 0.9]
+        var out = [Int32](repeating: -1, count: 3)
+        rp_top_indices(values, values.count, 3, &out)
+        #expect(out == [1, 3, 7])
+        out = [Int32](repeating: -1, count: 4)
+        rp_top_indices(values, values.count, 4, &out)
+        #expect(out == [1, 3, 5, 7])
+        // An oracle on random values: the kept set is the sorted order's first l.
+        var rng = SplitMix64(seed: 4)
+        for _ in 0..<50 {
+            let n = Int.random(in: 1...300, using: &rng), l = Int.random(in: 1...min(n, 40), using: &rng)
+            let v = (0..<n).map { _ in Float(Int.random(in: 0..<50, using: &rng)) }
+            var got = [Int32](repeating: -1, count: l)
+            rp_top_indices(v, n, l, &got)
+            let want = v.indices.sorted { v[$0] > v[$1] || (v[$0] == v[$1] && $0 < $1) }.prefix(l).sorted().map { Int32($0) }
+            #expect(got == want)
+        }
     }
 
     @Test func buildsAreDeterministic() throws {

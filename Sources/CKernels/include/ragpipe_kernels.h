@@ -46,6 +46,14 @@ void rp_f16_scores_at(rp_level level, const float *query, const uint16_t *codes,
 /// point); `*best` receives the value. NaNs are never the largest.
 size_t rp_argmax(const float *values, size_t count, float *best);
 
+/// The indices of the `l` largest of `count` values (1 ≤ l ≤ count), ascending: the candidate
+/// centroids k-means keeps per point between full assignments. Of equal values the lower
+/// index is kept; NaNs are never kept while a number is left.
+void rp_top_indices(const float *values, size_t count, size_t l, int32_t *indices);
+
+/// out[c] = Σ_j x[j] · rows[ids[c]·d + j] for c < count: a point against chosen centroids.
+void rp_gathered_dots(const float *x, const float *rows, const int32_t *ids, size_t count, size_t dimension, float *out);
+
 /// IEEE binary16 conversions, round to nearest even; NaN stays NaN, overflow becomes infinity.
 void rp_f32_to_f16(const float *input, uint16_t *output, size_t count);
 void rp_f16_to_f32(const uint16_t *input, float *output, size_t count);

@@ -10,17 +10,30 @@ import Darwin
 #endif
 import Dispatch
 
-/// Collects embedded records and writes one `.ragx` file. Holds all vectors and (uncompressed)
-/// texts in memory: the one stage that needs the whole corpus.
+/// Collects embedded records and writes one `.ragx` file. Texts are kept compressed, block by
+/// block as they fill; vectors are kept in memory up to `spoolThreshold` bytes, then in a
+/// spool file in `spoolDirectory` (`VectorSpool`) that the dense build reads chunk by chunk, so
+/// a large build's memory is its codes rather than its input.
 public final class IndexBuilder {
     public let blockSize: Int
+    public let compressionLevel: Int32
+    /// Where vectors go past `spoolThreshold` (nil: they stay in memory).
+    public let spoolDirectory: String?
+    /// Bytes of vectors held in memory before they go to the spool.
+    public var spoolThreshold = 64 << 20
+    /// Rows per chunk of the build's passes (nil: `BuildVectors`' default); tests set a few.
+    package var passChunkRows: Int?
     public private(set) var modelID: String?
     public private(set) var dimension: Int?
     public private(set) var count = 0
     public private(set) var renormalized = 0
 
+    /// Vectors not yet spooled (all of them while `spool` is nil).
     var vectors: [Float] = []
-    var blocks: [[UInt8]] = []
+    var spool: VectorSpool?
+    /// Blocks waiting to be compressed, in batches on every core.
+    var pendingBlocks: [[UInt8]] = []
+    var blocks: [CompressedBlock] = []
     var blockFirstRecord: [Int] = []
     var recordsInBlocks = 0
     var currentRecords: [UInt8] = []
@@ -33,8 +46,16 @@ public final class IndexBuilder {
     /// Where each id was first read: a query would return both records of a repeated id.
     private var idPlaces: [String: String] = [:]
 
-    public init(blockSize: Int = IndexFormat.defaultBlockSize) {
+    struct CompressedBlock {
+        var bytes: [UInt8]
+        var uncompressedLength: Int
+        var crc: UInt32
+    }
+
+    public init(blockSize: Int = IndexFormat.defaultBlockSize, compressionLevel: Int32 = 6, spoolDirectory: String? = nil) {
         self.blockSize = max(1024, blockSize)
+        self.compressionLevel = compressionLevel
+        self.spoolDirectory = spoolDirectory
         currentRecords.reserveCapacity(self.blockSize + 8192)
     }
 
@@ -53,6 +74,7 @@ public final class IndexBuilder {
             vectors.removeSubrange(before...)
             throw error
         }
+        try spillIfLarge()
     }
 
     /// Adds a record whose vector is given directly.
@@ -65,24 +87,41 @@ public final class IndexBuilder {
             vectors.removeSubrange(before...)
             throw error
         }
+        try spillIfLarge()
     }
 
-    /// Adds a whole matrix of vectors (row-major, `columns` each) at once, taking over its
-    /// storage instead of copying it, so a large `.npy` is in memory once. Records come from
-    /// `record(row)`; ids must be unique by construction (they are not checked). Only into an
-    /// empty builder, which an error leaves unusable.
-    public func addMatrix(_ values: inout [Float], columns: Int, model: String, place: (Int) -> String,
-                          record: (Int) -> ChunkRecord) throws {
-        precondition(count == 0 && vectors.isEmpty, "addMatrix needs an empty builder")
-        guard columns > 0, values.count % columns == 0 else { throw RagPipeError.malformedRecord(where: place(0), reason: "no vectors") }
-        swap(&vectors, &values)
-        for row in 0..<(vectors.count / columns) {
-            try validate(vectorStart: row * columns, dimension: columns, model: model, place: place(row))
-            let r = record(row)
-            appendRecordBytes(r)
-            if let lexicalText { lexicalTexts.append(lexicalText(r)) }
+    /// Moves the vectors held in memory to the spool once they pass `spoolThreshold`.
+    private func spillIfLarge() throws {
+        guard vectors.count * 4 >= (spool == nil ? spoolThreshold : VectorSpool.bufferFloats * 4), let spoolDirectory else { return }
+        let first = spool == nil
+        if first { spool = try VectorSpool(directory: spoolDirectory) }
+        try vectors.withUnsafeBufferPointer { try spool!.append($0) }
+        // The threshold's worth of capacity is given back; the spool's buffer batches from here on.
+        vectors = first ? [] : vectors
+        vectors.removeAll(keepingCapacity: true)
+    }
+
+    /// Adds rows of a matrix (row-major, `columns` each, `block.count / columns` rows), record
+    /// `record(row)` for each, numbered on from the rows added before. Ids must be unique by
+    /// construction (they are not checked); `place(row)` names a row in errors.
+    public func addRows(_ block: UnsafeBufferPointer<Float>, columns: Int, model: String, place: (Int) -> String,
+                        record: (Int) -> ChunkRecord) throws {
+        guard columns > 0, block.count % columns == 0 else { throw RagPipeError.malformedRecord(where: place(count), reason: "no vectors") }
+        for r in 0..<(block.count / columns) {
+            let start = vectors.count
+            vectors.append(contentsOf: UnsafeBufferPointer(rebasing: block[(r * columns)..<((r + 1) * columns)]))
+            do {
+                try validate(vectorStart: start, dimension: columns, model: model, place: place(count))
+            } catch {
+                vectors.removeSubrange(start...)
+                throw error
+            }
+            let record = record(count)
+            appendRecordBytes(record)
+            if let lexicalText { lexicalTexts.append(lexicalText(record)) }
             count += 1
         }
+        try spillIfLarge()
     }
 
     private func accept(record: ChunkRecord, model: String?, vectorStart: Int, place: String) throws {
@@ -139,19 +178,30 @@ public final class IndexBuilder {
         if currentRecords.count >= blockSize { finishBlock() }
     }
 
-    private func finishBlock() {
+    private func finishBlock(last: Bool = false) {
         let m = currentOffsets.count - 1
-        guard m > 0 else { return }
+        guard m > 0 else { if last { compressPending() }; return }
         var block = [UInt8]()
         block.reserveCapacity(4 + 4 * (m + 1) + currentRecords.count)
         appendLE(UInt32(m), to: &block)
         for o in currentOffsets { appendLE(o, to: &block) }
         block.append(contentsOf: currentRecords)
-        blocks.append(block)
+        pendingBlocks.append(block)
         blockFirstRecord.append(recordsInBlocks)
         recordsInBlocks += m
         currentRecords.removeAll(keepingCapacity: true)
         currentOffsets = [0]
+        if last || pendingBlocks.count >= 4 * Cores.available { compressPending() }
+    }
+
+    /// Compresses the waiting blocks on all cores.
+    private func compressPending() {
+        let pending = pendingBlocks, level = compressionLevel
+        blocks += Parallel.map(count: pending.count) { i in
+            CompressedBlock(bytes: Zlib.compress(pending[i], level: level), uncompressedLength: pending[i].count,
+                            crc: pending[i].withUnsafeBytes { Zlib.crc32($0) })
+        }
+        pendingBlocks.removeAll()
     }
 
     public struct Summary: Sendable {
@@ -171,17 +221,31 @@ public final class IndexBuilder {
     /// it, so `path` holds either the old index or the complete new one.
     /// Extra sections (BM25) go after the required ones; `bm25` settings land in META.
     /// `dense` chooses flat or IVF and the codes; `status` hears about long steps (k-means).
-    public func write(to path: String, compressionLevel: Int32 = 6,
+    public func write(to path: String,
                       extraSections: [(IndexFormat.SectionKind, [UInt8])] = [],
                       bm25: IndexMetadata.BM25Settings? = nil,
                       dense: DenseIndexOptions = DenseIndexOptions(),
                       status: (String) -> Void = { _ in }) throws -> Summary {
-        finishBlock()
+        finishBlock(last: true)
         guard count > 0, let dimension, let modelID else { throw RagPipeError.emptyInput("no records to index") }
         try dense.tuning.checkModel(modelID)
-        let layout = try vectors.withUnsafeBufferPointer {
-            try DenseIndexBuilder.build(vectors: $0, dimension: dimension, options: dense, status: status)
+        if let spool {
+            try vectors.withUnsafeBufferPointer { try spool.append($0) }
+            vectors = []
+            let all = try spool.finish()
+            return try write(to: path, rows: BuildVectors(all, dimension: dimension, spool: spool, chunkRows: passChunkRows), extraSections: extraSections,
+                             bm25: bm25, dense: dense, status: status)
         }
+        return try vectors.withUnsafeBufferPointer {
+            try write(to: path, rows: BuildVectors($0, dimension: dimension, chunkRows: passChunkRows), extraSections: extraSections,
+                      bm25: bm25, dense: dense, status: status)
+        }
+    }
+
+    private func write(to path: String, rows: BuildVectors, extraSections: [(IndexFormat.SectionKind, [UInt8])],
+                       bm25: IndexMetadata.BM25Settings?, dense: DenseIndexOptions, status: (String) -> Void) throws -> Summary {
+        let dimension = rows.dimension, modelID = modelID!
+        let layout = try DenseIndexBuilder.build(rows, options: dense, status: status)
         var metadata = IndexMetadata(modelID: modelID, dimension: dimension, count: count, kind: layout.kind,
                                      codes: layout.coding, blockSize: blockSize)
         metadata.bm25 = bm25
@@ -189,9 +253,7 @@ public final class IndexBuilder {
         if let problem = metadata.problem { throw RagPipeError.usage("\(path): refusing to write an index that no reader accepts: META: \(problem)") }
         let version = metadata.formatVersion
 
-        // Compress text blocks on all cores.
         let blockCount = blocks.count
-        let compressed = Parallel.map(count: blockCount) { i in Zlib.compress(blocks[i], level: compressionLevel) }
 
         var blockEntries: [TextBlockEntry] = []
         blockEntries.reserveCapacity(blockCount)
@@ -199,11 +261,11 @@ public final class IndexBuilder {
         var textBytes = 0
         for i in 0..<blockCount {
             let next = i + 1 < blockCount ? blockFirstRecord[i + 1] : count
-            blockEntries.append(TextBlockEntry(offset: UInt64(blockOffset), compressedLength: UInt32(compressed[i].count),
-                                               uncompressedLength: UInt32(blocks[i].count), firstRecord: UInt32(blockFirstRecord[i]),
-                                               recordCount: UInt32(next - blockFirstRecord[i]), crc: blocks[i].withUnsafeBytes { Zlib.crc32($0) }))
-            blockOffset += compressed[i].count
-            textBytes += blocks[i].count
+            blockEntries.append(TextBlockEntry(offset: UInt64(blockOffset), compressedLength: UInt32(blocks[i].bytes.count),
+                                               uncompressedLength: UInt32(blocks[i].uncompressedLength), firstRecord: UInt32(blockFirstRecord[i]),
+                                               recordCount: UInt32(next - blockFirstRecord[i]), crc: blocks[i].crc))
+            blockOffset += blocks[i].bytes.count
+            textBytes += blocks[i].uncompressedLength
         }
         let textIndex = TextBlockEntry.serializeTable(blockEntries)
 
@@ -223,10 +285,13 @@ public final class IndexBuilder {
             try section(.textIndex) { try file.write(bytes: textIndex); return textIndex.withUnsafeBytes { Zlib.crc32($0) } }
             if layout.writesExactVectors {
                 try section(.vectorsF32) {
-                    try vectors.withUnsafeBytes { raw in
+                    var crc: UInt32 = 0
+                    try rows.forEachChunk { _, chunk in
+                        let raw = UnsafeRawBufferPointer(chunk)
                         try file.write(raw)
-                        return Zlib.crc32(raw)
+                        crc = Zlib.crc32(raw, seed: crc)
                     }
+                    return crc
                 }
             }
             for (kind, bytes) in layout.sections {
@@ -235,7 +300,7 @@ public final class IndexBuilder {
             try section(.textBlocks) {
                 var crc: UInt32 = 0
                 for i in 0..<blockCount {
-                    try compressed[i].withUnsafeBytes { raw in
+                    try blocks[i].bytes.withUnsafeBytes { raw in
                         try file.write(raw)
                         crc = Zlib.crc32(raw, seed: crc)
                     }

@@ -127,6 +127,7 @@ public struct IndexMetadata: Equatable, Sendable {
                 o.field("train_points", dense.trainingPoints)
                 o.field("train_iterations", dense.trainingIterations)
                 if let t = dense.trainingSeconds { o.field("train_seconds", t, decimals: 3) }
+                if let p = dense.trainingFullPasses { o.field("train_full_passes", p, decimals: 2) }
                 if let b = dense.listBalance { o.field("list_balance", b, decimals: 3) }
             }
             if let r = dense.recallAt10 {
@@ -169,6 +170,7 @@ public struct IndexMetadata: Equatable, Sendable {
             else if key.equals("train_points") { m.dense.trainingPoints = try s.readInt() }
             else if key.equals("train_iterations") { m.dense.trainingIterations = try s.readInt() }
             else if key.equals("train_seconds") { m.dense.trainingSeconds = try s.readDouble() }
+            else if key.equals("train_full_passes") { m.dense.trainingFullPasses = try s.readDouble() }
             else if key.equals("list_balance") { m.dense.listBalance = try s.readDouble() }
             else if key.equals("recall_at_10") { m.dense.recallAt10 = try s.readDouble() }
             else if key.equals("target_recall") { m.dense.targetRecall = try s.readDouble() }

@@ -7,19 +7,35 @@ import Dispatch
 /// Spherical k-means over unit vectors: a point belongs to the centroid with the highest dot
 /// product (for unit vectors, the nearest one), and a centroid is the normalized mean of its
 /// points. Assignment is one matrix product per block of points (BLAS), on every core.
+///
+/// Assignment is exact but mostly avoids the matrix product: a point keeps its
+/// `candidateCount` best centroids from its last full scoring, and the smallest of those scores
+/// bounds every other centroid's score then. Centroids travel a known angle per update, so the
+/// bound still holds once loosened by that travel (`CandidateBounds`): a point whose best
+/// candidate beats it, clear of a near tie, keeps that label, which is the one a full scoring
+/// gives; the others are scored against every centroid again. The centroids are those of plain
+/// Lloyd iterations (the tests compare them), at a fraction of the matrix products: 5.7 full
+/// passes for 20 iterations on 114,496 of the synthetic bench vectors (1,789 lists), 4.6 for 19
+/// on 22,306 SciFact chunks (571 lists).
 public enum KMeans {
+    static let candidateCount = 32
+
     public struct Training: Sendable {
         public var centroids: [Float]
         public var iterations: Int
         /// Empty clusters re-seeded by splitting a large one, over all iterations.
         public var splits: Int
+        /// Points scored against every centroid, over all iterations: n × iterations for
+        /// Lloyd's algorithm without bounds.
+        public var fullScorings: Int
     }
 
     /// Trains `k` centroids on `n` points (`points` is n × d, row-major, unit rows). Seeds are
     /// k distinct points drawn with `seed`; stops after `iterations`, or earlier once fewer than
-    /// 0.1% of points change cluster.
+    /// 0.1% of points change cluster. `bounded: false` scores every point against every
+    /// centroid each iteration: the same result, the reference the tests compare with.
     public static func train(points: UnsafeBufferPointer<Float>, dimension d: Int, clusters k: Int,
-                             iterations: Int = 20, seed: UInt64 = 1,
+                             iterations: Int = 20, seed: UInt64 = 1, bounded: Bool = true,
                              progress: (Int) -> Void = { _ in }) -> Training {
         let n = points.count / d
         precondition(k > 0 && k <= n, "need at least as many points as clusters")
@@ -36,15 +52,24 @@ public enum KMeans {
         var sizes = [Int](repeating: 0, count: k)
         var splits = 0
         var done = 0
+        // Below 2 × candidateCount centroids every assignment is a full one.
+        var bounds = bounded && k > 2 * candidateCount ? CandidateBounds(points: n, clusters: k) : nil
+        var previous = [Float](repeating: 0, count: k * d)
         for iteration in 0..<iterations {
             progress(iteration)
-            let (assigned, _) = assign(points: points, dimension: d, centroids: centroids)
+            let assigned: [Int32]
+            if bounds != nil {
+                assigned = assign(points: points, dimension: d, centroids: centroids, bounds: &bounds!, previous: labels, full: iteration == 0)
+            } else {
+                assigned = assign(points: points, dimension: d, centroids: centroids).labels
+            }
             var changed = 0
             for i in 0..<n where labels[i] != assigned[i] { changed += 1 }
             labels = assigned
 
             for i in sums.indices { sums[i] = 0 }
             for c in 0..<k { sizes[c] = 0 }
+            if bounds != nil { previous = centroids }
             sums.withUnsafeMutableBufferPointer { s in
                 for i in 0..<n {
                     let c = Int(labels[i])
@@ -61,10 +86,12 @@ public enum KMeans {
                 for j in 0..<d { centroids[c * d + j] = Float(sums[c * d + j] * scale) }
             }
             splits += splitEmptyClusters(&centroids, sizes: &sizes, dimension: d)
+            // After the splits: a re-seeded centroid's jump is a move like any other.
+            bounds?.recordMoves(from: previous, to: centroids, dimension: d)
             done = iteration + 1
             if iteration > 0 && changed * 1000 < n { break }
         }
-        return Training(centroids: centroids, iterations: done, splits: splits)
+        return Training(centroids: centroids, iterations: done, splits: splits, fullScorings: bounds?.fullScorings ?? n * done)
     }
 
     /// An empty cluster takes half of the largest one: the large centroid is copied and the two
@@ -96,6 +123,14 @@ public enum KMeans {
     /// For every point, the centroid with the highest dot product (ties: the lower index) and
     /// that product.
     public static func assign(points: UnsafeBufferPointer<Float>, dimension d: Int, centroids: [Float]) -> (labels: [Int32], scores: [Float]) {
+        assign(points: points, dimension: d, centroids: centroids, candidates: nil, lowest: nil)
+    }
+
+
+    /// Full assignment; with `candidates`, also each point's `candidateCount` best centroids
+    /// (ascending indices, n × candidateCount) and the smallest of their scores (`lowest`).
+    static func assign(points: UnsafeBufferPointer<Float>, dimension d: Int, centroids: [Float],
+                       candidates: UnsafeMutablePointer<Int32>?, lowest: UnsafeMutablePointer<Float>?) -> (labels: [Int32], scores: [Float]) {
         let n = points.count / d, k = centroids.count / d
         var labels = [Int32](repeating: 0, count: n)
         var best = [Float](repeating: 0, count: n)
@@ -119,6 +154,13 @@ public enum KMeans {
                                 var top: Float = 0
                                 labelBuffer[first + r] = Int32(rp_argmax(scores + r * k, k, &top))
                                 bestBuffer[first + r] = top
+                                if let candidates, let lowest {
+                                    let mine = candidates + (first + r) * candidateCount
+                                    rp_top_indices(scores + r * k, k, candidateCount, mine)
+                                    var low = Float.infinity
+                                    for c in 0..<candidateCount { low = min(low, scores[r * k + Int(mine[c])]) }
+                                    lowest[first + r] = low
+                                }
                             }
                             b += workers
                         }

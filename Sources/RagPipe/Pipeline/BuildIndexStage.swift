@@ -32,7 +32,7 @@ public enum BuildIndexStage {
         if let problem = bm25?.problem { throw RagPipeError.usage(problem) }
         try OutputTarget.checkReplaceable(output)
         try OutputTarget.checkNotAnInput(output, inputs: inputs)
-        let builder = IndexBuilder(blockSize: blockSize)
+        let builder = IndexBuilder(blockSize: blockSize, compressionLevel: compressionLevel, spoolDirectory: OutputTarget.directory(of: output))
         if bm25 != nil { builder.lexicalText = bm25Text }
         var inputBytes = 0
         for input in inputs.isEmpty ? ["-"] : inputs {
@@ -65,7 +65,7 @@ public enum BuildIndexStage {
             extra = [(.bm25Vocabulary, built.vocabulary), (.bm25Postings, built.postings), (.bm25Lengths, built.lengths)]
             settings = .init(k1: Double(bm25.k1), b: Double(bm25.b), averageLength: built.averageLength)
         }
-        let summary = try builder.write(to: output, compressionLevel: compressionLevel, extraSections: extra, bm25: settings,
+        let summary = try builder.write(to: output, extraSections: extra, bm25: settings,
                                         dense: dense, status: { progress.update($0) })
         return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
                        inputBytes: inputBytes, renormalized: builder.renormalized)
@@ -80,15 +80,21 @@ extension BuildIndexStage {
         try OutputTarget.checkReplaceable(output)
         try OutputTarget.checkNotAnInput(output, inputs: [path])
         try dense.tuning.checkModel(modelID)
-        var matrix = try NumpyMatrix(path: path)
-        let builder = IndexBuilder(blockSize: blockSize)
-        let inputBytes = matrix.values.count * 4
-        try builder.addMatrix(&matrix.values, columns: matrix.columns, model: modelID, place: { "\(path): row \($0)" }) { i in
-            if i & 4095 == 0 { progress.update("\(grouped(i)) rows") }
-            return ChunkRecord(id: String(i), source: "", title: "", headings: [], text: "", start: 0, end: 0, tokens: 0, position: i)
+        let builder = IndexBuilder(blockSize: blockSize, compressionLevel: compressionLevel, spoolDirectory: OutputTarget.directory(of: output))
+        var inputBytes = 0, columns = 0
+        // A block of rows at a time: the vectors go on to the spool, not into one buffer.
+        try NumpyMatrix.forEachRowBlock(path: path, rowsPerBlock: 4096) { r, c in
+            inputBytes = r * c * 4
+            columns = c
+        } body: { block in
+            try builder.addRows(block, columns: columns, model: modelID,
+                                place: { "\(path): row \($0)" }) { i in
+                if i & 4095 == 0 { progress.update("\(grouped(i)) rows") }
+                return ChunkRecord(id: String(i), source: "", title: "", headings: [], text: "", start: 0, end: 0, tokens: 0, position: i)
+            }
         }
         let ingestSeconds = progress.elapsed
-        let summary = try builder.write(to: output, compressionLevel: compressionLevel, dense: dense, status: { progress.update($0) })
+        let summary = try builder.write(to: output, dense: dense, status: { progress.update($0) })
         return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
                        inputBytes: inputBytes, renormalized: builder.renormalized)
     }

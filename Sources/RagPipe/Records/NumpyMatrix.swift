@@ -12,10 +12,26 @@ import Darwin
 public struct NumpyMatrix {
     public let rows: Int
     public let columns: Int
-    /// `var` so a consumer can take the storage over (`IndexBuilder.addMatrix`) instead of copying it.
     public var values: [Float]
 
     public init(path: String) throws {
+        var all: [Float] = []
+        var shape = (rows: 0, columns: 0)
+        try Self.forEachRowBlock(path: path, rowsPerBlock: Int.max) { r, c in
+            shape = (r, c)
+            all.reserveCapacity(r * c)
+        } body: { block in
+            all.append(contentsOf: block)
+        }
+        (rows, columns, values) = (shape.rows, shape.columns, all)
+    }
+
+    /// Reads the matrix at `path` a block of rows at a time: `shape(rows, columns)` once the
+    /// header is read, then `body` with up to `rowsPerBlock` rows (row-major) per call, in order.
+    /// A regular file's header is checked against its size first and its data read straight
+    /// into the block, so memory holds one block; a pipe or device is read whole first.
+    public static func forEachRowBlock(path: String, rowsPerBlock: Int, shape: (Int, Int) throws -> Void,
+                                       body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
         func bad(_ reason: String) -> RagPipeError { .malformedRecord(where: path, reason: "not a float32 .npy matrix: \(reason)") }
         let fd = try Syscall.openInput(path)
         defer { Syscall.closeFile(fd) }
@@ -25,12 +41,18 @@ public struct NumpyMatrix {
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             // A pipe or device has no size to check the header against before reading: read it
             // all, from this descriptor (opening a FIFO again would wait for a writer that may be gone).
-            (rows, columns, values) = try Self.parse(try readAllBytes(fd: fd, path: path), bad: bad)
+            let (r, c, values) = try Self.parse(try readAllBytes(fd: fd, path: path), bad: bad)
+            try shape(r, c)
+            try values.withUnsafeBufferPointer { all in
+                for first in stride(from: 0, to: r, by: max(1, min(rowsPerBlock, r))) {
+                    let last = min(r, first + max(1, min(rowsPerBlock, r)))
+                    try body(UnsafeBufferPointer(rebasing: all[(first * c)..<(last * c)]))
+                }
+            }
             return
         }
         let fileSize = Int(st.st_size)
-        // The header first (magic, version, length, dict), then the data read straight into the
-        // matrix: one copy of the vectors in memory, not the file's bytes beside them.
+        // The header first (magic, version, length, dict), then the data.
         var prefix = [UInt8](repeating: 0, count: 12)
         let got = try prefix.withUnsafeMutableBytes { try Self.readFully(fd, $0.baseAddress!, 12, path: path) }
         prefix.removeSubrange(got...)
@@ -47,18 +69,16 @@ public struct NumpyMatrix {
         guard lseek(fd, off_t(header.count), SEEK_SET) == off_t(header.count) else {
             throw RagPipeError.io(path: path, operation: "seek", errno: errno)
         }
-        let need = r * c * 4
-        var short = false
-        let values = try [Float](unsafeUninitializedCapacity: r * c) { buffer, initialized in
-            let n = try Self.readFully(fd, UnsafeMutableRawPointer(buffer.baseAddress!), need, path: path)
-            if n < need { short = true; for i in 0..<(r * c) { buffer[i] = 0 } }
-            initialized = r * c
+        try shape(r, c)
+        let blockRows = max(1, min(rowsPerBlock, r))
+        var block = [Float](repeating: 0, count: blockRows * c)
+        for first in stride(from: 0, to: r, by: blockRows) {
+            let rows = min(blockRows, r - first), need = rows * c * 4
+            let n = try block.withUnsafeMutableBytes { try Self.readFully(fd, $0.baseAddress!, need, path: path) }
+            // The file shrank while it was read.
+            guard n == need else { throw bad("\(r) × \(c) float32 needs \(r * c * 4) bytes of data, the file ended sooner") }
+            try block.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[..<(rows * c)])) }
         }
-        // The file shrank while it was read.
-        guard !short else { throw bad("\(r) × \(c) float32 needs \(need) bytes of data, the file ended sooner") }
-        rows = r
-        columns = c
-        self.values = values
     }
 
     /// A matrix from a whole `.npy` file already in memory; `name` names it in errors.

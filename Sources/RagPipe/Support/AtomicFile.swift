@@ -111,6 +111,12 @@ package final class AtomicFile {
 public enum OutputTarget {
     /// The file an AtomicFile renames over must be a regular file (or not exist): renaming over a
     /// device node or FIFO would replace it (`-o /dev/full` once replaced /dev/full).
+    /// The directory `target` goes in ("." for a bare name): where its temporary files go too.
+    public static func directory(of target: String) -> String {
+        guard let slash = target.lastIndex(of: "/") else { return "." }
+        return slash == target.startIndex ? "/" : String(target[..<slash])
+    }
+
     public static func checkReplaceable(_ target: String) throws {
         var st = stat()
         guard stat(target, &st) == 0 else { return }

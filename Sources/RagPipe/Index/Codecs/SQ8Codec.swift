@@ -16,6 +16,17 @@ package struct SQ8Codec: VectorCodec {
         SQ8Codec(quantizer: SQ8Quantizer.train(vectors, dimension: dimension))
     }
 
+    package static func train(_ vectors: BuildVectors) throws -> SQ8Codec {
+        let d = vectors.dimension
+        var lo = [Float](repeating: .infinity, count: d), hi = [Float](repeating: -.infinity, count: d)
+        try vectors.forEachChunk { _, chunk in
+            let part = SQ8Quantizer.range(chunk, dimension: d)
+            for j in 0..<d { lo[j] = min(lo[j], part.lo[j]); hi[j] = max(hi[j], part.hi[j]) }
+        }
+        if vectors.count == 0 { lo = [Float](repeating: 0, count: d); hi = lo }
+        return SQ8Codec(quantizer: SQ8Quantizer(minimum: lo, step: (0..<d).map { (hi[$0] - lo[$0]) / 255 }))
+    }
+
     package static func open(dimension d: Int, section: (IndexFormat.SectionKind) -> UnsafeRawBufferPointer?) throws(IndexFileError) -> SQ8Codec {
         guard let raw = section(.sq8Parameters) else { throw .corrupt("missing SQ8P section") }
         guard let quantizer = SQ8Quantizer.parse(raw, dimension: d) else {
@@ -86,16 +97,21 @@ public struct SQ8Quantizer: Equatable, Sendable {
 
     /// The range of every dimension over `count` rows of `vectors`.
     public static func train(_ vectors: UnsafeBufferPointer<Float>, dimension d: Int) -> SQ8Quantizer {
+        var (lo, hi) = range(vectors, dimension: d)
+        if vectors.count / d == 0 { lo = [Float](repeating: 0, count: d); hi = lo }
+        return SQ8Quantizer(minimum: lo, step: (0..<d).map { (hi[$0] - lo[$0]) / 255 })
+    }
+
+    /// Per-dimension minimum and maximum of the rows (±infinity for none).
+    static func range(_ vectors: UnsafeBufferPointer<Float>, dimension d: Int) -> (lo: [Float], hi: [Float]) {
         var lo = [Float](repeating: .infinity, count: d), hi = [Float](repeating: -.infinity, count: d)
-        let n = vectors.count / d
-        for i in 0..<n {
+        for i in 0..<(vectors.count / d) {
             for j in 0..<d {
                 let x = vectors[i * d + j]
                 lo[j] = min(lo[j], x); hi[j] = max(hi[j], x)
             }
         }
-        if n == 0 { lo = [Float](repeating: 0, count: d); hi = lo }
-        return SQ8Quantizer(minimum: lo, step: (0..<d).map { (hi[$0] - lo[$0]) / 255 })
+        return (lo, hi)
     }
 
     public func encode(_ x: UnsafePointer<Float>, into code: UnsafeMutablePointer<UInt8>) {

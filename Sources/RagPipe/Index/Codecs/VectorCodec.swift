@@ -25,6 +25,8 @@ package protocol VectorCodec: Sendable {
 
     /// The codec for rows of `vectors` (`count × dimension`), e.g. sq8's per-dimension ranges.
     static func train(_ vectors: UnsafeBufferPointer<Float>, dimension: Int) -> Self
+    /// The same from a build's rows, read chunk by chunk.
+    static func train(_ vectors: BuildVectors) throws -> Self
     /// The codec as a file stores it: its parameter sections (from `section`), checked.
     static func open(dimension: Int, section: (IndexFormat.SectionKind) -> UnsafeRawBufferPointer?) throws(IndexFileError) -> Self
     /// The sections `open` reads back.
@@ -49,6 +51,7 @@ package protocol UnparameterizedCodec: VectorCodec where Query == [Float] {
 
 extension UnparameterizedCodec {
     package static func train(_ vectors: UnsafeBufferPointer<Float>, dimension: Int) -> Self { Self(dimension: dimension) }
+    package static func train(_ vectors: BuildVectors) -> Self { Self(dimension: vectors.dimension) }
     package static func open(dimension: Int, section: (IndexFormat.SectionKind) -> UnsafeRawBufferPointer?) throws(IndexFileError) -> Self {
         Self(dimension: dimension)
     }

@@ -8,13 +8,18 @@ public enum DenseIndexBuilder {
     /// Lays out `vectors` (n × d unit rows, kept alive by the caller during the call).
     public static func build(vectors: UnsafeBufferPointer<Float>, dimension d: Int, options: DenseIndexOptions,
                              status: (String) -> Void = { _ in }) throws -> DenseLayout {
-        try build(options.coding.codec, vectors: vectors, dimension: d, options: options, status: status)
+        try build(BuildVectors(vectors, dimension: d), options: options, status: status)
+    }
+
+    /// The same over a build's rows, in memory or spooled (`BuildVectors`).
+    package static func build(_ vectors: BuildVectors, options: DenseIndexOptions, status: (String) -> Void = { _ in }) throws -> DenseLayout {
+        try build(options.coding.codec, vectors: vectors, options: options, status: status)
     }
 
     /// The build with its codec fixed: everything below is generic over it.
-    static func build<Codec: VectorCodec>(_: Codec.Type, vectors: UnsafeBufferPointer<Float>, dimension d: Int,
+    static func build<Codec: VectorCodec>(_: Codec.Type, vectors: BuildVectors,
                                           options: DenseIndexOptions, status: (String) -> Void) throws -> DenseLayout {
-        let n = vectors.count / d
+        let n = vectors.count, d = vectors.dimension
         let kind = options.kind ?? (n >= DenseIndexOptions.autoIVFThreshold ? .ivf : .flat)
         var report = DenseReport()
         // Exact codes are the vectors: nothing to re-rank with, and a flat index of them is VF32 alone.
@@ -22,16 +27,18 @@ public enum DenseIndexBuilder {
         if kind == .flat && Codec.isExact {
             return DenseLayout(kind: .flat, coding: Codec.coding, sections: [], writesExactVectors: true, report: report)
         }
-        let codec = Codec.train(vectors, dimension: d)
+        let codec = try Codec.train(vectors)
         var sections = codec.parameterSections.map { ($0.0, OwnedBytes($0.1)) }
         let writesExact = report.rerank
-        let exact = writesExact ? vectors : nil
+        let exact = writesExact ? vectors.all : nil
 
         let view: DenseIndex
         switch kind {
         case .flat:
             let codes = OwnedBytes(count: n * codec.codeSize)
-            codec.encode(vectors.baseAddress!, count: n, into: codes.base)
+            try vectors.forEachChunk { rows, chunk in
+                codec.encode(chunk.baseAddress!, count: rows.count, into: codes.base + rows.lowerBound * codec.codeSize)
+            }
             sections.append((Codec.flatSection, codes))
             view = DenseIndex(name: "(building)", count: n, dimension: d,
                               codes: FlatCodes(codec: codec, codes: UnsafeRawPointer(codes.base), count: n), exact: exact, owner: codes)
@@ -41,14 +48,15 @@ public enum DenseIndexBuilder {
                 throw RagPipeError.usage("--nlist \(nlist) needs between 1 and \(n) (the number of vectors)")
             }
             report.nlist = nlist
-            let training = IVFTraining.run(vectors: vectors, dimension: d, nlist: nlist, options: options, report: &report, status: status)
+            let training = try IVFTraining.run(vectors: vectors, nlist: nlist, options: options, report: &report, status: status)
             // Every list is probed until tuning chooses: the view is searched with explicit nprobes only.
-            let (lists, built) = IVFListLayout.build(vectors: vectors, training: training, codec: codec, defaultNProbe: nlist,
+            let (lists, built) = try IVFListLayout.build(vectors: vectors, training: training, codec: codec, defaultNProbe: nlist,
                                                      keepPositions: !writesExact, report: &report)
             sections += built
             view = DenseIndex(name: "(building)", count: n, dimension: d, codes: lists, exact: exact, owner: built.map(\.1) as AnyObject)
         }
         try NProbeTuning.tune(view, vectors: vectors, options: options, report: &report, status: status)
+        vectors.releaseAll()
         return DenseLayout(kind: kind, coding: Codec.coding, sections: sections, writesExactVectors: writesExact, report: report)
     }
 }

@@ -13,6 +13,9 @@ public struct DenseReport: Equatable, Sendable {
     public var listBalance: Double?
     public var trainingPoints = 0
     public var trainingIterations = 0
+    /// The k-means cost in full passes: points scored against every centroid over the sample
+    /// size (the iterations for plain Lloyd's algorithm; fewer with `KMeans`'s bounds).
+    public var trainingFullPasses: Double?
     /// Empty lists re-seeded by splitting a large one, over all iterations.
     public var emptyListSplits = 0
     public var trainingSeconds: Double?

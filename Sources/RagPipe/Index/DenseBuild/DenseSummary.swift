@@ -6,7 +6,8 @@ public enum DenseSummary {
         var s = "\(kind.rawValue) \(coding.rawValue)" + (r.rerank ? " + fp32 re-rank" : "")
         if kind == .ivf {
             s += ", \(r.nlist) lists (largest \(String(format1: r.listBalance ?? 0))× the mean), k-means on \(grouped(r.trainingPoints)) points, "
-                + "\(r.trainingIterations) iterations" + (r.emptyListSplits > 0 ? " (\(r.emptyListSplits) empty lists re-split)" : "")
+                + "\(r.trainingIterations) iterations" + (r.trainingFullPasses.map { $0 < Double(r.trainingIterations) - 0.05 ? " (the cost of \(String(format1: $0)) full)" : "" } ?? "")
+                + (r.emptyListSplits > 0 ? " (\(r.emptyListSplits) empty lists re-split)" : "")
                 + ", \(String(format1: (r.trainingSeconds ?? 0) * 1000)) ms; default nprobe \(r.nprobe)"
         }
         if let recall = r.recallAt10 {

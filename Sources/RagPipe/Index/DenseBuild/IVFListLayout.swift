@@ -3,11 +3,11 @@ import RagPipeSupport
 /// The list sections of an IVF build, from each row's list: `IVFC`, `IVFD`, `IVFL`, and
 /// `IVFR` when there are no exact vectors to look rows up in (docs/FORMAT.md, "IVF").
 enum IVFListLayout {
-    static func build<Codec: VectorCodec>(vectors: UnsafeBufferPointer<Float>, training: IVFTraining.Result, codec: Codec,
+    static func build<Codec: VectorCodec>(vectors: BuildVectors, training: IVFTraining.Result, codec: Codec,
                                           defaultNProbe: Int, keepPositions: Bool,
-                                          report: inout DenseReport) -> (IVFCodes<Codec>, [(IndexFormat.SectionKind, OwnedBytes)]) {
+                                          report: inout DenseReport) throws -> (IVFCodes<Codec>, [(IndexFormat.SectionKind, OwnedBytes)]) {
         let d = codec.dimension
-        let n = vectors.count / d
+        let n = vectors.count
         let nlist = training.halfCentroids.count / d
         var sizes = [Int](repeating: 0, count: nlist)
         for l in training.labels { sizes[Int(l)] += 1 }
@@ -29,16 +29,22 @@ enum IVFListLayout {
         var directory = [UInt8]()
         directory.reserveCapacity(nlist * IVFListEntry.size)
         var lists: [IVFList] = []
-        for l in 0..<nlist {
-            let ids = (listBytes.base + offsets[l]).assumingMemoryBound(to: UInt32.self)
-            let codes = listBytes.base + offsets[l] + IndexFormat.align(4 * sizes[l])
-            for i in 0..<sizes[l] {
-                let row = order[firstPosition[l] + i]
-                ids[i] = UInt32(row).littleEndian
-                codec.encode(vectors.baseAddress! + row * d, count: 1, into: codes + i * codeSize)
+        func ids(_ l: Int) -> UnsafeMutablePointer<UInt32> { (listBytes.base + offsets[l]).assumingMemoryBound(to: UInt32.self) }
+        func codes(_ l: Int) -> UnsafeMutableRawPointer { listBytes.base + offsets[l] + IndexFormat.align(4 * sizes[l]) }
+        // Rows in their order, each into its slot (a list's rows ascending, as `order` has them):
+        // a spooled build reads its vectors once, front to back.
+        var slot = [Int](repeating: 0, count: nlist)
+        try vectors.forEachChunk { rows, chunk in
+            for row in rows {
+                let l = Int(training.labels[row]), i = slot[l]
+                ids(l)[i] = UInt32(row).littleEndian
+                codec.encode(chunk.baseAddress! + (row - rows.lowerBound) * d, count: 1, into: codes(l) + i * codeSize)
+                slot[l] += 1
             }
+        }
+        for l in 0..<nlist {
             IVFListEntry(offset: UInt64(offsets[l]), count: UInt32(sizes[l])).serialize(into: &directory)
-            lists.append(.init(ids: UnsafePointer(ids), codes: UnsafeRawPointer(codes), count: sizes[l], firstPosition: firstPosition[l]))
+            lists.append(.init(ids: UnsafePointer(ids(l)), codes: UnsafeRawPointer(codes(l)), count: sizes[l], firstPosition: firstPosition[l]))
         }
         let centroids = OwnedBytes(count: nlist * d * 2)
         training.halfCentroids.withUnsafeBytes { centroids.base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }

@@ -11,9 +11,9 @@ enum IVFTraining {
         var labels: [Int32]
     }
 
-    static func run(vectors: UnsafeBufferPointer<Float>, dimension d: Int, nlist: Int, options: DenseIndexOptions,
-                    report: inout DenseReport, status: (String) -> Void) -> Result {
-        let n = vectors.count / d
+    static func run(vectors: BuildVectors, nlist: Int, options: DenseIndexOptions,
+                    report: inout DenseReport, status: (String) -> Void) throws -> Result {
+        let n = vectors.count, d = vectors.dimension
         var sampleSize = options.trainingPoints ?? DenseIndexOptions.defaultTrainingPoints(nlist: nlist, count: n)
         sampleSize = min(n, max(nlist, sampleSize), nlist * DenseIndexOptions.maximumPointsPerList)
         if sampleSize < nlist * DenseIndexOptions.minimumPointsPerList {
@@ -23,8 +23,8 @@ enum IVFTraining {
         var rows = Array(0..<n)
         for i in 0..<sampleSize { rows.swapAt(i, Int.random(in: i..<n, using: &rng)) }
         var sample = [Float](repeating: 0, count: sampleSize * d)
-        for (s, row) in rows[..<sampleSize].sorted().enumerated() {
-            for j in 0..<d { sample[s * d + j] = vectors[row * d + j] }
+        try sample.withUnsafeMutableBufferPointer { out in
+            for (s, row) in rows[..<sampleSize].sorted().enumerated() { try vectors.readRow(row, into: out.baseAddress! + s * d) }
         }
         let clock = Stopwatch()
         let training = sample.withUnsafeBufferPointer {
@@ -38,9 +38,14 @@ enum IVFTraining {
         var storedCentroids = [Float](repeating: 0, count: nlist * d)
         rp_f16_to_f32(halfCentroids, &storedCentroids, nlist * d)
         status("assigning \(n) vectors to \(nlist) lists")
-        let labels = KMeans.assign(points: vectors, dimension: d, centroids: storedCentroids).labels
+        var labels: [Int32] = []
+        labels.reserveCapacity(n)
+        try vectors.forEachChunk { _, chunk in
+            labels += KMeans.assign(points: chunk, dimension: d, centroids: storedCentroids).labels
+        }
         report.trainingPoints = sampleSize
         report.trainingIterations = training.iterations
+        report.trainingFullPasses = Double(training.fullScorings) / Double(sampleSize)
         report.emptyListSplits = training.splits
         report.trainingSeconds = clock.seconds
         return Result(halfCentroids: halfCentroids, labels: labels)

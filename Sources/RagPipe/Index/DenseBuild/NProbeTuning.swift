@@ -8,12 +8,12 @@ enum NProbeTuning {
     /// the index it opens): the smallest that reaches the target recall@10 on the tuning queries
     /// (`options.tuning`), and records the recall reached. `view` is searched with an explicit
     /// nprobe throughout, so its own default plays no part.
-    static func tune(_ view: DenseIndex, vectors: UnsafeBufferPointer<Float>, options: DenseIndexOptions,
+    static func tune(_ view: DenseIndex, vectors: BuildVectors, options: DenseIndexOptions,
                      report: inout DenseReport, status: (String) -> Void) throws {
         let n = view.count, dim = view.dimension
         // Too few vectors to tune on: the asked-for nprobe, else every list (exact).
         if view.kind == .ivf { report.nprobe = max(1, min(options.nprobe ?? view.nlist, view.nlist)) }
-        let set = try TuningSet(options.tuning, vectors: vectors, dimension: dim, seed: options.seed &+ 2)
+        let set = try TuningSet(options.tuning, vectors: vectors, seed: options.seed &+ 2)
         let queries = set.count
         guard queries >= 1, n > 10 else { return }
         status("exact top-10 of \(queries) tuning queries")
@@ -22,11 +22,18 @@ enum NProbeTuning {
         // Copies score as the row does, so they sit beside it in the exact top 20: found there
         // once, not tested again for every nprobe tried.
         let fetched = set.sourceRows == nil ? 10 : 20
-        let exact = ExactSearch.topK(queries: set.queries, vectors: vectors, dimension: dim, k: fetched)
-        let own: [Set<Int>] = exact.enumerated().map { i, hits in
+        // Chunk by chunk, merged: the same top as one scan of every row.
+        var merged = [TopK](repeating: TopK(k: fetched), count: queries)
+        try vectors.forEachChunk { rows, chunk in
+            let part = ExactSearch.topK(queries: set.queries, vectors: chunk, dimension: dim, k: fetched)
+            for q in 0..<queries { for (id, score) in part[q] { merged[q].push(score, rows.lowerBound + id) } }
+        }
+        let exact = merged.map { $0.sorted() }
+        let own: [Set<Int>] = try exact.enumerated().map { i, hits in
             guard let source = set.sourceRows?[i] else { return [] }
-            return Set(hits.lazy.map(\.id).filter { row in
-                row == source || VectorMath.dot(vectors.baseAddress! + row * dim, vectors.baseAddress! + source * dim, dim) >= 1 - 1e-6
+            let x = try vectors.row(source)
+            return try Set(hits.map(\.id).filter { row in
+                try row == source || VectorMath.dot(vectors.row(row), x, dim) >= 1 - 1e-6
             })
         }
         func isOwn(_ i: Int, _ row: Int) -> Bool { own[i].contains(row) }

@@ -19,10 +19,8 @@ enum PerturbedRows {
     /// Rows averaged for the mean: a strided sample is enough for a direction of spread.
     static let meanSample = 65_536
 
-    static func make(vectors: UnsafeBufferPointer<Float>, dimension d: Int, count: Int, seed: UInt64)
-        -> (queries: [Float], sources: [Int])
-    {
-        let n = vectors.count / d
+    static func make(vectors: BuildVectors, count: Int, seed: UInt64) throws -> (queries: [Float], sources: [Int]) {
+        let n = vectors.count, d = vectors.dimension
         guard count > 0, n > 0 else { return ([], []) }
         var rng = SplitMix64(seed: seed)
         var rows = Array(0..<n)
@@ -32,23 +30,27 @@ enum PerturbedRows {
         let stride = max(1, n / meanSample)
         var mean = [Float](repeating: 0, count: d)
         var averaged = 0
+        var y = [Float](repeating: 0, count: d)
         for row in Swift.stride(from: 0, to: n, by: stride) {
-            for j in 0..<d { mean[j] += vectors[row * d + j] }
+            try vectors.readRow(row, into: &y)
+            for j in 0..<d { mean[j] += y[j] }
             averaged += 1
         }
         for j in 0..<d { mean[j] /= Float(averaged) }
 
         var queries = [Float](repeating: 0, count: count * d)
         var u = [Float](repeating: 0, count: d)
-        for (i, x) in sources.enumerated() {
+        var x = [Float](repeating: 0, count: d)
+        for (i, source) in sources.enumerated() {
+            try vectors.readRow(source, into: &x)
             for j in 0..<d { u[j] = -Float(mixedRows) * mean[j] }
             for _ in 0..<mixedRows {
-                let y = Int.random(in: 0..<n, using: &rng)
-                for j in 0..<d { u[j] += vectors[y * d + j] }
+                try vectors.readRow(Int.random(in: 0..<n, using: &rng), into: &y)
+                for j in 0..<d { u[j] += y[j] }
             }
             var along: Float = 0
-            for j in 0..<d { along += u[j] * vectors[x * d + j] }
-            for j in 0..<d { u[j] -= along * vectors[x * d + j] }
+            for j in 0..<d { along += u[j] * x[j] }
+            for j in 0..<d { u[j] -= along * x[j] }
             var norm: Float = 0
             for j in 0..<d { norm += u[j] * u[j] }
             norm = norm.squareRoot()
@@ -56,7 +58,7 @@ enum PerturbedRows {
             // A collection with no spread (every row alike) has no direction to move in: the row itself.
             let s = norm > 1e-6 ? (1 - c * c).squareRoot() / norm : 0
             let scale: Float = norm > 1e-6 ? c : 1
-            for j in 0..<d { queries[i * d + j] = scale * vectors[x * d + j] + s * u[j] }
+            for j in 0..<d { queries[i * d + j] = scale * x[j] + s * u[j] }
         }
         return (queries, sources)
     }

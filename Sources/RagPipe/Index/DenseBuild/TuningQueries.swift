@@ -43,10 +43,11 @@ struct TuningSet {
     var count: Int
     var sourceRows: [Int]?
 
-    init(_ tuning: TuningQueries, vectors: UnsafeBufferPointer<Float>, dimension d: Int, seed: UInt64) throws {
+    init(_ tuning: TuningQueries, vectors: BuildVectors, seed: UInt64) throws {
+        let d = vectors.dimension
         switch tuning {
         case .perturbedRows(let wanted):
-            let made = PerturbedRows.make(vectors: vectors, dimension: d, count: min(wanted, vectors.count / d), seed: seed)
+            let made = try PerturbedRows.make(vectors: vectors, count: min(wanted, vectors.count), seed: seed)
             queries = made.queries
             count = made.sources.count
             sourceRows = made.sources
