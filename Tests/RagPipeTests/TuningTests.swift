@@ -14,11 +14,11 @@ import Testing
         let d = 64, n = 2000
         // No isotropic noise: every row lies in a 24-dimensional subspace.
         let rows = SyntheticVectors.subspaceClusters(count: n, dimension: d, latent: 24, clusters: 30, noise: 0, seed: 5)
-        let made = rows.withUnsafeBufferPointer { PerturbedRows.make(vectors: BuildVectors($0, dimension: d), count: 300, seed: 9) }
+        let made = try rows.withUnsafeBufferPointer { try PerturbedRows.make(vectors: BuildVectors($0, dimension: d), count: 300, seed: 9) }
         #expect(made.sources.count == 300 && Set(made.sources).count == 300, "distinct source rows")
-        let again = rows.withUnsafeBufferPointer { PerturbedRows.make(vectors: BuildVectors($0, dimension: d), count: 300, seed: 9) }
+        let again = try rows.withUnsafeBufferPointer { try PerturbedRows.make(vectors: BuildVectors($0, dimension: d), count: 300, seed: 9) }
         #expect(again.queries == made.queries && again.sources == made.sources)
-        let other = rows.withUnsafeBufferPointer { PerturbedRows.make(vectors: BuildVectors($0, dimension: d), count: 300, seed: 10) }
+        let other = try rows.withUnsafeBufferPointer { try PerturbedRows.make(vectors: BuildVectors($0, dimension: d), count: 300, seed: 10) }
         #expect(other.queries != made.queries)
 
         // An orthonormal basis of the rows' span (Gram–Schmidt in Double).
