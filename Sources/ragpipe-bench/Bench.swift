@@ -10,6 +10,12 @@ import RagPipeAnswering
 /// Release benchmarks for the pipeline stages; prints one table of measured figures.
 @main
 struct RagpipeBench: ParsableCommand {
+    /// `--peak-rss-of` first: the bench measuring a tool's memory from a small process (`PeakRSS`).
+    static func main() {
+        if let status = PeakRSS.wrapperStatus(CommandLine.arguments) { Foundation.exit(status) }
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "ragpipe-bench",
         abstract: "Measure chunk MB/s, build-index ingest records/s, query open+answer ms and flat scan GB/s.")

@@ -181,26 +181,30 @@ extension Bench {
     }
 
     /// Runs `path args…` (stdout to /dev/null, stderr to a file) and returns its wall time, its
-    /// stderr and its peak resident set (wait4's ru_maxrss: the child and what it waited for).
-    func spawnMeasured(_ path: String, _ args: [String]) throws -> (seconds: Double, stderr: String, peakRSS: Int) {
-        let errFile = work + "/spawn-stderr.txt"
+    /// stderr and, with `peakRSS`, its peak resident set, measured through `PeakRSS`'s small
+    /// wrapper process (whose start, about a millisecond, the wall time then includes).
+    func spawnMeasured(_ path: String, _ args: [String], peakRSS: Bool = false) throws -> (seconds: Double, stderr: String, peakRSS: Int) {
+        let errFile = work + "/spawn-stderr.txt", rssFile = work + "/spawn-peak-rss.txt"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, errFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let argv = ([path] + args).map { strdup($0) } + [nil]
+        posix_spawn_file_actions_addopen(&actions, 3, rssFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let command = peakRSS ? [me, PeakRSS.flag, path] + args : [path] + args
+        let argv = command.map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
         var pid: pid_t = 0
         let clock = Stopwatch()
-        guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { throw ValidationError("cannot start \(path)") }
+        guard posix_spawn(&pid, command[0], &actions, nil, argv, environ) == 0 else { throw ValidationError("cannot start \(path)") }
         var status: Int32 = 0
-        var usage = rusage()
-        wait4(pid, &status, 0, &usage)
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let seconds = clock.seconds
         let text = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
         guard status == 0 else { throw ValidationError("\(path) \(args.joined(separator: " ")) exited with status \(status): \(text)") }
-        return (seconds, text, Int(usage.ru_maxrss) * 1024)
+        let rss = Int(((try? String(contentsOfFile: rssFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        return (seconds, text, rss)
     }
 
     static func fileSize(_ path: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
@@ -251,7 +255,7 @@ extension Bench {
             try FileManager.default.createDirectory(atPath: work + "/ivf", withIntermediateDirectories: true)
             let input = set.stream.map { ["--no-bm25", "--allow-unterminated", $0] } ?? ["--npy", set.npy]
             note("\(set.name): build-index \(configuration.arguments.joined(separator: " "))")
-            let built = try spawnMeasured(binDir + "/build-index", input + configuration.arguments + ["-o", file])
+            let built = try spawnMeasured(binDir + "/build-index", input + configuration.arguments + ["-o", file], peakRSS: true)
             let summary = built.stderr.split(separator: "\n").last.map(String.init) ?? ""
             note("  " + summary)
             let index = try IndexReader(path: file)
