@@ -181,7 +181,10 @@ package enum HTMLExtractor {
                 if !tight { out.append(0x0A) }
             }
             let start = out.count
-            out.append(contentsOf: text)
+            // libxml2 passes bytes through that are not UTF-8 when a page declares no charset
+            // and breaks its own (a fuzzed input did): each becomes U+FFFD, so the extracted text,
+            // and every stream after it, stays UTF-8 and spans still index it.
+            out.append(contentsOf: String(decoding: text, as: UTF8.self).utf8)
             blocks.append(TextBlock(kind: kind, range: start..<out.count, anchor: anchor, element: element))
         }
     }
