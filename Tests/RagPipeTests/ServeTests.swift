@@ -212,6 +212,9 @@ import FoundationNetworking
             }
             return (byGeneration, failed)
         }
+        // The load must have been answered by the first file before any swap (the task may start late).
+        let started = Date().addingTimeInterval(120)
+        while server.stderr.components(separatedBy: "generation=1").count < 4 && Date() < started { try await Task.sleep(nanoseconds: 20_000_000) }
         let bytes = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/b.ragx"))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: dir.path + "/damaged.tmp"))
         #expect(rename(dir.path + "/damaged.tmp", dir.path + "/live.ragx") == 0)
