@@ -140,6 +140,30 @@ import CKernels
         #expect(try IndexReader(path: tiny.0).dense.defaultNProbe == 3)
     }
 
+    /// nprobe tuning widens one search per query instead of searching afresh at every nprobe
+    /// it tries: at each nprobe the hits must be the fresh search's, in order and score.
+    @Test(arguments: [(VectorCoding.sq8, false), (.sq8, true), (.fp16, false), (.fp32, false)])
+    func wideningASearchGivesTheFreshSearchAtEveryNProbe(coding: VectorCoding, rerank: Bool) throws {
+        let dir = try TempDir()
+        let (path, _, _) = try build(dir, options: options(.ivf, coding, rerank: rerank, nlist: 150))
+        let index = try IndexReader(path: path)
+        #expect(index.dense.reranks == rerank)
+        let queries = SyntheticVectors.clustered(count: 12, dimension: Self.dim, clusters: 40, noise: 0.35, seed: 5)
+        for i in 0..<12 {
+            let q = Array(queries[(i * Self.dim)..<((i + 1) * Self.dim)])
+            var widening = index.dense.wideningSearch(q, k: 20)
+            // Steps of 1 and jumps past the first ranking's 64 lists (the ranking is extended).
+            for p in [1, 2, 3, 7, 8, 20, 33, 64, 65, 129, 149, 150, 150] {
+                try index.dense.widen(&widening, to: p)
+                let fresh = try index.dense.search(q, k: 20, nprobe: p)
+                let widened = index.dense.hits(of: widening)
+                #expect(widened.map(\.id) == fresh.map(\.id), "query \(i), nprobe \(p)")
+                #expect(widened.map(\.score) == fresh.map(\.score), "query \(i), nprobe \(p)")
+            }
+            #expect(widening.probed == 150)
+        }
+    }
+
     @Test func anEmptyListTakesHalfOfTheLargest() {
         let d = 4
         var centroids: [Float] = [0, 0, 0, 1,  0.6, 0.8, 0, 0,  1, 0, 0, 0]

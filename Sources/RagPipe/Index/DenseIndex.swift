@@ -39,10 +39,19 @@ public struct DenseIndex: @unchecked Sendable {
     public func search(_ q: [Float], k: Int, nprobe: Int? = nil) throws -> [(id: Int, score: Float)] {
         precondition(q.count == dimension)
         let k = max(1, min(k, count))
-        let rerank = reranks ? exact : nil
-        var top = TopK(k: rerank == nil ? k : min(count, k * rerankFactor))
+        var top = TopK(k: candidateCount(k: k))
         do throws(IndexFileError) { try codes.search(q, into: &top, nprobe: nprobe) } catch { throw error.error(path: name) }
-        guard let rerank else { return top.sorted() }
+        return hits(of: top, q, k: k)
+    }
+
+    /// How many candidates the codes' scan keeps for `k` hits: more when they are re-ranked.
+    func candidateCount(k: Int) -> Int {
+        reranks ? min(count, k * rerankFactor) : k
+    }
+
+    /// The `k` hits of a scan's candidates: re-scored with the exact vectors when they are kept.
+    func hits(of top: TopK, _ q: [Float], k: Int) -> [(id: Int, score: Float)] {
+        guard reranks, let rerank = exact else { return top.sorted() }
         var exactTop = TopK(k: k)
         q.withUnsafeBufferPointer { qp in
             for (id, _) in top.sorted() {

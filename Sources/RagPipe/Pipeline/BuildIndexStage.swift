@@ -57,7 +57,7 @@ public enum BuildIndexStage {
         guard builder.count > 0 else {
             throw RagPipeError.emptyInput("no records in \(inputs.isEmpty ? "stdin" : inputs.joined(separator: " ")); nothing written to \(output)")
         }
-        progress.update("writing \(output)")
+        progress.step("writing \(output)")
         var extra: [(IndexFormat.SectionKind, [UInt8])] = []
         var settings: IndexMetadata.BM25Settings? = nil
         if let bm25 {
@@ -66,7 +66,7 @@ public enum BuildIndexStage {
             settings = .init(k1: Double(bm25.k1), b: Double(bm25.b), averageLength: built.averageLength)
         }
         let summary = try builder.write(to: output, extraSections: extra, bm25: settings,
-                                        dense: dense, status: { progress.update($0) })
+                                        dense: dense, status: { progress.step($0) })
         return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
                        inputBytes: inputBytes, renormalized: builder.renormalized)
     }
@@ -94,7 +94,7 @@ extension BuildIndexStage {
             }
         }
         let ingestSeconds = progress.elapsed
-        let summary = try builder.write(to: output, dense: dense, status: { progress.update($0) })
+        let summary = try builder.write(to: output, dense: dense, status: { progress.step($0) })
         return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
                        inputBytes: inputBytes, renormalized: builder.renormalized)
     }

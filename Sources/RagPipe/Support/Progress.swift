@@ -13,13 +13,24 @@ public final class Progress {
 
     public var elapsed: Double { clock.seconds }
 
-    /// Redraws at most 10 times a second.
+    /// Redraws at most 10 times a second: for counters that change on every record.
     public func update(_ message: @autoclosure () -> String) {
         guard interactive else { return }
         let now = clock.seconds
         guard now - lastDraw >= 0.1 else { return }
+        draw(message(), at: now)
+    }
+
+    /// Redraws now, however soon after the last line: a step of a long stage ("assigning 1M
+    /// vectors") may last many seconds and must not be hidden behind the line before it.
+    public func step(_ message: String) {
+        guard interactive else { return }
+        draw(message, at: clock.seconds)
+    }
+
+    private func draw(_ message: String, at now: Double) {
         lastDraw = now
-        var text = "\r\u{1B}[K\(tool): \(message())"
+        var text = "\r\u{1B}[K\(tool): \(message)"
         text.withUTF8 { _ = try? Syscall.writeAll(2, UnsafeRawBufferPointer($0), path: "stderr") }
     }
 

@@ -45,22 +45,33 @@ enum NProbeTuning {
         report.tuning = options.tuning.source
         report.targetRecall = options.targetRecall
 
-        func recall(nprobe: Int) throws -> Double {
+        let relevant = truth.reduce(0) { $0 + $1.count }
+        func recall(_ hits: (Int) throws -> [(id: Int, score: Float)]) throws -> Double {
             let found = try Parallel.map(count: queries) { i -> Int in
-                let q = Array(set.queries[(i * dim)..<((i + 1) * dim)])
-                let hits = try view.search(q, k: fetched, nprobe: nprobe).lazy.filter { !isOwn(i, $0.id) }.prefix(10)
-                return hits.reduce(0) { $0 + (truth[i].contains($1.id) ? 1 : 0) }
+                try hits(i).lazy.filter { !isOwn(i, $0.id) }.prefix(10).reduce(0) { $0 + (truth[i].contains($1.id) ? 1 : 0) }
             }
-            let relevant = truth.reduce(0) { $0 + $1.count }
             return relevant == 0 ? 1 : Double(found.reduce(0, +)) / Double(relevant)
         }
+        func query(_ i: Int) -> [Float] { Array(set.queries[(i * dim)..<((i + 1) * dim)]) }
         if view.kind == .flat {
-            report.recallAt10 = try recall(nprobe: 0)
+            report.recallAt10 = try recall { try view.search(query($0), k: fetched) }
             return
         }
+        // Every nprobe tried widens a search kept per query (`WideningSearch`): the same hits as
+        // searching afresh at that nprobe, for the lists beyond the last one tried only.
+        typealias Searches = [WideningSearch]
+        func widened(_ searches: Searches, to nprobe: Int) throws -> (Searches, recall: Double) {
+            let next = try Parallel.map(count: queries) { i -> WideningSearch in
+                var s = searches[i]
+                try view.widen(&s, to: nprobe)
+                return s
+            }
+            return (next, try recall { view.hits(of: next[$0]) })
+        }
+        let unprobed = (0..<queries).map { view.wideningSearch(query($0), k: fetched) }
         if let fixed = options.nprobe {
             report.nprobe = max(1, min(fixed, view.nlist))
-            report.recallAt10 = try recall(nprobe: report.nprobe)
+            report.recallAt10 = try widened(unprobed, to: report.nprobe).recall
             return
         }
         // Geometric steps up to the first nprobe that reaches the target, then bisection back to
@@ -68,15 +79,17 @@ enum NProbeTuning {
         // (more lists, a superset of candidates), so that is the smallest; with sq8 or fp16 codes
         // an extra list can, rarely, push a true neighbour out, so it is the smallest nearly.
         var best = (nprobe: view.nlist, recall: -1.0)
-        var below = 0
+        var below = 0, atBelow = unprobed, current = unprobed
         var p = 1
         while true {
             p = min(p, view.nlist)
             status("tuning nprobe: \(p) of \(view.nlist) lists")
-            let r = try recall(nprobe: p)
+            let (searches, r) = try widened(current, to: p)
+            current = searches
             if r >= options.targetRecall { best = (p, r); break }
             if r > best.recall { best = (p, r) }
             below = p
+            atBelow = current
             if p == view.nlist { break }
             p = max(p + 1, Int((Double(p) * 1.25).rounded()))
         }
@@ -85,8 +98,8 @@ enum NProbeTuning {
             while hi - below > 1 {
                 let mid = (below + hi) / 2
                 status("tuning nprobe: \(mid) of \(view.nlist) lists")
-                let r = try recall(nprobe: mid)
-                if r >= options.targetRecall { hi = mid; best = (mid, r) } else { below = mid }
+                let (searches, r) = try widened(atBelow, to: mid)
+                if r >= options.targetRecall { hi = mid; best = (mid, r) } else { below = mid; atBelow = searches }
             }
         }
         if best.recall < options.targetRecall {

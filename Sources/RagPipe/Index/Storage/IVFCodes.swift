@@ -18,7 +18,10 @@ struct IVFCodes<Codec: VectorCodec>: DenseCodes, @unchecked Sendable {
     var nlist: Int { lists.count }
 
     func search(_ q: [Float], into top: inout TopK, nprobe: Int?) throws(IndexFileError) {
-        let probes = probeOrder(q, nprobe: nprobe ?? defaultNProbe)
+        try scan(q, lists: rankedLists(q, count: nprobe ?? defaultNProbe)[...], into: &top)
+    }
+
+    func scan(_ q: [Float], lists probes: ArraySlice<Int>, into top: inout TopK) throws(IndexFileError) {
         let query = codec.prepare(q)
         try withScanBuffers(capacity: largestList) { (scores, scratch) throws(IndexFileError) in
             for l in probes {
@@ -31,10 +34,9 @@ struct IVFCodes<Codec: VectorCodec>: DenseCodes, @unchecked Sendable {
         }
     }
 
-    /// The `nprobe` lists whose centroids are closest to `q`, closest first.
-    func probeOrder(_ q: [Float], nprobe: Int) -> [Int] {
+    func rankedLists(_ q: [Float], count: Int) -> [Int] {
         let nlist = lists.count
-        var top = TopK(k: max(1, min(nprobe, nlist)))
+        var top = TopK(k: max(1, min(count, nlist)))
         withScanBuffers(capacity: nlist) { scores, _ in
             q.withUnsafeBufferPointer { rp_f16_scores($0.baseAddress!, centroids, nlist, codec.dimension, scores) }
             top.offer(scores, count: nlist, firstID: 0)
