@@ -58,7 +58,7 @@ import Testing
         #expect(spool.count == values.count)
         let mapped = try spool.finish()
         #expect(Array(mapped) == values)
-        spool.release(floats: 0..<values.count)
+        spool.releaseMapping()
         #expect(Array(mapped) == values, "given-back pages read back from the file")
         #expect(throws: RagPipeError.self) { try VectorSpool(directory: dir.path + "/missing") }
     }

@@ -1,9 +1,10 @@
 import RagPipeSupport
 
-/// The unit fp32 rows a dense build reads: in memory, or mapped from a `VectorSpool`. Every
-/// pass over all of them goes chunk by chunk (`chunks`) and gives each chunk back when done
-/// (`release`), and random reads are given back at the end of their phase (`releaseAll`), so
-/// a spooled build's resident memory is its codes and a chunk, not the whole input.
+/// The unit fp32 rows a dense build reads: in memory, or in a `VectorSpool`. Every pass over
+/// all of them reads a chunk at a time (`forEachChunk`), single rows are read on their own
+/// (`readRow`), and the spool's mapping, used only for re-rank candidates, is given back when
+/// tuning ends (`releaseMapping`), so a spooled build's resident memory is its codes and a
+/// chunk, not the whole input.
 package struct BuildVectors: @unchecked Sendable {
     package let all: UnsafeBufferPointer<Float>
     package let dimension: Int
@@ -50,11 +51,8 @@ package struct BuildVectors: @unchecked Sendable {
         }
     }
 
-    package func release(_ rows: Range<Int>) {
-        spool?.release(floats: (rows.lowerBound * dimension)..<(rows.upperBound * dimension))
-    }
-
-    package func releaseAll() { release(0..<count) }
+    /// Gives back the pages re-rank candidates touched through the spool's mapping.
+    package func releaseMapping() { spool?.releaseMapping() }
 
     /// `body` on every chunk in order: the rows in memory, or a spool's read into one buffer.
     package func forEachChunk(_ body: (Range<Int>, UnsafeBufferPointer<Float>) throws -> Void) throws {

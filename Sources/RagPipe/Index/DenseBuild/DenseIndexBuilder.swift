@@ -56,7 +56,7 @@ public enum DenseIndexBuilder {
             view = DenseIndex(name: "(building)", count: n, dimension: d, codes: lists, exact: exact, owner: built.map(\.1) as AnyObject)
         }
         try NProbeTuning.tune(view, vectors: vectors, options: options, report: &report, status: status)
-        vectors.releaseAll()
+        vectors.releaseMapping()
         return DenseLayout(kind: kind, coding: Codec.coding, sections: sections, writesExactVectors: writesExact, report: report)
     }
 }

@@ -76,14 +76,11 @@ package final class VectorSpool: @unchecked Sendable {
         }
     }
 
-    /// Gives back the pages wholly inside floats `range` (they are read again from the page
-    /// cache, or the disk, if touched later): what keeps a pass's resident memory to a chunk.
-    package func release(floats range: Range<Int>) {
-        guard let mapping else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (range.lowerBound * 4 + page - 1) / page * page
-        let end = min(mapping.count, range.upperBound * 4) / page * page
-        guard end > start else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: mapping.baseAddress! + start), end - start, Int32(MADV_DONTNEED))
+    /// Gives back every page of the mapping (read again from the page cache, or the disk, if
+    /// touched later): random reads of re-rank candidates pull in pages around each row.
+    package func releaseMapping() {
+        guard let mapping, mapping.count > 0 else { return }
+        // The mapping starts on a page; the kernel rounds the length up to its last page.
+        _ = madvise(UnsafeMutableRawPointer(mutating: mapping.baseAddress!), mapping.count, Int32(MADV_DONTNEED))
     }
 }
