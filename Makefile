@@ -34,7 +34,7 @@ FUZZ_CI_SECONDS ?= 15
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all deps deps-test release index query test eval-formats eval-precision eval-ivf bench bench-embed bench-ivf bench-faiss bench-serve fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
+.PHONY: all deps deps-test deps-bench release index query test eval-formats eval-precision eval-ivf bench bench-embed bench-ivf bench-faiss bench-serve fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
 
 all: index
 
@@ -67,6 +67,10 @@ deps:
 # The same plus cmake, ninja and g++ for llama-server (without them the LLM tests skip, listed).
 deps-test:
 	@scripts/install-deps.sh test
+
+# The same plus wrk for `make bench-serve`.
+deps-bench:
+	@scripts/install-deps.sh bench
 
 release: deps
 	$(SWIFT) build -c release
@@ -136,7 +140,7 @@ bench-faiss: bench-ivf
 
 # serve under load (README, "serve"): the same questions through one `query` process each and
 # through serve, back to back, then wrk at 1, 8 and 64 connections and from the cache.
-bench-serve: release model
+bench-serve: release model deps-bench
 	@command -v wrk >/dev/null || { echo "bench-serve: needs wrk: apt-get install -y wrk" >&2; exit 69; }
 	@$(MAKE) --no-print-directory $(EVAL_DIR)/scifact.ragx $(SCIFACT)/queries.jsonl
 	python3 bench/serve_load.py $(EVAL_DIR)/scifact.ragx $(SCIFACT)/queries.jsonl

@@ -5,6 +5,7 @@
 #
 #   scripts/install-deps.sh build    what `make index`, `make bench` and `make eval` need
 #   scripts/install-deps.sh test     the same, plus what builds llama-server for the LLM tests
+#   scripts/install-deps.sh bench    the build needs, plus the load generator of `make bench-serve`
 #
 # Exit 0 when everything needed is present (after installing it), 69 (EX_UNAVAILABLE) when not.
 # Test hooks: RAGPIPE_DEPS_INCLUDE (colon-separated header folders searched instead of the
@@ -15,7 +16,8 @@ set -euo pipefail
 # One line per need: apt package | how to check | what the check looks for | needed by.
 # "build" needs are required (the compile fails without them); "test" needs are optional: without
 # them the LLM tests (cmake, ninja, g++, numpy), the OpenAI client test of serve (venv) and its
-# page test in a browser (chromium) are skipped and `make test` lists them as skipped.
+# page test in a browser (chromium) are skipped and `make test` lists them as skipped. "bench"
+# needs are optional too: `make bench-serve` stops with the install command when wrk is missing.
 # Add a package here and every target and .ci/run picks it up.
 NEEDS='
 zlib1g-dev      header  zlib.h      build
@@ -31,10 +33,11 @@ g++             tool    g++         test
 python3-numpy   python  numpy       test
 python3-venv    python  ensurepip   test
 chromium        tool    chromium    test
+wrk             tool    wrk         bench
 '
 
 mode=${1:-build}
-case "$mode" in build|test) ;; *) echo "usage: $0 build|test" >&2; exit 64 ;; esac
+case "$mode" in build|test|bench) ;; *) echo "usage: $0 build|test|bench" >&2; exit 64 ;; esac
 
 include_dirs() {
     if [ -n "${RAGPIPE_DEPS_INCLUDE:-}" ]; then tr ':' '\n' <<<"$RAGPIPE_DEPS_INCLUDE"; return; fi
@@ -63,7 +66,7 @@ check() {
     local package kind what scope
     while read -r package kind what scope; do
         [ -n "$package" ] || continue
-        [ "$scope" = build ] || [ "$mode" = test ] || continue
+        [ "$scope" = build ] || [ "$scope" = "$mode" ] || continue
         present "$kind" "$what" && continue
         if [ "$scope" = build ]; then
             missing_packages+=("$package"); missing_names+=("$what")
@@ -103,7 +106,7 @@ if [ $as_root = 1 ] && [ $has_apt = 1 ]; then
         exit 69
     fi
     if [ ${#optional_packages[@]} -gt 0 ]; then
-        echo "ragpipe: warning: still missing $(join "${optional_names[@]}"); the tests that need them will be skipped (make test lists them)" >&2
+        echo "ragpipe: warning: still missing $(join "${optional_names[@]}"); the tests or benchmarks that need them will be skipped or stop (make test lists them)" >&2
     fi
     exit 0
 fi
@@ -122,5 +125,5 @@ if [ ${#missing_packages[@]} -gt 0 ]; then
     echo "ragpipe: missing $(join "${missing_names[@]}" "${optional_names[@]}"); $(how "${missing_packages[@]}" "${optional_packages[@]}")" >&2
     exit 69
 fi
-echo "ragpipe: warning: missing $(join "${optional_names[@]}") (the tests that need them will be skipped); $(how "${optional_packages[@]}")" >&2
+echo "ragpipe: warning: missing $(join "${optional_names[@]}") (the tests or benchmarks that need them will be skipped or stop); $(how "${optional_packages[@]}")" >&2
 exit 0
