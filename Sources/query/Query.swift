@@ -86,25 +86,12 @@ struct Query: ToolCommand {
     @Option(help: "Most words in an extractive answer.")
     var answerWords = 80
 
-    @Option(help: "Generate answers with the OpenAI-compatible chat server at this URL (http://host:port, …/v1, or the full endpoint).")
-    var llm: String?
-
-    @Option(help: "Model name sent to the --llm server.")
-    var llmModel = "default"
-
-    @Option(help: "Sampling temperature for --llm.")
-    var temperature: Double = 0
-
-    @Option(help: "Most tokens the --llm server may generate.")
-    var maxTokens = 256
+    @OptionGroup var generation: LLMOptions
 
     @OptionGroup var http: HTTPOptions
 
     @Flag(help: "Print the --llm answer as it is generated (text output).")
     var stream = false
-
-    @Option(help: "Token budget of the context packed into an --llm prompt (lowered to fit the server's context when it reports one).")
-    var contextTokens = 4000
 
     @Flag(help: "Replace an answer that is not grounded by \"I don't know\" and exit with status 84 (escalate to a person).")
     var strict = false
@@ -136,11 +123,7 @@ struct Query: ToolCommand {
 
     func validate() throws {
         if let problem = options.problem(naming: \.flag) { throw ValidationError(problem) }
-        guard temperature >= 0 && temperature <= 2 else { throw ValidationError("--temperature must be in 0...2, not \(temperature)") }
         guard embedTokenizer == nil || embedURL != nil else { throw ValidationError("--embed-tokenizer applies to --embed-url") }
-        guard maxTokens >= 1, contextTokens >= 64 else {
-            throw ValidationError("--max-tokens ≥ 1 and --context-tokens ≥ 64 are required")
-        }
     }
 
     func execute() throws {
@@ -161,22 +144,10 @@ struct Query: ToolCommand {
                                                      native: model.native(use: .interactive), remote: remote, source: reader.path)
         let retriever = try options.retriever(index: reader, embedder: embedder)
         let sink = OutputSink()
-        let output: QueryStage.Output = json ? .json : stream && llm != nil ? .streamedText : .text
-        var generation: Answerer.Generation?
-        if let llm {
-            var settings = RemoteChatGenerator.Settings(endpoint: http.endpoint(llm))
-            settings.model = llmModel
-            settings.temperature = temperature
-            settings.maxTokens = maxTokens
-            settings.stream = stream
-            let client = try RemoteChatGenerator(settings: settings)
-            generation = Answerer.Generation(
-                generator: client,
-                contextTokens: Answerer.Generation.contextBudget(requested: contextTokens, serverContext: client.serverContextTokens(),
-                                                                 maxReplyTokens: maxTokens),
-                onText: output == .streamedText ? QueryStage.streamedText(to: sink) : nil)
-        }
-        let engine = QueryEngine(retriever: retriever, answerer: try options.answerer(for: retriever, generation: generation))
+        let output: QueryStage.Output = json ? .json : stream && generation.llm != nil ? .streamedText : .text
+        let backend = try generation.backend(endpoint: http.endpoint, stream: stream)
+        let onText = output == .streamedText ? QueryStage.streamedText(to: sink) : nil
+        let engine = QueryEngine(retriever: retriever, answerer: try options.answerer(for: retriever, generation: backend?.generation(onText: onText)))
         try QueryStage.run(engine: engine, queries: queries, output: output, sink: sink)
     }
 }

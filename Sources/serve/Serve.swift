@@ -1,6 +1,7 @@
 import ArgumentParser
 import RagPipeSupport
 import RagPipeEmbedding
+import RagPipeRecords
 import RagPipePipeline
 import RagPipeCommandLine
 import RagPipeServer
@@ -79,6 +80,13 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var model: ModelFolderOption
 
+    // Generation runs inside --request-timeout: give it room.
+    @OptionGroup(title: "Generated answers")
+    var generation: LLMOptions
+
+    @Option(help: "Environment variable holding the --llm server's API key (sent as a bearer token; never printed or logged).")
+    var llmApiKeyEnv = "OPENAI_API_KEY"
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be in 1...256") }
@@ -115,6 +123,9 @@ struct Serve: AsyncParsableCommand {
                     throw RagPipeError.usage("--api-key-env \(name): the variable is not set or empty")
                 }
                 return value
+            }
+            settings.llm = try generation.backend { url in
+                HTTPEndpoint(url: url, timeout: requestTimeout, retries: 1, apiKeyEnvironment: llmApiKeyEnv)
             }
             server = try Server(settings: settings)
         } catch {
