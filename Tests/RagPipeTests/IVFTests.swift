@@ -208,6 +208,28 @@ import CKernels
         }
     }
 
+    /// The final assignment settles the training rows from their k-means bounds and scores the
+    /// others: every row must get the list a full scoring against the stored centroids gives.
+    @Test func assigningWithTheTrainingBoundsIsAFullAssignment() throws {
+        let d = Self.dim, n = 6000
+        let vectors = SyntheticVectors.clustered(count: n, dimension: d, clusters: 40, noise: 0.35, seed: 3)
+        for (points, chunkRows) in [(2500, 700), (6000, 6000), (6000, 999)] {
+            var options = DenseIndexOptions()
+            options.trainingPoints = points
+            var report = DenseReport()
+            let result = try vectors.withUnsafeBufferPointer { all in
+                try IVFTraining.run(vectors: BuildVectors(all, dimension: d, chunkRows: chunkRows), nlist: 100, options: options,
+                                    report: &report, status: { _ in })
+            }
+            var stored = [Float](repeating: 0, count: result.halfCentroids.count)
+            rp_f16_to_f32(result.halfCentroids, &stored, stored.count)
+            let full = vectors.withUnsafeBufferPointer { KMeans.assign(points: $0, dimension: d, centroids: stored).labels }
+            #expect(report.trainingPoints == points)
+            let differ = zip(result.labels, full).filter { $0 != $1 }.count
+            #expect(differ == 0, "\(differ) of \(n) rows in another list (\(points) training points, chunks of \(chunkRows))")
+        }
+    }
+
     @Test func topIndicesKeepsTheLargestAndTheLowerOfTies() {
         let values: [Float] = [0.5, 0.9, -1, 0.9, .nan, 0.7, 0.1, 0.9]
         var out = [Int32](repeating: -1, count: 3)

@@ -28,6 +28,9 @@ public enum KMeans {
         /// Points scored against every centroid, over all iterations: n × iterations for
         /// Lloyd's algorithm without bounds.
         public var fullScorings: Int
+        /// The points' last labels and their bounds, valid for `centroids`: what lets the
+        /// training points be assigned once more (to the stored centroids) without a full pass.
+        var finalBounds: (bounds: CandidateBounds, labels: [Int32])? = nil
     }
 
     /// Trains `k` centroids on `n` points (`points` is n × d, row-major, unit rows). Seeds are
@@ -91,7 +94,8 @@ public enum KMeans {
             done = iteration + 1
             if iteration > 0 && changed * 1000 < n { break }
         }
-        return Training(centroids: centroids, iterations: done, splits: splits, fullScorings: bounds?.fullScorings ?? n * done)
+        return Training(centroids: centroids, iterations: done, splits: splits, fullScorings: bounds?.fullScorings ?? n * done,
+                        finalBounds: bounds.map { ($0, labels) })
     }
 
     /// An empty cluster takes half of the largest one: the large centroid is copied and the two

@@ -22,9 +22,11 @@ enum IVFTraining {
         var rng = SplitMix64(seed: options.seed)
         var rows = Array(0..<n)
         for i in 0..<sampleSize { rows.swapAt(i, Int.random(in: i..<n, using: &rng)) }
+        let sampleRows = rows[..<sampleSize].sorted()
+        rows = []
         var sample = [Float](repeating: 0, count: sampleSize * d)
         try sample.withUnsafeMutableBufferPointer { out in
-            for (s, row) in rows[..<sampleSize].sorted().enumerated() { try vectors.readRow(row, into: out.baseAddress! + s * d) }
+            for (s, row) in sampleRows.enumerated() { try vectors.readRow(row, into: out.baseAddress! + s * d) }
         }
         let clock = Stopwatch()
         let training = sample.withUnsafeBufferPointer {
@@ -38,10 +40,40 @@ enum IVFTraining {
         var storedCentroids = [Float](repeating: 0, count: nlist * d)
         rp_f16_to_f32(halfCentroids, &storedCentroids, nlist * d)
         status("assigning \(n) vectors to \(nlist) lists")
-        var labels: [Int32] = []
-        labels.reserveCapacity(n)
-        try vectors.forEachChunk { _, chunk in
-            labels += KMeans.assign(points: chunk, dimension: d, centroids: storedCentroids).labels
+        // The training points keep their bounds: rounding the centroids to halves is one more
+        // (small) move, so most of them are settled without a full scoring (exactly, as in
+        // training), and the pass over every row scores only the others.
+        var sampleLabels: [Int32]?
+        if var (bounds, last) = training.finalBounds {
+            bounds.recordMoves(from: training.centroids, to: storedCentroids, dimension: d)
+            sampleLabels = sample.withUnsafeBufferPointer {
+                KMeans.assign(points: $0, dimension: d, centroids: storedCentroids, bounds: &bounds, previous: last, full: false)
+            }
+        }
+        var labels = [Int32](repeating: 0, count: n)
+        var nextSample = 0
+        var others: [Float] = []
+        try vectors.forEachChunk { range, chunk in
+            guard let sampleLabels else {
+                labels.replaceSubrange(range, with: KMeans.assign(points: chunk, dimension: d, centroids: storedCentroids).labels)
+                return
+            }
+            // This chunk's training rows take their labels; the rest are gathered and scored.
+            var otherRows: [Int] = []
+            otherRows.reserveCapacity(range.count)
+            for row in range {
+                if nextSample < sampleRows.count && sampleRows[nextSample] == row {
+                    labels[row] = sampleLabels[nextSample]
+                    nextSample += 1
+                } else {
+                    otherRows.append(row)
+                }
+            }
+            guard !otherRows.isEmpty else { return }
+            others.removeAll(keepingCapacity: true)
+            for row in otherRows { others.append(contentsOf: chunk[((row - range.lowerBound) * d)..<((row - range.lowerBound + 1) * d)]) }
+            let scored = others.withUnsafeBufferPointer { KMeans.assign(points: $0, dimension: d, centroids: storedCentroids).labels }
+            for (row, label) in zip(otherRows, scored) { labels[row] = label }
         }
         report.trainingPoints = sampleSize
         report.trainingIterations = training.iterations
