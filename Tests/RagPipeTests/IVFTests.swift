@@ -148,6 +148,7 @@ import CKernels
         let (path, _, _) = try build(dir, options: options(.ivf, coding, rerank: rerank, nlist: 150))
         let index = try IndexReader(path: path)
         #expect(index.dense.reranks == rerank)
+        #expect(index.dense.widens, "IVF lists of every coding are tuned by widening")
         let queries = SyntheticVectors.clustered(count: 12, dimension: Self.dim, clusters: 40, noise: 0.35, seed: 5)
         for i in 0..<12 {
             let q = Array(queries[(i * Self.dim)..<((i + 1) * Self.dim)])

@@ -15,6 +15,9 @@ struct WideningSearch {
 }
 
 extension DenseIndex {
+    /// Whether its searches can be widened (IVF lists scanned one by one into the results).
+    var widens: Bool { codes is any ListScanning }
+
     /// A search of unit query `q` for `k` hits that has probed no list yet.
     func wideningSearch(_ q: [Float], k: Int) -> WideningSearch {
         precondition(q.count == dimension)
@@ -27,13 +30,14 @@ extension DenseIndex {
     func widen(_ search: inout WideningSearch, to nprobe: Int) throws {
         let target = min(max(nprobe, 1), nlist)
         precondition(target >= search.probed, "a widening search cannot narrow")
+        guard let lists = codes as? any ListScanning else { preconditionFailure("widen a storage that scans list by list only") }
         guard target > search.probed else { return }
         if search.ranked.count < target {
             // Doubling: a ranking of every list per tuning query would hold nlist ids each.
-            search.ranked = codes.rankedLists(search.query, count: min(nlist, max(target, 2 * search.ranked.count, 64)))
+            search.ranked = lists.rankedLists(search.query, count: min(nlist, max(target, 2 * search.ranked.count, 64)))
         }
         do throws(IndexFileError) {
-            try codes.scan(search.query, lists: search.ranked[search.probed..<target], into: &search.candidates)
+            try lists.scan(search.query, lists: search.ranked[search.probed..<target], into: &search.candidates)
         } catch { throw error.error(path: name) }
         search.probed = target
     }

@@ -29,7 +29,7 @@ enum IVFTraining {
             for (s, row) in sampleRows.enumerated() { try vectors.readRow(row, into: out.baseAddress! + s * d) }
         }
         let clock = Stopwatch()
-        let training = sample.withUnsafeBufferPointer {
+        var training = sample.withUnsafeBufferPointer {
             KMeans.train(points: $0, dimension: d, clusters: nlist, iterations: options.iterations, seed: options.seed &+ 1) { i in
                 status("k-means: \(nlist) lists on \(sampleSize) points, iteration \(i + 1)")
             }
@@ -44,12 +44,15 @@ enum IVFTraining {
         // (small) move, so most of them are settled without a full scoring (exactly, as in
         // training), and the pass over every row scores only the others.
         var sampleLabels: [Int32]?
-        if var (bounds, last) = training.finalBounds {
-            bounds.recordMoves(from: training.centroids, to: storedCentroids, dimension: d)
+        // Taken out of `training`, so the bounds' arrays have one owner and update in place.
+        if var final = training.finalBounds.take() {
+            final.bounds.recordMoves(from: training.centroids, to: storedCentroids, dimension: d)
             sampleLabels = sample.withUnsafeBufferPointer {
-                KMeans.assign(points: $0, dimension: d, centroids: storedCentroids, bounds: &bounds, previous: last, full: false)
+                KMeans.assign(points: $0, dimension: d, centroids: storedCentroids, bounds: &final.bounds, previous: final.labels, full: false)
             }
         }
+        // Not needed again: the pass below must not hold it beside its own buffers.
+        sample = []
         var labels = [Int32](repeating: 0, count: n)
         var nextSample = 0
         var others: [Float] = []

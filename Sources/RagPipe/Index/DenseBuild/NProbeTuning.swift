@@ -59,8 +59,12 @@ enum NProbeTuning {
         }
         // Every nprobe tried widens a search kept per query (`WideningSearch`): the same hits as
         // searching afresh at that nprobe, for the lists beyond the last one tried only.
+        // A storage that cannot widen is searched afresh at every nprobe tried (same results).
         typealias Searches = [WideningSearch]
         func widened(_ searches: Searches, to nprobe: Int) throws -> (Searches, recall: Double) {
+            guard view.widens else {
+                return (searches, try recall { try view.search(query($0), k: fetched, nprobe: nprobe) })
+            }
             let next = try Parallel.map(count: queries) { i -> WideningSearch in
                 var s = searches[i]
                 try view.widen(&s, to: nprobe)

@@ -11,13 +11,20 @@ protocol DenseCodes: Sendable {
     var defaultNProbe: Int { get }
     /// Offers every code the query scans to `top`. `nprobe` applies to inverted lists.
     func search(_ q: [Float], into top: inout TopK, nprobe: Int?) throws(IndexFileError)
+    /// The vector row `row`'s code stands for.
+    func reconstruct(row: Int) throws(IndexFileError) -> [Float]
+}
+
+/// Lists whose search is one scan per probed list into the result handler, in probe order:
+/// what lets nprobe tuning widen a search list by list (`WideningSearch`). A storage whose
+/// search does more after its scans (re-scoring its own candidates) does not conform, and is
+/// tuned with fresh searches.
+protocol ListScanning: DenseCodes {
     /// The `count` lists whose centroids are closest to `q`, closest first: the order `search`
-    /// probes them in (empty for a flat storage).
+    /// probes them in.
     func rankedLists(_ q: [Float], count: Int) -> [Int]
     /// Offers the codes of `lists` (list numbers) to `top`, as `search` does for its probes.
     func scan(_ q: [Float], lists: ArraySlice<Int>, into top: inout TopK) throws(IndexFileError)
-    /// The vector row `row`'s code stands for.
-    func reconstruct(row: Int) throws(IndexFileError) -> [Float]
 }
 
 extension DenseCodes {

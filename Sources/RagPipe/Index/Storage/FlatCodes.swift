@@ -25,10 +25,6 @@ struct FlatCodes<Codec: VectorCodec>: DenseCodes, @unchecked Sendable {
         }
     }
 
-    /// No lists: everything is scanned by `search`.
-    func rankedLists(_: [Float], count _: Int) -> [Int] { [] }
-    func scan(_: [Float], lists _: ArraySlice<Int>, into _: inout TopK) {}
-
     func reconstruct(row: Int) -> [Float] {
         precondition(row >= 0 && row < count)
         return codec.decode(codes + row * codec.codeSize)

@@ -2,7 +2,7 @@ import CKernels
 
 /// Codes in inverted lists: a query scores the centroids, then scans the `nprobe` lists whose
 /// centroids score highest (faiss's `IndexIVF` with a flat coarse quantizer).
-struct IVFCodes<Codec: VectorCodec>: DenseCodes, @unchecked Sendable {
+struct IVFCodes<Codec: VectorCodec>: ListScanning, @unchecked Sendable {
     let codec: Codec
     /// nlist × d IEEE half: half the bytes of fp32, so a probe's centroid scan stays in L2.
     let centroids: UnsafePointer<UInt16>
