@@ -171,7 +171,13 @@ struct BuildIndex: ToolCommand {
     func execute() throws {
         var dense = try denseOptions()
         let progress = Progress(tool: "build-index")
-        if manifest { throw RagPipeError.usage("--manifest: not yet") }
+        if manifest {
+            try OutputTarget.checkNotAnInput(output, inputs: inputs)
+            let set = try ShardManifest.write(shards: inputs, to: output)
+            progress.finish("\(set.shards.count) shards, \(grouped(set.count)) records, \(set.dimension)-d \(set.metadata.modelID), "
+                + "\(set.metadata.kind.rawValue) \(set.metadata.codes.rawValue)" + (set.metadata.quantizer.map { ", quantizer \($0)" } ?? "") + " → \(output)")
+            return
+        }
         if trainOnly {
             let (trained, seconds) = try BuildIndexStage.train(inputs: inputs, output: output, dense: dense,
                                                                allowUnterminated: allowUnterminated, progress: progress)
