@@ -44,8 +44,11 @@ public struct DenseShards: Sendable {
         let reranks = self.reranks
         let depth = reranks ? min(count, k * shards[0].rerankFactor) : k
         var top = TopK(k: depth)
+        // The shards share centroids: the lists to probe are scored once, not once per shard.
+        let probes = shards[0].probes(q, nprobe: nprobe)
         for (s, shard) in shards.enumerated() {
-            let hits = reranks ? try shard.candidates(q, k: depth, nprobe: nprobe) : try shard.search(q, k: depth, nprobe: nprobe)
+            // Without re-ranking a shard's best by its codes are its search results.
+            let hits = try shard.candidates(q, k: depth, probes: probes, nprobe: nprobe)
             for hit in hits { top.push(hit.score, bases[s] + hit.id) }
         }
         guard reranks else { return top.sorted() }
@@ -72,10 +75,17 @@ public struct DenseShards: Sendable {
 extension DenseIndex {
     /// The best `k` rows by their codes' scores alone, before any re-ranking: what `search`
     /// re-scores, so a shard set can merge candidates before it re-scores them.
-    func candidates(_ q: [Float], k: Int, nprobe: Int?) throws -> [(id: Int, score: Float)] {
+    /// `probes`: the IVF lists to scan (from `probes(_:nprobe:)` of an index with the same
+    /// centroids), else those `nprobe` chooses.
+    func candidates(_ q: [Float], k: Int, probes: [Int]?, nprobe: Int?) throws -> [(id: Int, score: Float)] {
         precondition(q.count == dimension)
         var top = TopK(k: max(1, min(k, count)))
-        do throws(IndexFileError) { try codes.search(q, into: &top, nprobe: nprobe) } catch { throw error.error(path: name) }
+        do throws(IndexFileError) {
+            if let probes { try codes.search(q, into: &top, probes: probes) } else { try codes.search(q, into: &top, nprobe: nprobe) }
+        } catch { throw error.error(path: name) }
         return top.sorted()
     }
+
+    /// The IVF lists a search of `q` probes, closest first (nil when flat).
+    func probes(_ q: [Float], nprobe: Int?) -> [Int]? { codes.probes(q, nprobe: nprobe) }
 }

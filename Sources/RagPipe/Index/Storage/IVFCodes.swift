@@ -18,7 +18,12 @@ struct IVFCodes<Codec: VectorCodec>: DenseCodes, @unchecked Sendable {
     var nlist: Int { lists.count }
 
     func search(_ q: [Float], into top: inout TopK, nprobe: Int?) throws(IndexFileError) {
-        let probes = probeOrder(q, nprobe: nprobe ?? defaultNProbe)
+        try search(q, into: &top, probes: probeOrder(q, nprobe: nprobe ?? defaultNProbe))
+    }
+
+    func probes(_ q: [Float], nprobe: Int?) -> [Int]? { probeOrder(q, nprobe: nprobe ?? defaultNProbe) }
+
+    func search(_ q: [Float], into top: inout TopK, probes: [Int]) throws(IndexFileError) {
         let query = codec.prepare(q)
         try withScanBuffers(capacity: largestList) { (scores, scratch) throws(IndexFileError) in
             for l in probes {
