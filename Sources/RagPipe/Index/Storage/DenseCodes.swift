@@ -11,6 +11,11 @@ protocol DenseCodes: Sendable {
     var defaultNProbe: Int { get }
     /// Offers every code the query scans to `top`. `nprobe` applies to inverted lists.
     func search(_ q: [Float], into top: inout TopK, nprobe: Int?) throws(IndexFileError)
+    /// Inverted lists: the lists `search` would probe for `q`, closest first (nil for a flat
+    /// storage). Shards that share centroids compute it once per query (`DenseShards`).
+    func probes(_ q: [Float], nprobe: Int?) -> [Int]?
+    /// `search` over the lists `probes` (a flat storage scans everything, as `search`).
+    func search(_ q: [Float], into top: inout TopK, probes: [Int]) throws(IndexFileError)
     /// The vector row `row`'s code stands for.
     func reconstruct(row: Int) throws(IndexFileError) -> [Float]
 }

@@ -11,6 +11,10 @@ struct FlatCodes<Codec: VectorCodec>: DenseCodes, @unchecked Sendable {
     var nlist: Int { 0 }
     var defaultNProbe: Int { 0 }
 
+    func probes(_ q: [Float], nprobe: Int?) -> [Int]? { nil }
+
+    func search(_ q: [Float], into top: inout TopK, probes _: [Int]) { search(q, into: &top, nprobe: nil) }
+
     func search(_ q: [Float], into top: inout TopK, nprobe _: Int?) {
         let query = codec.prepare(q)
         let codeSize = codec.codeSize

@@ -21,6 +21,12 @@ struct IVFCodes<Codec: VectorCodec>: ListScanning, @unchecked Sendable {
         try scan(q, lists: rankedLists(q, count: nprobe ?? defaultNProbe)[...], into: &top)
     }
 
+    func probes(_ q: [Float], nprobe: Int?) -> [Int]? { rankedLists(q, count: nprobe ?? defaultNProbe) }
+
+    func search(_ q: [Float], into top: inout TopK, probes: [Int]) throws(IndexFileError) {
+        try scan(q, lists: probes[...], into: &top)
+    }
+
     func scan(_ q: [Float], lists probes: ArraySlice<Int>, into top: inout TopK) throws(IndexFileError) {
         let query = codec.prepare(q)
         try withScanBuffers(capacity: largestList) { (scores, scratch) throws(IndexFileError) in
