@@ -1,0 +1,549 @@
+#!/usr/bin/env python3
+"""ragpipe on Apache Spark: chunk | embed | build-index per partition, shards and a manifest.
+
+    spark-submit --archives ragpipe-spark.tar.gz#ragpipe spark/ragpipe_spark.py \
+        --input hdfs:///corpora/scifact/corpus.jsonl --partitions 64 --out /shared/scifact-shards
+
+Reads a BEIR JSONL corpus ({"_id","title","text"} per line) or JSON Lines of documents
+({"id","title","text"}) from any path Spark's textFile reads (file://, hdfs://, s3a://, ...),
+cuts it into --partitions contiguous ranges in input order, and runs on each partition, with
+public PySpark APIs only (mapPartitionsWithIndex, subprocess with an argument list, no shell,
+the environment inherited, stderr passed through):
+
+    chunk --format beir DOCS > chunks.jsonl
+    embed chunks.jsonl > part.jsonl
+    build-index part.jsonl -o shard.ragx
+
+checking every child's exit status and its end-of-stream line (stage and record count), the
+chunk ids (unique; embed's in chunk's order; every source one of the partition's documents)
+before anything is published. Part files and shards go to OUT by copy to a temporary name and
+rename, so OUT only ever holds complete files; a task run twice (retry, speculation) writes the
+same bytes (every stage is deterministic). The driver then checks that every partition
+reported once, that the counts add up to the input and every file on disk is the one its task
+reported (size and sha256), and only then writes OUT/manifest.json (again by rename). A job that
+fails writes no manifest: a shard that is not in a manifest is never used.
+
+OUT must be a directory that the executors and the driver all see (local disk in local mode; a
+shared POSIX file system such as NFS or Lustre on a cluster): shards are binary files written
+with rename, which Spark's text outputs cannot do.
+
+Where the tools come from (--ragpipe): an archive shipped with `--archives FILE#ALIAS` (or
+spark.archives), holding bin/{chunk,embed,build-index} and models/all-MiniLM-L6-v2 (make
+spark-pack), found in the task's working directory (YARN, Kubernetes) or under SparkFiles'
+root (local and standalone); or a directory that exists on every worker. --bin and --model
+override its two halves.
+
+Test hook (never set in production): RAGPIPE_SPARK_FAULT=STAGE:MODE:PARTITION[:ATTEMPT] makes
+the task of PARTITION, on attempt ATTEMPT (default 0), fail at STAGE (chunk, embed or
+build-index) by MODE: `kill` sends SIGKILL to the child when it has read half its input;
+`truncate` runs the child to completion (exit 0) and then cuts its output to half its lines, as a
+filter that exits 0 without writing everything would.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+MANIFEST_VERSION = 1
+RECEIPT_VERSION = 1
+STAGES = ("chunk", "embed", "build-index")
+EXIT_USAGE = 64
+EXIT_DATA = 65
+EXIT_FAILED = 70
+
+
+class TaskError(Exception):
+    """A partition failed a check: the task fails and Spark retries it (or fails the job)."""
+
+
+class DriverError(Exception):
+    """The job's result is incomplete or inconsistent: no manifest is written."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers (driver and executors)
+
+
+def log(message):
+    print(f"ragpipe-spark: {message}", file=sys.stderr, flush=True)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _temporary_beside(target):
+    """A new file beside `target` (same file system, so rename is atomic), with the mode a plain
+    open would give it (mkstemp's is 0600)."""
+    folder = os.path.dirname(target) or "."
+    fd, temporary = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".tmp-", dir=folder)
+    os.fchmod(fd, 0o666 & ~_umask())
+    return folder, fd, temporary
+
+
+def publish(source, target):
+    """Copies `source` to `target` through a temporary name in target's folder, synced, then
+    renamed: a reader of `target` sees the old file or the complete new one, never a part."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    folder, fd, temporary = _temporary_beside(target)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+    sync_directory(folder)
+
+
+def write_atomically(target, data):
+    folder, fd, temporary = _temporary_beside(target)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+    sync_directory(folder)
+
+
+def sync_directory(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def part_name(partition):
+    return f"part-{partition:05d}.jsonl"
+
+
+def shard_name(partition):
+    return f"shard-{partition:05d}.ragx"
+
+
+# ---------------------------------------------------------------------------------------------
+# Executor side: one partition
+
+
+def resolve_folder(spec, what):
+    """A folder named by an absolute path, or by an archive alias: in the working directory
+    (YARN, Kubernetes unpack archives there) or under SparkFiles' root (local, standalone)."""
+    candidates = [spec]
+    if not os.path.isabs(spec):
+        candidates.append(os.path.join(os.getcwd(), spec))
+        try:
+            from pyspark import SparkFiles
+            candidates.append(os.path.join(SparkFiles.getRootDirectory(), spec))
+        except Exception:  # not inside Spark (a plain run of a task function)
+            pass
+    for candidate in candidates:
+        if os.path.isdir(candidate):
+            return os.path.abspath(candidate)
+    raise TaskError(f"{what} '{spec}' not found (looked in {', '.join(candidates)}): ship it with --archives FILE#{spec} or pass a path every worker has")
+
+
+def tools_of(config):
+    root = resolve_folder(config["ragpipe"], "--ragpipe") if (config["bin"] is None or config["model"] is None) else None
+    bin_dir = resolve_folder(config["bin"], "--bin") if config["bin"] else os.path.join(root, "bin")
+    model = None
+    if config["embedder"] == "minilm" or config["chunk_model"]:
+        model = resolve_folder(config["model"], "--model") if config["model"] else os.path.join(root, "models", "all-MiniLM-L6-v2")
+    tools = {}
+    for stage in STAGES:
+        path = os.path.join(bin_dir, stage)
+        if not os.access(path, os.X_OK):
+            raise TaskError(f"{path}: not an executable (the archive's bin/ must hold chunk, embed and build-index)")
+        tools[stage] = path
+    return tools, model
+
+
+def fault_for(stage, partition, attempt):
+    spec = os.environ.get("RAGPIPE_SPARK_FAULT")
+    if not spec:
+        return None
+    fields = spec.split(":")
+    if len(fields) not in (3, 4) or fields[0] not in STAGES or fields[1] not in ("kill", "truncate"):
+        raise TaskError(f"RAGPIPE_SPARK_FAULT='{spec}': expected STAGE:kill|truncate:PARTITION[:ATTEMPT]")
+    at_attempt = int(fields[3]) if len(fields) == 4 else 0
+    if fields[0] == stage and int(fields[2]) == partition and at_attempt == attempt:
+        return fields[1]
+    return None
+
+
+def run_child(argv, stdin_path, stdout_path, stage, partition, attempt):
+    """Runs one stage: argument list (no shell), the inherited environment, stderr passed
+    through, stdout to a file. A non-zero exit or death by a signal fails the task."""
+    fault = fault_for(stage, partition, attempt)
+    started = time.monotonic()
+    with open(stdout_path, "wb") as out:
+        if fault == "kill":
+            # Feed half the input through a pipe, then kill the child mid-partition.
+            with open(stdin_path, "rb") as f:
+                data = f.read()
+            lines = data.splitlines(keepends=True)
+            child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out)
+            try:
+                child.stdin.write(b"".join(lines[: max(1, len(lines) // 2)]))
+                child.stdin.flush()
+                time.sleep(0.5)
+                log(f"partition {partition} attempt {attempt}: RAGPIPE_SPARK_FAULT kills {stage} (pid {child.pid}) mid-partition")
+                os.kill(child.pid, signal.SIGKILL)
+                child.stdin.close()
+            except BrokenPipeError:
+                pass
+            status = child.wait()
+        else:
+            with open(stdin_path, "rb") as f:
+                status = subprocess.run(argv, stdin=f, stdout=out).returncode
+    if status < 0:
+        raise TaskError(f"partition {partition}: {stage} was killed by signal {-status} ({' '.join(argv)})")
+    if status != 0:
+        raise TaskError(f"partition {partition}: {stage} exited with status {status} ({' '.join(argv)})")
+    if fault == "truncate":
+        with open(stdout_path, "rb") as f:
+            lines = f.read().splitlines(keepends=True)
+        with open(stdout_path, "wb") as f:
+            f.write(b"".join(lines[: len(lines) // 2]))
+        log(f"partition {partition} attempt {attempt}: RAGPIPE_SPARK_FAULT cut {stage}'s output to {len(lines) // 2} of {len(lines)} lines (exit 0)")
+    return time.monotonic() - started
+
+
+def check_stream(path, stage, partition):
+    """The records of one stage's output and its one end-of-stream line: the line must be the
+    last, name `stage` and count every record. Returns the records' ids, sources and (for embed)
+    the model and dimension. A line that is not UTF-8 JSON fails the task."""
+    ids, sources = [], []
+    model = dim = None
+    marker = None
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            where = f"partition {partition}: {stage} output line {number}"
+            if marker is not None:
+                raise TaskError(f"{where}: a line after the end_of_stream line")
+            if not raw.endswith(b"\n"):
+                raise TaskError(f"{where}: the last line has no newline (the stream was cut)")
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as error:
+                raise TaskError(f"{where}: not a UTF-8 JSON line ({error})")
+            if not isinstance(record, dict):
+                raise TaskError(f"{where}: not a JSON object")
+            if "end_of_stream" in record:
+                marker = record["end_of_stream"]
+                continue
+            if not isinstance(record.get("id"), str):
+                raise TaskError(f"{where}: a record without an id")
+            ids.append(record["id"])
+            sources.append(record.get("source"))
+            if stage == "embed":
+                if model is None:
+                    model, dim = record.get("model"), record.get("dim")
+                elif (record.get("model"), record.get("dim")) != (model, dim):
+                    raise TaskError(f"{where}: model {record.get('model')}/{record.get('dim')} after {model}/{dim}")
+    if marker is None:
+        raise TaskError(f"partition {partition}: {stage}'s output ends without an end_of_stream line ({len(ids)} records read): the stream is incomplete")
+    if not isinstance(marker, dict) or marker.get("version") != 1 or marker.get("stage") != stage or marker.get("records") != len(ids):
+        raise TaskError(f"partition {partition}: {stage}'s end_of_stream line {json.dumps(marker)} does not match its {len(ids)} records")
+    return ids, sources, model, dim
+
+
+def ids_digest(ids):
+    h = hashlib.sha256()
+    for i in ids:
+        h.update(i.encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def beir_line(raw, number, partition, input_format):
+    """The document line as chunk --format beir reads it, and its id."""
+    try:
+        doc = json.loads(raw)
+    except ValueError as error:
+        raise TaskError(f"partition {partition}: input document {number + 1}: not a JSON line ({error})")
+    if not isinstance(doc, dict):
+        raise TaskError(f"partition {partition}: input document {number + 1}: not a JSON object")
+    if input_format == "documents" and "_id" not in doc:
+        if "id" not in doc:
+            raise TaskError(f"partition {partition}: input document {number + 1}: no \"id\"")
+        doc = {"_id": doc["id"], "title": doc.get("title") or "", "text": doc.get("text")}
+        raw = json.dumps(doc, ensure_ascii=False)
+    identifier = doc.get("_id")
+    if isinstance(identifier, int):
+        identifier = str(identifier)
+    if not isinstance(identifier, str) or not identifier:
+        raise TaskError(f"partition {partition}: input document {number + 1}: no \"_id\"")
+    return raw, identifier
+
+
+def run_partition(config, partition, rows):
+    """The task: one partition's documents (index, line) through the stages, checked, published."""
+    from pyspark import TaskContext
+    context = TaskContext.get()
+    attempt = context.attemptNumber() if context else 0
+    task_attempt = context.taskAttemptId() if context else 0
+    tools, model = tools_of(config)
+    out = config["out"]
+    work = tempfile.mkdtemp(prefix=f"ragpipe-spark-{partition:05d}-{task_attempt}-")
+    timings = {}
+    try:
+        documents = os.path.join(work, "documents.jsonl")
+        doc_ids = set()
+        first_row = None
+        with open(documents, "w", encoding="utf-8", newline="\n") as f:
+            for count, (row, raw) in enumerate(rows):
+                if first_row is None:
+                    first_row = row
+                line, identifier = beir_line(raw, row, partition, config["format"])
+                if identifier in doc_ids:
+                    raise TaskError(f"partition {partition}: input document {row + 1}: id '{identifier}' again")
+                doc_ids.add(identifier)
+                f.write(line)
+                f.write("\n")
+        chunks = os.path.join(work, "chunks.jsonl")
+        argv = [tools["chunk"], "--format", "beir"] + (["--model", model] if model else []) + config["chunk_args"]
+        timings["chunk"] = run_child(argv, documents, chunks, "chunk", partition, attempt)
+        chunk_ids, sources, _, _ = check_stream(chunks, "chunk", partition)
+        if len(set(chunk_ids)) != len(chunk_ids):
+            raise TaskError(f"partition {partition}: chunk wrote a chunk id twice")
+        strangers = set(sources) - doc_ids
+        if strangers:
+            raise TaskError(f"partition {partition}: chunk records name sources that are not the partition's documents: {sorted(strangers)[:3]}")
+
+        embedded = os.path.join(work, part_name(partition))
+        argv = [tools["embed"], "--embedder", config["embedder"]] + (["--model", model] if config["embedder"] == "minilm" else []) + config["embed_args"]
+        timings["embed"] = run_child(argv, chunks, embedded, "embed", partition, attempt)
+        embed_ids, _, model_id, dim = check_stream(embedded, "embed", partition)
+        if embed_ids != chunk_ids:
+            raise TaskError(f"partition {partition}: embed's records are not chunk's ({len(embed_ids)} against {len(chunk_ids)}, or in another order)")
+
+        receipt = {
+            "version": RECEIPT_VERSION, "partition": partition, "attempt": attempt, "task_attempt_id": task_attempt,
+            "first_row": first_row, "documents": len(doc_ids), "records": len(chunk_ids), "ids_sha256": ids_digest(chunk_ids),
+            "model": model_id, "dim": dim, "documents_without_chunks": len(doc_ids - set(sources)),
+        }
+        publish(embedded, os.path.join(out, "parts", part_name(partition)))
+        receipt["part"] = {"path": "parts/" + part_name(partition), "bytes": os.path.getsize(embedded), "sha256": sha256_file(embedded)}
+
+        if config["build"]:
+            shard = os.path.join(work, shard_name(partition))
+            log_path = os.path.join(work, "build-index.out")
+            argv = [tools["build-index"], "-o", shard] + config["index_args"]
+            timings["build-index"] = run_child(argv, embedded, log_path, "build-index", partition, attempt)
+            if not os.path.isfile(shard):
+                raise TaskError(f"partition {partition}: build-index exited 0 but wrote no {shard}")
+            receipt["shard"] = {"path": "shards/" + shard_name(partition), "bytes": os.path.getsize(shard), "sha256": sha256_file(shard)}
+            publish(shard, os.path.join(out, "shards", shard_name(partition)))
+        receipt["seconds"] = {k: round(v, 3) for k, v in timings.items()}
+        yield receipt
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver side
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="ragpipe_spark.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input", required=True, help="corpus: BEIR JSONL or JSON Lines of documents, any path Spark's textFile reads")
+    p.add_argument("--out", required=True, help="output folder every executor and the driver see (created; must be empty or absent unless --overwrite)")
+    p.add_argument("--partitions", type=int, required=True, help="partitions = shards (contiguous ranges of the input, in order)")
+    p.add_argument("--format", choices=("beir", "documents"), default="beir", help="beir: {\"_id\",\"title\",\"text\"}; documents: {\"id\",\"title\",\"text\"}")
+    p.add_argument("--ragpipe", default="ragpipe", help="archive alias (--archives FILE#ALIAS) or folder with bin/ and models/ (default: ragpipe)")
+    p.add_argument("--bin", help="folder with chunk, embed and build-index (overrides the archive's bin/)")
+    p.add_argument("--model", help="model folder (overrides the archive's models/all-MiniLM-L6-v2)")
+    p.add_argument("--embedder", choices=("minilm", "hash"), default="minilm")
+    p.add_argument("--chunk-arg", action="append", default=[], help="one more argument for chunk (repeatable), e.g. --chunk-arg=--no-split")
+    p.add_argument("--embed-arg", action="append", default=[], help="one more argument for embed (repeatable)")
+    p.add_argument("--index-arg", action="append", default=[], help="one more argument for build-index (repeatable)")
+    p.add_argument("--no-index", action="store_true", help="stop after the part files (no shards)")
+    p.add_argument("--master", help="Spark master when not run by spark-submit (e.g. local[2]; local[2,4] retries a failed task)")
+    p.add_argument("--overwrite", action="store_true", help="empty OUT first")
+    p.add_argument("--skip-hash-check", action="store_true", help="check the files' sizes only, not their sha256 (huge shards)")
+    args = p.parse_args(argv)
+    if args.partitions < 1:
+        p.error("--partitions must be at least 1")
+    return args
+
+
+def prepare_out(out, overwrite):
+    if os.path.exists(out):
+        if not os.path.isdir(out):
+            raise DriverError(f"{out}: exists and is not a folder")
+        if os.listdir(out):
+            if not overwrite:
+                raise DriverError(f"{out}: not empty (pass --overwrite to replace what is there)")
+            # The manifest goes first: from here on, no reader takes the old shards as a set.
+            for name in ("manifest.json",):
+                try:
+                    os.unlink(os.path.join(out, name))
+                except FileNotFoundError:
+                    pass
+            for name in os.listdir(out):
+                path = os.path.join(out, name)
+                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+    os.makedirs(os.path.join(out, "parts"), exist_ok=True)
+
+
+def check_receipts(receipts, partitions, total_documents, out, build, hash_check):
+    by_partition = {}
+    for r in receipts:
+        if r.get("version") != RECEIPT_VERSION:
+            raise DriverError(f"partition {r.get('partition')}: receipt version {r.get('version')}")
+        if r["partition"] in by_partition:
+            raise DriverError(f"partition {r['partition']} reported twice")
+        by_partition[r["partition"]] = r
+    missing = sorted(set(range(partitions)) - set(by_partition))
+    if missing or len(by_partition) != partitions:
+        raise DriverError(f"partitions {missing[:5]} reported nothing ({len(by_partition)} of {partitions} reported)")
+    ordered = [by_partition[i] for i in range(partitions)]
+    documents = sum(r["documents"] for r in ordered)
+    if documents != total_documents:
+        raise DriverError(f"the partitions hold {documents} documents, the input {total_documents}")
+    models = {(r["model"], r["dim"]) for r in ordered if r["records"] > 0}
+    if len(models) > 1:
+        raise DriverError(f"the partitions were embedded with different models: {sorted(models)}")
+    for r in ordered:
+        for kind in ("part", "shard") if build else ("part",):
+            entry = r[kind]
+            path = os.path.join(out, entry["path"])
+            if not os.path.isfile(path):
+                raise DriverError(f"{path}: missing (partition {r['partition']} reported it)")
+            size = os.path.getsize(path)
+            if size != entry["bytes"]:
+                raise DriverError(f"{path}: {size} bytes, partition {r['partition']} wrote {entry['bytes']}")
+            if hash_check and sha256_file(path) != entry["sha256"]:
+                raise DriverError(f"{path}: sha256 differs from what partition {r['partition']} wrote")
+    # Nothing else may sit beside them as if it were a shard of this set.
+    for folder, names in (("parts", {r["part"]["path"] for r in ordered}),
+                          ("shards", {r["shard"]["path"] for r in ordered} if build else set())):
+        full = os.path.join(out, folder)
+        if not os.path.isdir(full):
+            continue
+        for name in os.listdir(full):
+            if f"{folder}/{name}" in names:
+                continue
+            if name.startswith("."):  # a temporary of an attempt that died before its rename
+                os.unlink(os.path.join(full, name))
+                continue
+            raise DriverError(f"{os.path.join(full, name)}: not written by this job")
+    return ordered, (next(iter(models)) if models else (None, None))
+
+
+def main(argv):
+    args = parse_args(argv)
+    try:
+        from pyspark import TaskContext  # noqa: F401
+        from pyspark.sql import SparkSession
+    except ImportError:
+        log("pyspark is not installed for this python (make spark-venv, or run with spark-submit)")
+        return EXIT_USAGE
+    out = os.path.abspath(args.out)
+    started = time.monotonic()
+    try:
+        prepare_out(out, args.overwrite)
+    except (DriverError, OSError) as error:
+        log(str(error))
+        return EXIT_USAGE
+
+    builder = SparkSession.builder.appName("ragpipe-spark")
+    if args.master:
+        builder = builder.master(args.master)
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
+    spark = builder.getOrCreate()
+    sc = spark.sparkContext
+    sc.setLogLevel("ERROR")
+    spark_ready = time.monotonic()
+    config = {
+        "out": out, "format": args.format, "ragpipe": args.ragpipe, "bin": args.bin, "model": args.model,
+        "embedder": args.embedder, "chunk_model": True,
+        "chunk_args": args.chunk_arg, "embed_args": args.embed_arg, "index_args": args.index_arg, "build": not args.no_index,
+    }
+    if args.bin and not args.model and args.embedder == "hash":
+        config["chunk_model"] = False  # chunk counts upper-bound tokens without a model
+    try:
+        # Contiguous ranges of the input in order: row i goes to partition i·N/total, and each
+        # partition is sorted by row, so part-* in name order is the input order, on every attempt.
+        lines = sc.textFile(args.input).filter(lambda line: line.strip() != "")
+        indexed = lines.zipWithIndex().map(lambda pair: (pair[1], pair[0]))
+        total = indexed.count()
+        if total == 0:
+            raise DriverError(f"{args.input}: no documents")
+        n = args.partitions
+        ranged = indexed.repartitionAndSortWithinPartitions(n, partitionFunc=lambda row: row * n // total)
+        receipts = ranged.mapPartitionsWithIndex(lambda i, rows: run_partition(config, i, rows)).collect()
+        ordered, (model, dim) = check_receipts(receipts, n, total, out, config["build"], not args.skip_hash_check)
+    except DriverError as error:
+        log(str(error) + "; no manifest written")
+        spark.stop()
+        return EXIT_DATA
+    except Exception as error:  # a task failed more often than spark.task.maxFailures allows
+        first = str(error).strip().splitlines()
+        reason = next((line.strip() for line in first if "TaskError" in line), first[0] if first else type(error).__name__)
+        log(f"the job failed: {reason}; no manifest written")
+        spark.stop()
+        return EXIT_FAILED
+    finished = time.monotonic()
+    manifest = {
+        "ragpipe_manifest": MANIFEST_VERSION,
+        "model": model, "dim": dim,
+        "documents": total, "records": sum(r["records"] for r in ordered),
+        "partitions": n,
+        "shards": [dict(r["shard"], records=r["records"], documents=r["documents"], ids_sha256=r["ids_sha256"]) for r in ordered] if config["build"] else [],
+        "parts": [dict(r["part"], records=r["records"]) for r in ordered],
+    }
+    # What each task did (attempts, seconds), beside the manifest, for the logs and the tests.
+    write_atomically(os.path.join(out, "job.json"), (json.dumps({"receipts": ordered, "spark_start_seconds": round(spark_ready - started, 3),
+                                                                 "job_seconds": round(finished - spark_ready, 3)}, indent=1) + "\n").encode("utf-8"))
+    write_atomically(os.path.join(out, "manifest.json"), (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
+    seconds = {stage: round(sum(r["seconds"].get(stage, 0) for r in ordered), 2) for stage in STAGES}
+    retried = [r["partition"] for r in ordered if r["attempt"] > 0]
+    log(f"{total} documents → {manifest['records']} chunks in {n} partitions → {out}/manifest.json; "
+        f"spark start {spark_ready - started:.1f} s, job {finished - spark_ready:.1f} s; "
+        f"in tasks: chunk {seconds['chunk']} s, embed {seconds['embed']} s, build-index {seconds['build-index']} s"
+        + (f"; retried partitions {retried}" if retried else ""))
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
