@@ -44,6 +44,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -517,8 +518,10 @@ def main(argv):
         spark.stop()
         return EXIT_DATA
     except Exception as error:  # a task failed more often than spark.task.maxFailures allows
-        first = str(error).strip().splitlines()
-        reason = next((line.strip() for line in first if "TaskError" in line), first[0] if first else type(error).__name__)
+        # The task's own one-line reason is inside the Java exception's text, after its traceback.
+        text = str(error).strip().splitlines()
+        reasons = [line.split("TaskError:", 1)[1].strip() for line in text if re.match(r"^\s*(\w+\.)?TaskError:", line)]
+        reason = reasons[-1] if reasons else (text[0] if text else type(error).__name__)
         log(f"the job failed: {reason}; no manifest written")
         spark.stop()
         return EXIT_FAILED
