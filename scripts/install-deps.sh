@@ -14,8 +14,9 @@ set -euo pipefail
 
 # One line per need: apt package | how to check | what the check looks for | needed by.
 # "build" needs are required (the compile fails without them); "test" needs are optional: without
-# them the LLM tests (cmake, ninja, g++, numpy), the OpenAI client test of serve (venv) and its
-# page test in a browser (chromium) are skipped and `make test` lists them as skipped.
+# them the LLM tests (cmake, ninja, g++, numpy), the OpenAI client test of serve (venv), its
+# page test in a browser (chromium) and the Spark tests (java, for pyspark) are skipped and
+# `make test` lists them as skipped.
 # Add a package here and every target and .ci/run picks it up.
 NEEDS='
 zlib1g-dev      header  zlib.h      build
@@ -31,6 +32,7 @@ g++             tool    g++         test
 python3-numpy   python  numpy       test
 python3-venv    python  ensurepip   test
 chromium        tool    chromium    test
+openjdk-17-jre-headless tool java   test
 '
 
 mode=${1:-build}

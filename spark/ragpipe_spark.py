@@ -33,7 +33,8 @@ spark-pack), found in the task's working directory (YARN, Kubernetes) or under S
 root (local and standalone); or a directory that exists on every worker. --bin and --model
 override its two halves.
 
-Test hook (never set in production): RAGPIPE_SPARK_FAULT=STAGE:MODE:PARTITION[:ATTEMPT] makes
+Test hook (never set in production): RAGPIPE_SPARK_FAULT=STAGE:MODE:PARTITION[:ATTEMPT] (several,
+comma-separated) makes
 the task of PARTITION, on attempt ATTEMPT (default 0), fail at STAGE (chunk, embed or
 build-index) by MODE: `kill` sends SIGKILL to the child when it has read half its input;
 `truncate` runs the child to completion (exit 0) and then cuts its output to half its lines, as a
@@ -187,6 +188,12 @@ def tools_of(config):
     tools = {}
     for stage in STAGES:
         path = os.path.join(bin_dir, stage)
+        if os.path.isfile(path) and not os.access(path, os.X_OK):
+            # Spark unpacks a .tar archive without the files' modes: give ours back their x bits.
+            try:
+                os.chmod(path, os.stat(path).st_mode | 0o755)
+            except OSError:
+                pass
         if not os.access(path, os.X_OK):
             raise TaskError(f"{path}: not an executable (the archive's bin/ must hold chunk, embed and build-index)")
         tools[stage] = path
@@ -194,15 +201,18 @@ def tools_of(config):
 
 
 def fault_for(stage, partition, attempt):
+    """The test hook's fault for this stage of this attempt, if any (several, comma-separated)."""
     spec = os.environ.get("RAGPIPE_SPARK_FAULT")
     if not spec:
         return None
-    fields = spec.split(":")
-    if len(fields) not in (3, 4) or fields[0] not in STAGES or fields[1] not in ("kill", "truncate"):
-        raise TaskError(f"RAGPIPE_SPARK_FAULT='{spec}': expected STAGE:kill|truncate:PARTITION[:ATTEMPT]")
-    at_attempt = int(fields[3]) if len(fields) == 4 else 0
-    if fields[0] == stage and int(fields[2]) == partition and at_attempt == attempt:
-        return fields[1]
+    for item in spec.split(","):
+        fields = item.split(":")
+        if (len(fields) not in (3, 4) or fields[0] not in STAGES or fields[1] not in ("kill", "truncate")
+                or not all(f.isdigit() for f in fields[2:])):
+            raise TaskError(f"RAGPIPE_SPARK_FAULT='{spec}': expected STAGE:kill|truncate:PARTITION[:ATTEMPT], comma-separated")
+        at_attempt = int(fields[3]) if len(fields) == 4 else 0
+        if fields[0] == stage and int(fields[2]) == partition and at_attempt == attempt:
+            return fields[1]
     return None
 
 
@@ -397,6 +407,7 @@ def parse_args(argv):
     p.add_argument("--embed-arg", action="append", default=[], help="one more argument for embed (repeatable)")
     p.add_argument("--index-arg", action="append", default=[], help="one more argument for build-index (repeatable)")
     p.add_argument("--no-index", action="store_true", help="stop after the part files (no shards)")
+    p.add_argument("--archives", help="when not run by spark-submit: FILE#ALIAS to ship (sets spark.archives), e.g. .build/spark/ragpipe-spark.tar#ragpipe")
     p.add_argument("--master", help="Spark master when not run by spark-submit (e.g. local[2]; local[2,4] retries a failed task)")
     p.add_argument("--overwrite", action="store_true", help="empty OUT first")
     p.add_argument("--skip-hash-check", action="store_true", help="check the files' sizes only, not their sha256 (huge shards)")
@@ -489,6 +500,8 @@ def main(argv):
     builder = SparkSession.builder.appName("ragpipe-spark")
     if args.master:
         builder = builder.master(args.master)
+    if args.archives:
+        builder = builder.config("spark.archives", args.archives)
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     spark = builder.getOrCreate()
     sc = spark.sparkContext
