@@ -34,6 +34,29 @@ public enum BuildIndexStage {
         try OutputTarget.checkNotAnInput(output, inputs: inputs)
         let builder = IndexBuilder(blockSize: blockSize, compressionLevel: compressionLevel, spoolDirectory: OutputTarget.directory(of: output))
         if bm25 != nil { builder.lexicalText = bm25Text }
+        let inputBytes = try ingest(inputs: inputs, into: builder, allowUnterminated: allowUnterminated, progress: progress)
+        let ingestSeconds = progress.elapsed
+        guard builder.count > 0 else {
+            throw RagPipeError.emptyInput("no records in \(inputs.isEmpty ? "stdin" : inputs.joined(separator: " ")); nothing written to \(output)")
+        }
+        try dense.checkTrained(records: builder)
+        progress.update("writing \(output)")
+        var extra: [(IndexFormat.SectionKind, [UInt8])] = []
+        var settings: IndexMetadata.BM25Settings? = nil
+        if let bm25 {
+            let built = BM25Builder.build(texts: builder.lexicalTexts)
+            extra = [(.bm25Vocabulary, built.vocabulary), (.bm25Postings, built.postings), (.bm25Lengths, built.lengths)]
+            settings = .init(k1: Double(bm25.k1), b: Double(bm25.b), averageLength: built.averageLength)
+        }
+        let summary = try builder.write(to: output, extraSections: extra, bm25: settings,
+                                        dense: dense, status: { progress.update($0) })
+        return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
+                       inputBytes: inputBytes, renormalized: builder.renormalized)
+    }
+
+    /// Reads every input's records into `builder`, each input checked to end with its
+    /// end-of-stream line; returns the bytes read.
+    static func ingest(inputs: [String], into builder: IndexBuilder, allowUnterminated: Bool, progress: Progress) throws -> Int {
         var inputBytes = 0
         for input in inputs.isEmpty ? ["-"] : inputs {
             let reader = try LineReader(path: input)
@@ -53,22 +76,7 @@ public enum BuildIndexStage {
             }
             try segments.finish(allowUnterminated: allowUnterminated)
         }
-        let ingestSeconds = progress.elapsed
-        guard builder.count > 0 else {
-            throw RagPipeError.emptyInput("no records in \(inputs.isEmpty ? "stdin" : inputs.joined(separator: " ")); nothing written to \(output)")
-        }
-        progress.update("writing \(output)")
-        var extra: [(IndexFormat.SectionKind, [UInt8])] = []
-        var settings: IndexMetadata.BM25Settings? = nil
-        if let bm25 {
-            let built = BM25Builder.build(texts: builder.lexicalTexts)
-            extra = [(.bm25Vocabulary, built.vocabulary), (.bm25Postings, built.postings), (.bm25Lengths, built.lengths)]
-            settings = .init(k1: Double(bm25.k1), b: Double(bm25.b), averageLength: built.averageLength)
-        }
-        let summary = try builder.write(to: output, extraSections: extra, bm25: settings,
-                                        dense: dense, status: { progress.update($0) })
-        return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
-                       inputBytes: inputBytes, renormalized: builder.renormalized)
+        return inputBytes
     }
 }
 
@@ -94,6 +102,7 @@ extension BuildIndexStage {
             }
         }
         let ingestSeconds = progress.elapsed
+        try dense.checkTrained(records: builder)
         let summary = try builder.write(to: output, dense: dense, status: { progress.update($0) })
         return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
                        inputBytes: inputBytes, renormalized: builder.renormalized)
