@@ -11,31 +11,38 @@ public PySpark APIs only (mapPartitionsWithIndex, subprocess with an argument li
 the environment inherited, stderr passed through):
 
     chunk --format beir DOCS > chunks.jsonl
-    embed chunks.jsonl > part.jsonl
-    build-index part.jsonl -o shard.ragx
+    embed chunks.jsonl > part-NNNNN.jsonl
+    build-index --kind K --codes C -o shard-NNNNN.ragx < part-NNNNN.jsonl
 
 checking every child's exit status and its end-of-stream line (stage and record count), the
 chunk ids (unique; embed's in chunk's order; every source one of the partition's documents)
-before anything is published. Part files and shards go to OUT by copy to a temporary name and
-rename, so OUT only ever holds complete files; a task run twice (retry, speculation) writes the
-same bytes (every stage is deterministic). The driver then checks that every partition
-reported once, that the counts add up to the input and every file on disk is the one its task
-reported (size and sha256), and only then writes OUT/manifest.json (again by rename). A job that
-fails writes no manifest: a shard that is not in a manifest is never used.
+before anything is published. An IVF or sq8 set is trained once: each partition also keeps the
+chunks whose id hash falls under --train-fraction (the same sample however the corpus is cut),
+one task runs `build-index --train-only` on them, the trained file goes to every executor
+through SparkFiles, and a second stage builds each shard with `build-index --centroids` from its
+part file, so every shard has the same lists and codes.
+
+Part files and shards go to OUT by copy to a temporary name and rename, so OUT only ever holds
+complete files; a task run twice (retry, speculation) writes the same bytes (every stage is
+deterministic). The driver checks that every partition reported once, that the documents add up
+to the input and that every file on disk is the one its task reported (size and sha256); then
+`build-index --manifest` (one task) opens every shard, checks that they form a set and writes
+OUT/manifest.json by rename, which `query` and `evaluate` open. A job that fails writes no
+manifest: a shard that is not in a manifest is never used. OUT/job.json records what each task
+did (attempts, seconds, sha256s).
 
 OUT must be a directory that the executors and the driver all see (local disk in local mode; a
 shared POSIX file system such as NFS or Lustre on a cluster): shards are binary files written
 with rename, which Spark's text outputs cannot do.
 
 Where the tools come from (--ragpipe): an archive shipped with `--archives FILE#ALIAS` (or
-spark.archives), holding bin/{chunk,embed,build-index} and models/all-MiniLM-L6-v2 (make
+spark.archives), holding bin/{chunk,embed,build-index,query} and models/all-MiniLM-L6-v2 (make
 spark-pack), found in the task's working directory (YARN, Kubernetes) or under SparkFiles'
 root (local and standalone); or a directory that exists on every worker. --bin and --model
 override its two halves.
 
 Test hook (never set in production): RAGPIPE_SPARK_FAULT=STAGE:MODE:PARTITION[:ATTEMPT] (several,
-comma-separated) makes
-the task of PARTITION, on attempt ATTEMPT (default 0), fail at STAGE (chunk, embed or
+comma-separated) makes the task of PARTITION, on attempt ATTEMPT (default 0), fail at STAGE (chunk, embed or
 build-index) by MODE: `kill` sends SIGKILL to the child when it has read half its input;
 `truncate` runs the child to completion (exit 0) and then cuts its output to half its lines, as a
 filter that exits 0 without writing everything would.
@@ -53,7 +60,6 @@ import sys
 import tempfile
 import time
 
-MANIFEST_VERSION = 1
 RECEIPT_VERSION = 1
 STAGES = ("chunk", "embed", "build-index")
 EXIT_USAGE = 64
@@ -324,22 +330,44 @@ def beir_line(raw, number, partition, input_format):
     return raw, identifier
 
 
-def run_partition(config, partition, rows):
-    """The task: one partition's documents (index, line) through the stages, checked, published."""
+def task_attempt():
     from pyspark import TaskContext
     context = TaskContext.get()
-    attempt = context.attemptNumber() if context else 0
-    task_attempt = context.taskAttemptId() if context else 0
+    return (context.attemptNumber(), context.taskAttemptId()) if context else (0, 0)
+
+
+def in_sample(identifier, fraction):
+    """Whether a chunk is in the training sample: decided by its id (a hash) alone, so the
+    sample is the same however the corpus is partitioned and on every attempt."""
+    return fraction >= 1 or int(identifier[:8], 16) < fraction * 2 ** 32
+
+
+def build_shard(config, tools, partition, attempt, work, part_path, timings, centroids=None):
+    """build-index over one part file; the shard's receipt entry, once it is published."""
+    shard = os.path.join(work, shard_name(partition))
+    argv = [tools["build-index"], "-o", shard] + (["--centroids", centroids] if centroids else []) + config["index_args"]
+    timings["build-index"] = run_child(argv, part_path, os.path.join(work, "build-index.out"), "build-index", partition, attempt)
+    if not os.path.isfile(shard):
+        raise TaskError(f"partition {partition}: build-index exited 0 but wrote no {shard}")
+    entry = {"path": "shards/" + shard_name(partition), "bytes": os.path.getsize(shard), "sha256": sha256_file(shard)}
+    publish(shard, os.path.join(config["out"], "shards", shard_name(partition)))
+    return entry
+
+
+def run_partition(config, partition, rows):
+    """Stage 1, one partition's documents (row, line): chunk, embed, checked, the part file
+    published; then its shard, unless the shards wait for trained centroids (stage 2)."""
+    attempt, task_attempt_id = task_attempt()
     tools, model = tools_of(config)
     out = config["out"]
-    work = tempfile.mkdtemp(prefix=f"ragpipe-spark-{partition:05d}-{task_attempt}-")
+    work = tempfile.mkdtemp(prefix=f"ragpipe-spark-{partition:05d}-{task_attempt_id}-")
     timings = {}
     try:
         documents = os.path.join(work, "documents.jsonl")
         doc_ids = set()
         first_row = None
         with open(documents, "w", encoding="utf-8", newline="\n") as f:
-            for count, (row, raw) in enumerate(rows):
+            for row, raw in rows:
                 if first_row is None:
                     first_row = row
                 line, identifier = beir_line(raw, row, partition, config["format"])
@@ -366,26 +394,83 @@ def run_partition(config, partition, rows):
             raise TaskError(f"partition {partition}: embed's records are not chunk's ({len(embed_ids)} against {len(chunk_ids)}, or in another order)")
 
         receipt = {
-            "version": RECEIPT_VERSION, "partition": partition, "attempt": attempt, "task_attempt_id": task_attempt,
+            "version": RECEIPT_VERSION, "partition": partition, "attempt": attempt, "task_attempt_id": task_attempt_id,
             "first_row": first_row, "documents": len(doc_ids), "records": len(chunk_ids), "ids_sha256": ids_digest(chunk_ids),
-            "model": model_id, "dim": dim, "documents_without_chunks": len(doc_ids - set(sources)),
+            "model": model_id, "dim": dim, "documents_without_chunks": len(doc_ids - set(sources)), "shard": None,
         }
         publish(embedded, os.path.join(out, "parts", part_name(partition)))
         receipt["part"] = {"path": "parts/" + part_name(partition), "bytes": os.path.getsize(embedded), "sha256": sha256_file(embedded)}
 
-        if config["build"]:
-            shard = os.path.join(work, shard_name(partition))
-            log_path = os.path.join(work, "build-index.out")
-            argv = [tools["build-index"], "-o", shard] + config["index_args"]
-            timings["build-index"] = run_child(argv, embedded, log_path, "build-index", partition, attempt)
-            if not os.path.isfile(shard):
-                raise TaskError(f"partition {partition}: build-index exited 0 but wrote no {shard}")
-            receipt["shard"] = {"path": "shards/" + shard_name(partition), "bytes": os.path.getsize(shard), "sha256": sha256_file(shard)}
-            publish(shard, os.path.join(out, "shards", shard_name(partition)))
+        if config["train"]:
+            # The training sample: the records whose id hash falls under the fraction, as a stream.
+            sample = os.path.join(work, f"sample-{partition:05d}.jsonl")
+            kept = 0
+            with open(embedded, "rb") as src, open(sample, "wb") as dst:
+                for raw in src:
+                    if raw.startswith(b'{"end_of_stream"'):
+                        continue
+                    if in_sample(json.loads(raw)["id"], config["train_fraction"]):
+                        dst.write(raw)
+                        kept += 1
+                dst.write(json.dumps({"end_of_stream": {"version": 1, "stage": "embed", "records": kept}}, separators=(",", ":")).encode() + b"\n")
+            publish(sample, os.path.join(out, "train", f"sample-{partition:05d}.jsonl"))
+            receipt["sample"] = {"path": f"train/sample-{partition:05d}.jsonl", "records": kept}
+        elif config["build"] and chunk_ids:
+            receipt["shard"] = build_shard(config, tools, partition, attempt, work, embedded, timings)
         receipt["seconds"] = {k: round(v, 3) for k, v in timings.items()}
         yield receipt
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def train_task(config, inputs):
+    """The one training task: build-index --train-only over every partition's sample."""
+    attempt, task_attempt_id = task_attempt()
+    tools, _ = tools_of(config)
+    work = tempfile.mkdtemp(prefix=f"ragpipe-spark-train-{task_attempt_id}-")
+    try:
+        samples = [os.path.join(config["out"], path) for path in inputs]
+        trained = os.path.join(work, "trained.ragq")
+        argv = [tools["build-index"], "--train-only", "-o", trained] + config["train_args"] + samples
+        started = time.monotonic()
+        status = subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
+        if status != 0:
+            raise TaskError(f"training: build-index --train-only exited with status {status} ({' '.join(argv)})")
+        publish(trained, os.path.join(config["out"], "trained.ragq"))
+        yield {"path": "trained.ragq", "bytes": os.path.getsize(trained), "sha256": sha256_file(trained),
+               "seconds": round(time.monotonic() - started, 3), "attempt": attempt}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def shard_task(config, partition, items):
+    """Stage 2 (trained sets): the partition's part file into a shard with the shared centroids."""
+    from pyspark import SparkFiles
+    records = list(items)[0]
+    attempt, task_attempt_id = task_attempt()
+    tools, _ = tools_of(config)
+    work = tempfile.mkdtemp(prefix=f"ragpipe-spark-shard-{partition:05d}-{task_attempt_id}-")
+    timings = {}
+    try:
+        entry = None
+        if records > 0:
+            part = os.path.join(config["out"], "parts", part_name(partition))
+            entry = build_shard(config, tools, partition, attempt, work, part, timings, centroids=SparkFiles.get("trained.ragq"))
+        yield {"partition": partition, "shard": entry, "attempt": attempt, "seconds": timings.get("build-index", 0)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def manifest_task(config, shard_paths):
+    """build-index --manifest over the shards: it opens every one, checks that they form a set
+    (model, codes, lists, quantizer) and writes OUT/manifest.json by rename, the commit point."""
+    tools, _ = tools_of(config)
+    out = config["out"]
+    argv = [tools["build-index"], "--manifest", "-o", os.path.join(out, "manifest.json")] + [os.path.join(out, p) for p in shard_paths]
+    status = subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
+    if status != 0:
+        raise TaskError(f"build-index --manifest exited with status {status} ({' '.join(argv)})")
+    yield True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,10 +488,14 @@ def parse_args(argv):
     p.add_argument("--bin", help="folder with chunk, embed and build-index (overrides the archive's bin/)")
     p.add_argument("--model", help="model folder (overrides the archive's models/all-MiniLM-L6-v2)")
     p.add_argument("--embedder", choices=("minilm", "hash"), default="minilm")
+    p.add_argument("--kind", choices=("flat", "ivf"), default="flat", help="shard layout; ivf trains centroids once on a sample (build-index --train-only) and every shard uses them (--centroids)")
+    p.add_argument("--codes", choices=("fp32", "fp16", "sq8"), default="fp32", help="vector codes; sq8 ranges are trained once like centroids")
+    p.add_argument("--train-fraction", type=float, default=1.0, help="share of the chunks (chosen by id hash) that --train-only trains on (default 1: all)")
     p.add_argument("--chunk-arg", action="append", default=[], help="one more argument for chunk (repeatable), e.g. --chunk-arg=--no-split")
     p.add_argument("--embed-arg", action="append", default=[], help="one more argument for embed (repeatable)")
-    p.add_argument("--index-arg", action="append", default=[], help="one more argument for build-index (repeatable)")
-    p.add_argument("--no-index", action="store_true", help="stop after the part files (no shards)")
+    p.add_argument("--index-arg", action="append", default=[], help="one more argument for each shard's build-index (repeatable), e.g. --index-arg=--no-bm25")
+    p.add_argument("--train-arg", action="append", default=[], help="one more argument for build-index --train-only (repeatable), e.g. --train-arg=--nlist=64")
+    p.add_argument("--no-index", action="store_true", help="stop after the part files (no shards, no manifest)")
     p.add_argument("--archives", help="when not run by spark-submit: FILE#ALIAS to ship (sets spark.archives), e.g. .build/spark/ragpipe-spark.tar#ragpipe")
     p.add_argument("--master", help="Spark master when not run by spark-submit (e.g. local[2]; local[2,4] retries a failed task)")
     p.add_argument("--overwrite", action="store_true", help="empty OUT first")
@@ -414,6 +503,8 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.partitions < 1:
         p.error("--partitions must be at least 1")
+    if not 0 < args.train_fraction <= 1:
+        p.error("--train-fraction must be in (0, 1]")
     return args
 
 
@@ -425,18 +516,28 @@ def prepare_out(out, overwrite):
             if not overwrite:
                 raise DriverError(f"{out}: not empty (pass --overwrite to replace what is there)")
             # The manifest goes first: from here on, no reader takes the old shards as a set.
-            for name in ("manifest.json",):
-                try:
-                    os.unlink(os.path.join(out, name))
-                except FileNotFoundError:
-                    pass
+            try:
+                os.unlink(os.path.join(out, "manifest.json"))
+            except FileNotFoundError:
+                pass
             for name in os.listdir(out):
                 path = os.path.join(out, name)
                 shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
     os.makedirs(os.path.join(out, "parts"), exist_ok=True)
 
 
-def check_receipts(receipts, partitions, total_documents, out, build, hash_check):
+def check_file(out, entry, owner, hash_check):
+    path = os.path.join(out, entry["path"])
+    if not os.path.isfile(path):
+        raise DriverError(f"{path}: missing ({owner} reported it)")
+    size = os.path.getsize(path)
+    if size != entry["bytes"]:
+        raise DriverError(f"{path}: {size} bytes, {owner} wrote {entry['bytes']}")
+    if hash_check and sha256_file(path) != entry["sha256"]:
+        raise DriverError(f"{path}: sha256 differs from what {owner} wrote")
+
+
+def check_receipts(receipts, partitions, total_documents):
     by_partition = {}
     for r in receipts:
         if r.get("version") != RECEIPT_VERSION:
@@ -454,40 +555,42 @@ def check_receipts(receipts, partitions, total_documents, out, build, hash_check
     models = {(r["model"], r["dim"]) for r in ordered if r["records"] > 0}
     if len(models) > 1:
         raise DriverError(f"the partitions were embedded with different models: {sorted(models)}")
-    for r in ordered:
-        for kind in ("part", "shard") if build else ("part",):
-            entry = r[kind]
-            path = os.path.join(out, entry["path"])
-            if not os.path.isfile(path):
-                raise DriverError(f"{path}: missing (partition {r['partition']} reported it)")
-            size = os.path.getsize(path)
-            if size != entry["bytes"]:
-                raise DriverError(f"{path}: {size} bytes, partition {r['partition']} wrote {entry['bytes']}")
-            if hash_check and sha256_file(path) != entry["sha256"]:
-                raise DriverError(f"{path}: sha256 differs from what partition {r['partition']} wrote")
-    # Nothing else may sit beside them as if it were a shard of this set.
-    for folder, names in (("parts", {r["part"]["path"] for r in ordered}),
-                          ("shards", {r["shard"]["path"] for r in ordered} if build else set())):
+    if not models:
+        raise DriverError("no partition has a chunk")
+    return ordered, next(iter(models))
+
+
+def check_folders(out, ordered):
+    """Nothing may sit beside the job's files as if it were one of them; temporaries of attempts
+    that died before their rename (dot files) are removed."""
+    expected = {"parts": {r["part"]["path"] for r in ordered}, "shards": {r["shard"]["path"] for r in ordered if r["shard"]},
+                "train": {r["sample"]["path"] for r in ordered if r.get("sample")}}
+    for folder, names in expected.items():
         full = os.path.join(out, folder)
         if not os.path.isdir(full):
             continue
         for name in os.listdir(full):
             if f"{folder}/{name}" in names:
                 continue
-            if name.startswith("."):  # a temporary of an attempt that died before its rename
+            if name.startswith("."):
                 os.unlink(os.path.join(full, name))
                 continue
             raise DriverError(f"{os.path.join(full, name)}: not written by this job")
-    return ordered, (next(iter(models)) if models else (None, None))
+
+
+def failure_reason(error):
+    # The task's own one-line reason is inside the Java exception's text, after its traceback.
+    text = str(error).strip().splitlines()
+    reasons = [line.split("TaskError:", 1)[1].strip() for line in text if re.match(r"^\s*(\w+\.)?TaskError:", line)]
+    return reasons[-1] if reasons else (text[0] if text else type(error).__name__)
 
 
 def main(argv):
     args = parse_args(argv)
     try:
-        from pyspark import TaskContext  # noqa: F401
         from pyspark.sql import SparkSession
     except ImportError:
-        log("pyspark is not installed for this python (make spark-venv, or run with spark-submit)")
+        log("pyspark is not installed for this python (scripts/spark-venv.sh makes a venv; or run with spark-submit)")
         return EXIT_USAGE
     out = os.path.abspath(args.out)
     started = time.monotonic()
@@ -507,13 +610,18 @@ def main(argv):
     sc = spark.sparkContext
     sc.setLogLevel("ERROR")
     spark_ready = time.monotonic()
+    train = not args.no_index and (args.kind == "ivf" or args.codes == "sq8")
+    shape = ["--kind", args.kind, "--codes", args.codes]
     config = {
         "out": out, "format": args.format, "ragpipe": args.ragpipe, "bin": args.bin, "model": args.model,
-        "embedder": args.embedder, "chunk_model": True,
-        "chunk_args": args.chunk_arg, "embed_args": args.embed_arg, "index_args": args.index_arg, "build": not args.no_index,
+        "embedder": args.embedder, "chunk_model": not (args.bin and not args.model and args.embedder == "hash"),
+        "chunk_args": args.chunk_arg, "embed_args": args.embed_arg,
+        # With training, the shape goes to --train-only and the shards take it from the file.
+        "index_args": ([] if train else shape) + args.index_arg, "train_args": shape + args.train_arg, "build": not args.no_index,
+        "train": train, "train_fraction": args.train_fraction,
     }
-    if args.bin and not args.model and args.embedder == "hash":
-        config["chunk_model"] = False  # chunk counts upper-bound tokens without a model
+    n = args.partitions
+    trained = None
     try:
         # Contiguous ranges of the input in order: row i goes to partition i·N/total, and each
         # partition is sorted by row, so part-* in name order is the input order, on every attempt.
@@ -522,43 +630,76 @@ def main(argv):
         total = indexed.count()
         if total == 0:
             raise DriverError(f"{args.input}: no documents")
-        n = args.partitions
         ranged = indexed.repartitionAndSortWithinPartitions(n, partitionFunc=lambda row: row * n // total)
         receipts = ranged.mapPartitionsWithIndex(lambda i, rows: run_partition(config, i, rows)).collect()
-        ordered, (model, dim) = check_receipts(receipts, n, total, out, config["build"], not args.skip_hash_check)
+        ordered, (model, dim) = check_receipts(receipts, n, total)
+        hash_check = not args.skip_hash_check
+        for r in ordered:
+            check_file(out, r["part"], f"partition {r['partition']}", hash_check)
+        stage1_done = time.monotonic()
+        if train:
+            samples = [r["sample"]["path"] for r in ordered if r["sample"]["records"] > 0]
+            trained = sc.parallelize([samples], 1).mapPartitions(lambda items: train_task(config, next(iter(items)))).collect()[0]
+            check_file(out, trained, "the training task", hash_check)
+            sc.addFile(os.path.join(out, "trained.ragq"))
+            counts = [r["records"] for r in ordered]
+            built = sc.parallelize(counts, n).mapPartitionsWithIndex(lambda i, items: shard_task(config, i, items)).collect()
+            for b in built:
+                ordered[b["partition"]]["shard"] = b["shard"]
+                ordered[b["partition"]]["seconds"]["build-index"] = b["seconds"]
+                ordered[b["partition"]]["shard_attempt"] = b["attempt"]
+            if sorted(b["partition"] for b in built) != list(range(n)):
+                raise DriverError("the shard stage did not report every partition once")
+        if config["build"]:
+            for r in ordered:
+                if (r["shard"] is None) != (r["records"] == 0):
+                    raise DriverError(f"partition {r['partition']}: {r['records']} records but {'no' if r['shard'] is None else 'a'} shard")
+                if r["shard"]:
+                    check_file(out, r["shard"], f"partition {r['partition']}", hash_check)
+        check_folders(out, ordered)
+        finished = time.monotonic()
+        seconds = {stage: round(sum(r["seconds"].get(stage, 0) for r in ordered), 2) for stage in STAGES}
+        # What each task did (attempts, seconds, sha256s), for the logs and the tests; not read by query.
+        job = {"ragpipe_spark_job": 1, "input": args.input, "documents": total, "records": sum(r["records"] for r in ordered),
+               "model": model, "dim": dim, "partitions": n, "kind": args.kind, "codes": args.codes, "trained": trained,
+               "spark_start_seconds": round(spark_ready - started, 3), "stage1_seconds": round(stage1_done - spark_ready, 3),
+               "job_seconds": round(finished - spark_ready, 3), "task_seconds": seconds, "receipts": ordered}
+        write_atomically(os.path.join(out, "job.json"), (json.dumps(job, indent=1) + "\n").encode("utf-8"))
+        if config["build"]:
+            shards = [r["shard"]["path"] for r in ordered if r["shard"]]
+            sc.parallelize([shards], 1).mapPartitions(lambda items: manifest_task(config, next(iter(items)))).collect()
+            check_manifest(out, ordered)
     except DriverError as error:
         log(str(error) + "; no manifest written")
         spark.stop()
         return EXIT_DATA
     except Exception as error:  # a task failed more often than spark.task.maxFailures allows
-        # The task's own one-line reason is inside the Java exception's text, after its traceback.
-        text = str(error).strip().splitlines()
-        reasons = [line.split("TaskError:", 1)[1].strip() for line in text if re.match(r"^\s*(\w+\.)?TaskError:", line)]
-        reason = reasons[-1] if reasons else (text[0] if text else type(error).__name__)
-        log(f"the job failed: {reason}; no manifest written")
+        log(f"the job failed: {failure_reason(error)}; no manifest written")
         spark.stop()
         return EXIT_FAILED
-    finished = time.monotonic()
-    manifest = {
-        "ragpipe_manifest": MANIFEST_VERSION,
-        "model": model, "dim": dim,
-        "documents": total, "records": sum(r["records"] for r in ordered),
-        "partitions": n,
-        "shards": [dict(r["shard"], records=r["records"], documents=r["documents"], ids_sha256=r["ids_sha256"]) for r in ordered] if config["build"] else [],
-        "parts": [dict(r["part"], records=r["records"]) for r in ordered],
-    }
-    # What each task did (attempts, seconds), beside the manifest, for the logs and the tests.
-    write_atomically(os.path.join(out, "job.json"), (json.dumps({"receipts": ordered, "spark_start_seconds": round(spark_ready - started, 3),
-                                                                 "job_seconds": round(finished - spark_ready, 3)}, indent=1) + "\n").encode("utf-8"))
-    write_atomically(os.path.join(out, "manifest.json"), (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
-    seconds = {stage: round(sum(r["seconds"].get(stage, 0) for r in ordered), 2) for stage in STAGES}
-    retried = [r["partition"] for r in ordered if r["attempt"] > 0]
-    log(f"{total} documents → {manifest['records']} chunks in {n} partitions → {out}/manifest.json; "
-        f"spark start {spark_ready - started:.1f} s, job {finished - spark_ready:.1f} s; "
+    retried = [r["partition"] for r in ordered if r["attempt"] > 0 or r.get("shard_attempt", 0) > 0]
+    log(f"{total} documents → {job['records']} chunks in {n} partitions → {out}/" + ("manifest.json" if config["build"] else "parts")
+        + f"; spark start {spark_ready - started:.1f} s, job {time.monotonic() - spark_ready:.1f} s; "
         f"in tasks: chunk {seconds['chunk']} s, embed {seconds['embed']} s, build-index {seconds['build-index']} s"
+        + (f", training {trained['seconds']} s" if trained else "")
         + (f"; retried partitions {retried}" if retried else ""))
     spark.stop()
     return 0
+
+
+def check_manifest(out, ordered):
+    """The manifest build-index wrote names exactly the shards the tasks reported, in order."""
+    path = os.path.join(out, "manifest.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+        listed = [(s["path"], s["count"], s["size"]) for s in manifest["shards"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DriverError(f"{path}: unreadable ({error})")
+    expected = [(r["shard"]["path"], r["records"], r["shard"]["bytes"]) for r in ordered if r["shard"]]
+    if listed != expected:
+        os.unlink(path)
+        raise DriverError(f"{path}: names {listed[:2]}…, the tasks wrote {expected[:2]}… (removed)")
 
 
 if __name__ == "__main__":

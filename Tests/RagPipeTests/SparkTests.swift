@@ -66,6 +66,40 @@ enum SparkRun {
         return o
     }
 
+    /// SciFact's first 25 questions, one per line, as questions.txt.
+    static func questions(_ dir: TempDir) throws {
+        let r = try shell("{ gunzip -c '\(repository)/data/scifact/queries.jsonl.gz' || true; } | head -n 25"
+                          + " | python3 -c 'import json,sys; [print(json.loads(l)[\"text\"]) for l in sys.stdin]' > questions.txt", in: dir.path)
+        guard r.status == 0 else { throw SparkTestError("questions: \(r.stderr)") }
+    }
+
+    /// Each question's top 10 as (id, score) pairs, with the packed query.
+    static func topTen(_ dir: TempDir, tools: String, _ index: String, mode: String) throws -> [[String]] {
+        let q = try shell("RAGPIPE_MODELS='\(tools)/models' '\(tools)/bin/query' --json -k 10 --mode \(mode) '\(index)' < questions.txt", in: dir.path)
+        guard q.status == 0 else { throw SparkTestError("query --mode \(mode) \(index): \(q.stderr)") }
+        return try q.stdout.split(separator: "\n").map { line in
+            guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let hits = o["hits"] as? [[String: Any]] else {
+                throw SparkTestError("query --json: \(line.prefix(200))")
+            }
+            return hits.map { "\($0["id"] ?? "?") \($0["score"] ?? "?")" }
+        }
+    }
+
+    /// For every question and mode (dense, bm25, hybrid): the same ids with the same scores, in the same order.
+    static func expectSameRankings(_ dir: TempDir, tools: String, single: String, shards: String,
+                                   sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try questions(dir)
+        for mode in ["dense", "bm25", "hybrid"] {
+            let whole = try topTen(dir, tools: tools, single, mode: mode)
+            let set = try topTen(dir, tools: tools, shards, mode: mode)
+            #expect(whole.count == 25 && whole.allSatisfy { $0.count == 10 }, "\(mode)", sourceLocation: sourceLocation)
+            for n in whole.indices where n < set.count {
+                #expect(set[n] == whole[n], "\(mode), question \(n + 1): \(set[n]) against \(whole[n])", sourceLocation: sourceLocation)
+            }
+            #expect(set.count == whole.count, "\(mode)", sourceLocation: sourceLocation)
+        }
+    }
+
     /// Where two equal-length line lists first differ, for a readable failure.
     static func firstDifference(_ a: [Substring], _ b: [Substring]) -> String {
         guard a.count == b.count else { return "\(a.count) lines against \(b.count)" }
@@ -114,41 +148,47 @@ struct SparkTests {
         // The whole lines: every chunk key and the base64 vector, so the floats are equal bit for bit.
         #expect(parts == reference, "records differ: \(SparkRun.firstDifference(parts, reference))")
 
+        // The manifest build-index --manifest wrote names the 4 shards; job.json has each file's sha256.
         let manifest = try SparkRun.json(dir.path + "/out/manifest.json")
         let shards = try #require(manifest["shards"] as? [[String: Any]])
-        #expect(shards.count == 4)
-        #expect(shards.compactMap { $0["records"] as? Int }.reduce(0, +) == reference.count)
-        #expect(manifest["records"] as? Int == reference.count && manifest["documents"] as? Int == 100)
+        #expect(shards.compactMap { $0["path"] as? String } == (0..<4).map { "shards/shard-0000\($0).ragx" })
+        #expect(shards.compactMap { $0["count"] as? Int }.reduce(0, +) == reference.count && manifest["count"] as? Int == reference.count)
         #expect(manifest["model"] as? String == "all-MiniLM-L6-v2" && manifest["dim"] as? Int == 384)
-        for shard in shards {
+        let job = try SparkRun.json(dir.path + "/out/job.json")
+        #expect(job["documents"] as? Int == 100 && job["records"] as? Int == reference.count)
+        for receipt in job["receipts"] as? [[String: Any]] ?? [] {
+            let shard = receipt["shard"] as? [String: Any] ?? [:]
             let path = dir.path + "/out/" + (shard["path"] as? String ?? "?")
             let sum = try shell("sha256sum '\(path)' | cut -d' ' -f1").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(sum == shard["sha256"] as? String, "\(path)")
         }
 
-        // Dense scores do not depend on the shard (exact cosine over the same vectors), so the
-        // shards' top 10s merged by score must be the single index's top 10.
-        let questions = try shell("{ gunzip -c '\(SparkRun.repository)/data/scifact/queries.jsonl.gz' || true; } | head -n 25"
-                                  + " | python3 -c 'import json,sys; [print(json.loads(l)[\"text\"]) for l in sys.stdin]' > questions.txt", in: dir.path)
-        try #require(questions.status == 0, "\(questions.stderr)")
-        func topTen(_ index: String) throws -> [[(score: Double, id: String)]] {
-            let q = try shell("RAGPIPE_MODELS='\(tools)/models' '\(tools)/bin/query' --json -k 10 --mode dense '\(index)' < questions.txt", in: dir.path)
-            guard q.status == 0 else { throw SparkTestError("query \(index): \(q.stderr)") }
-            return try q.stdout.split(separator: "\n").map { line in
-                let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-                return (o["hits"] as! [[String: Any]]).map { (($0["score"] as! NSNumber).doubleValue, $0["id"] as! String) }
-            }
-        }
-        let whole = try topTen("single.ragx")
-        let perShard = try (0..<4).map { try topTen("out/shards/shard-0000\($0).ragx") }
-        #expect(whole.count == 25)
-        for (n, hits) in whole.enumerated() {
-            // Stable: on equal scores the earlier shard (earlier rows) first, as in the single index.
-            let merged = perShard.flatMap { $0[n] }.enumerated().sorted { a, b in
-                a.element.score != b.element.score ? a.element.score > b.element.score : a.offset < b.offset
-            }.prefix(10).map { $0.element.id }
-            #expect(merged == hits.map { $0.id }, "question \(n + 1)")
-        }
+        // `query` over the manifest (every shard mapped, top k merged, BM25 on the set's summed
+        // statistics) ranks as the single index does, in every mode.
+        try SparkRun.expectSameRankings(dir, tools: tools, single: "single.ragx", shards: "out/manifest.json")
+    }
+
+    /// IVF with sq8 codes: the set trains once on the partitions' samples (fraction 1: every
+    /// chunk, in order) and every shard uses the trained file, so the trained file is the one
+    /// `build-index --train-only` writes on one machine and the shards rank as one index built
+    /// with it. Hash vectors, 200 documents (IVF needs 39 points per list).
+    @Test func ivfShardsShareTheCentroidsAndRankAsTheSingleIndex() throws {
+        let dir = try TempDir()
+        let tools = try SparkRun.tools(dir)
+        _ = try SparkRun.documents(dir, 200)
+        let b = "'\(tools)/bin/build-index'"
+        let single = try shell("'\(tools)/bin/chunk' --format beir --model '\(tools)/models/all-MiniLM-L6-v2' docs.jsonl | '\(tools)/bin/embed' --embedder hash > single.jsonl"
+                               + " && \(b) --train-only --kind ivf --codes sq8 -o single.ragq single.jsonl && \(b) --centroids single.ragq -o single.ragx single.jsonl", in: dir.path)
+        try #require(single.status == 0, "\(single.stderr)")
+
+        let r = try SparkRun.driver(dir, ["--input", "docs.jsonl", "--partitions", "4", "--out", "out", "--embedder", "hash", "--kind", "ivf", "--codes", "sq8"],
+                                    master: "local[2]")
+        try #require(r.status == 0, "\(r.stderr)")
+        let trained = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/out/trained.ragq"))
+        #expect(trained == (try Data(contentsOf: URL(fileURLWithPath: dir.path + "/single.ragq"))), "the trained files differ")
+        let manifest = try SparkRun.json(dir.path + "/out/manifest.json")
+        #expect((manifest["shards"] as? [Any])?.count == 4 && manifest["quantizer"] != nil)
+        try SparkRun.expectSameRankings(dir, tools: tools, single: "single.ragx", shards: "out/manifest.json")
     }
 
     /// A task killed mid-partition (SIGKILL to embed) and one whose chunk exits 0 with half its
@@ -175,7 +215,7 @@ struct SparkTests {
         for p in 0..<4 { parts += try SparkRun.records(dir.path + "/out/parts/part-0000\(p).jsonl") }
         let reference = try SparkRun.records(dir.path + "/single.jsonl")
         #expect(parts == reference, "records differ: \(SparkRun.firstDifference(parts, reference))")
-        #expect(try SparkRun.json(dir.path + "/out/manifest.json")["records"] as? Int == reference.count)
+        #expect(try SparkRun.json(dir.path + "/out/manifest.json")["count"] as? Int == reference.count)
         // No temporary of the failed attempts is left beside the shards.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/out/shards").sorted()
                 == (0..<4).map { "shard-0000\($0).ragx" })
