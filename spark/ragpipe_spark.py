@@ -314,19 +314,19 @@ def beir_line(raw, number, partition, input_format):
     try:
         doc = json.loads(raw)
     except ValueError as error:
-        raise TaskError(f"partition {partition}: input document {number + 1}: not a JSON line ({error})")
+        raise TaskError(f"input document {number + 1} (non-blank line): not a JSON line ({error})")
     if not isinstance(doc, dict):
-        raise TaskError(f"partition {partition}: input document {number + 1}: not a JSON object")
+        raise TaskError(f"input document {number + 1} (non-blank line): not a JSON object")
     if input_format == "documents" and "_id" not in doc:
         if "id" not in doc:
-            raise TaskError(f"partition {partition}: input document {number + 1}: no \"id\"")
+            raise TaskError(f"input document {number + 1} (non-blank line): no \"id\"")
         doc = {"_id": doc["id"], "title": doc.get("title") or "", "text": doc.get("text")}
         raw = json.dumps(doc, ensure_ascii=False)
     identifier = doc.get("_id")
     if isinstance(identifier, int):
         identifier = str(identifier)
     if not isinstance(identifier, str) or not identifier:
-        raise TaskError(f"partition {partition}: input document {number + 1}: no \"_id\"")
+        raise TaskError(f"input document {number + 1} (non-blank line): no \"_id\"")
     return raw, identifier
 
 
@@ -387,7 +387,10 @@ def run_partition(config, partition, rows):
             raise TaskError(f"partition {partition}: chunk records name sources that are not the partition's documents: {sorted(strangers)[:3]}")
 
         embedded = os.path.join(work, part_name(partition))
-        argv = [tools["embed"], "--embedder", config["embedder"]] + (["--model", model] if config["embedder"] == "minilm" else []) + config["embed_args"]
+        argv = [tools["embed"], "--embedder", config["embedder"]] + (["--model", model] if config["embedder"] == "minilm" else [])
+        if config["embedder"] == "minilm" and not any(a.startswith("--threads") for a in config["embed_args"]):
+            argv += ["--threads", str(config["task_cpus"])]  # the cores Spark gave the task, no more
+        argv += config["embed_args"]
         timings["embed"] = run_child(argv, chunks, embedded, "embed", partition, attempt)
         embed_ids, _, model_id, dim = check_stream(embedded, "embed", partition)
         if embed_ids != chunk_ids:
@@ -492,7 +495,7 @@ def parse_args(argv):
     p.add_argument("--codes", choices=("fp32", "fp16", "sq8"), default="fp32", help="vector codes; sq8 ranges are trained once like centroids")
     p.add_argument("--train-fraction", type=float, default=1.0, help="share of the chunks (chosen by id hash) that --train-only trains on (default 1: all)")
     p.add_argument("--chunk-arg", action="append", default=[], help="one more argument for chunk (repeatable), e.g. --chunk-arg=--no-split")
-    p.add_argument("--embed-arg", action="append", default=[], help="one more argument for embed (repeatable)")
+    p.add_argument("--embed-arg", action="append", default=[], help="one more argument for embed (repeatable); embed gets --threads spark.task.cpus unless given one")
     p.add_argument("--index-arg", action="append", default=[], help="one more argument for each shard's build-index (repeatable), e.g. --index-arg=--no-bm25")
     p.add_argument("--train-arg", action="append", default=[], help="one more argument for build-index --train-only (repeatable), e.g. --train-arg=--nlist=64")
     p.add_argument("--no-index", action="store_true", help="stop after the part files (no shards, no manifest)")
@@ -619,6 +622,7 @@ def main(argv):
         # With training, the shape goes to --train-only and the shards take it from the file.
         "index_args": ([] if train else shape) + args.index_arg, "train_args": shape + args.train_arg, "build": not args.no_index,
         "train": train, "train_fraction": args.train_fraction,
+        "task_cpus": max(1, int(sc.getConf().get("spark.task.cpus", "1"))),
     }
     n = args.partitions
     trained = None
@@ -627,9 +631,18 @@ def main(argv):
         # partition is sorted by row, so part-* in name order is the input order, on every attempt.
         lines = sc.textFile(args.input).filter(lambda line: line.strip() != "")
         indexed = lines.zipWithIndex().map(lambda pair: (pair[1], pair[0]))
+        from pyspark import StorageLevel
+        indexed = indexed.persist(StorageLevel.MEMORY_AND_DISK)
         total = indexed.count()
         if total == 0:
             raise DriverError(f"{args.input}: no documents")
+        # Chunk ids hash the document id: two documents under one id anywhere in the corpus would
+        # collide, and chunk only sees its own partition. Checked before anything is embedded.
+        fmt = args.format
+        ids = indexed.map(lambda pair: beir_line(pair[1], pair[0], -1, fmt)[1])
+        if ids.distinct().count() != total:
+            repeated = ids.map(lambda i: (i, 1)).reduceByKey(lambda a, b: a + b).filter(lambda kv: kv[1] > 1).take(1)
+            raise DriverError(f"{args.input}: document id '{repeated[0][0]}' appears {repeated[0][1]} times: chunk ids would collide")
         ranged = indexed.repartitionAndSortWithinPartitions(n, partitionFunc=lambda row: row * n // total)
         receipts = ranged.mapPartitionsWithIndex(lambda i, rows: run_partition(config, i, rows)).collect()
         ordered, (model, dim) = check_receipts(receipts, n, total)
