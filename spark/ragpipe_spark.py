@@ -43,7 +43,7 @@ override its two halves.
 
 Test hook (never set in production): RAGPIPE_SPARK_FAULT=STAGE:MODE:PARTITION[:ATTEMPT] (several,
 comma-separated) makes the task of PARTITION, on attempt ATTEMPT (default 0), fail at STAGE (chunk, embed or
-build-index) by MODE: `kill` sends SIGKILL to the child when it has read half its input;
+build-index) by MODE: `kill` feeds the child half its input through a pipe and sends it SIGKILL;
 `truncate` runs the child to completion (exit 0) and then cuts its output to half its lines, as a
 filter that exits 0 without writing everything would.
 """
@@ -186,10 +186,13 @@ def resolve_folder(spec, what):
 
 
 def tools_of(config):
-    root = resolve_folder(config["ragpipe"], "--ragpipe") if (config["bin"] is None or config["model"] is None) else None
+    need_model = config["embedder"] == "minilm" or config["chunk_model"]
+    root = None
+    if config["bin"] is None or (need_model and config["model"] is None):
+        root = resolve_folder(config["ragpipe"], "--ragpipe")
     bin_dir = resolve_folder(config["bin"], "--bin") if config["bin"] else os.path.join(root, "bin")
     model = None
-    if config["embedder"] == "minilm" or config["chunk_model"]:
+    if need_model:
         model = resolve_folder(config["model"], "--model") if config["model"] else os.path.join(root, "models", "all-MiniLM-L6-v2")
     tools = {}
     for stage in STAGES:
@@ -480,8 +483,13 @@ def manifest_task(config, shard_paths):
 # Driver side
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and EX_USAGE, as the tools do (argparse's is 2)
+        self.exit(EXIT_USAGE, f"ragpipe-spark: {message} (--help lists the options)\n")
+
+
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="ragpipe_spark.py", description=__doc__.split("\n\n")[0],
+    p = _Parser(prog="ragpipe_spark.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", required=True, help="corpus: BEIR JSONL or JSON Lines of documents, any path Spark's textFile reads")
     p.add_argument("--out", required=True, help="output folder every executor and the driver see (created; must be empty or absent unless --overwrite)")
