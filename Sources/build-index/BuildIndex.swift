@@ -146,7 +146,8 @@ struct BuildIndex: ToolCommand {
         if let tuneQueries, tuneQueries == "-" && inputs.isEmpty && npy == nil { throw ValidationError("--tune-queries - and the records would both be stdin") }
         if let problem = BM25Parameters(k1: bm25K1, b: bm25B).problem { throw ValidationError("--bm25-k1/--bm25-b: \(problem)") }
         guard blockSize >= 1024 && blockSize <= 64 << 20 else { throw ValidationError("--block-size must be in 1024...67108864") }
-        if trainOnly && (centroids != nil || manifest || npy != nil) { throw ValidationError("--train-only trains from a stream: drop --centroids, --manifest and --npy") }
+        if trainOnly && (centroids != nil || manifest) { throw ValidationError("--train-only trains: drop --centroids and --manifest") }
+        if trainOnly && npy != nil && !inputs.isEmpty { throw ValidationError("--train-only --npy trains on the matrix alone; drop the stream inputs") }
         if manifest && (centroids != nil || npy != nil) { throw ValidationError("--manifest reads index files: drop --centroids and --npy") }
         if manifest && inputs.isEmpty { throw ValidationError("--manifest needs the shard index files as inputs") }
         if centroids != nil && (nlist != nil || nprobe != nil || trainPoints != nil || tuneQueries != nil) {
@@ -180,7 +181,7 @@ struct BuildIndex: ToolCommand {
         }
         if trainOnly {
             let (trained, seconds) = try BuildIndexStage.train(inputs: inputs, output: output, dense: dense,
-                                                               allowUnterminated: allowUnterminated, progress: progress)
+                                                               allowUnterminated: allowUnterminated, npy: npy.map { ($0, modelID) }, progress: progress)
             for warning in trained.report.warnings { Log.warning("build-index", warning) }
             progress.finish(trained.line(output: output, seconds: seconds))
             return

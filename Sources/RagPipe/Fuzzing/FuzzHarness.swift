@@ -82,6 +82,9 @@ public enum FuzzHarness {
                 put32(bytes.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<28])) }, 28)
             }
             _ = try? TrainedQuantizer(path: bytes.withUnsafeBytes { writeScratch($0, scratch, suffix: ".ragq") })
+            // The manifest parser on the bytes as they came, and the set it names (paths from
+            // the scratch folder, where nothing else lies: refused, never a trap).
+            _ = try? IndexShards.open(writeScratch(data, scratch, suffix: ".json"))
         }
     }
 

@@ -89,6 +89,17 @@ extension BuildIndexStage {
         try OutputTarget.checkNotAnInput(output, inputs: [path])
         try dense.tuning.checkModel(modelID)
         let builder = IndexBuilder(blockSize: blockSize, compressionLevel: compressionLevel, spoolDirectory: OutputTarget.directory(of: output))
+        let inputBytes = try ingestNumpy(path: path, into: builder, modelID: modelID, progress: progress)
+        let ingestSeconds = progress.elapsed
+        try dense.checkTrained(records: builder)
+        let summary = try builder.write(to: output, dense: dense, status: { progress.update($0) })
+        return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
+                       inputBytes: inputBytes, renormalized: builder.renormalized)
+    }
+
+    /// Reads the rows of a float32 `.npy` matrix into `builder` as records "0", "1", … with no
+    /// text; returns the matrix's bytes.
+    static func ingestNumpy(path: String, into builder: IndexBuilder, modelID: String, progress: Progress) throws -> Int {
         var inputBytes = 0, columns = 0
         // A block of rows at a time: the vectors go on to the spool, not into one buffer.
         try NumpyMatrix.forEachRowBlock(path: path, rowsPerBlock: 4096) { r, c in
@@ -101,10 +112,6 @@ extension BuildIndexStage {
                 return ChunkRecord(id: String(i), source: "", title: "", headings: [], text: "", start: 0, end: 0, tokens: 0, position: i)
             }
         }
-        let ingestSeconds = progress.elapsed
-        try dense.checkTrained(records: builder)
-        let summary = try builder.write(to: output, dense: dense, status: { progress.update($0) })
-        return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
-                       inputBytes: inputBytes, renormalized: builder.renormalized)
+        return inputBytes
     }
 }

@@ -36,17 +36,21 @@ public final class IndexShards: @unchecked Sendable {
                       name: paths.count == 1 ? paths[0] : "\(paths[0]) (+\(paths.count - 1) shards)")
     }
 
-    /// `path`: an index file, or a shard manifest (told apart by the index's magic bytes).
+    /// `path`: a shard manifest when its first byte past white space is `{` (an index starts
+    /// with its magic, `0x89`), else an index file, whose reader then says what is wrong with it.
     public static func open(_ path: String) throws -> IndexShards {
         let file = try MappedFile(path: path)
-        if file.bytes.count >= 8 && file.bytes.prefix(8).elementsEqual(IndexFormat.magic) { return IndexShards(try IndexReader(path: path)) }
+        guard file.bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") else {
+            return IndexShards(try IndexReader(path: path))
+        }
         let manifest = try ShardManifest(path: path)
         let paths = manifest.resolvedPaths(manifestPath: path)
         var readers: [IndexReader] = []
         for (i, (shard, full)) in zip(manifest.shards, paths).enumerated() {
             let reader: IndexReader
-            do { reader = try IndexReader(path: full) } catch let error as RagPipeError {
-                throw RagPipeError.unreadable(path: path, reason: "shard \(i) (\(shard.path)): \(error)")
+            do { reader = try IndexReader(path: full) } catch RagPipeError.unreadable(_, let reason) {
+                // A damaged shard's own error names it; a missing one is named through the manifest.
+                throw RagPipeError.unreadable(path: path, reason: "shard \(i) (\(shard.path)): \(full): \(reason)")
             }
             let crc = reader.file.bytes.u32(at: 60)
             guard reader.count == shard.count, reader.file.bytes.count == shard.fileSize, crc == shard.headerCRC else {
