@@ -117,7 +117,7 @@ struct SparkTestError: Error, CustomStringConvertible {
 @Suite(.serialized, .enabled(if: sparkSetup != nil,
     "no pyspark venv or Spark archive: scripts/spark-venv.sh (needs java: scripts/install-deps.sh test) and scripts/spark-pack.sh MODEL_DIR (make test runs both)"))
 struct SparkTests {
-    /// The claim of the Spark build: cutting the corpus into partitions changes nothing. 80
+    /// The claim of the Spark build: cutting the corpus into partitions changes nothing. 48
     /// SciFact documents, native MiniLM embeddings, 4 partitions on local[2], against the plain
     /// pipe on one machine: the same chunk records in the same order, vectors bit for bit, and
     /// for every question the same dense top 10 from the 4 shards (each shard's top 10 merged by
@@ -125,7 +125,7 @@ struct SparkTests {
     @Test func fourPartitionsGiveTheOneMachineChunksVectorsAndTopTen() throws {
         let dir = try TempDir()
         let tools = try SparkRun.tools(dir)
-        _ = try SparkRun.documents(dir, 80)
+        _ = try SparkRun.documents(dir, 48)
         let model = tools + "/models/all-MiniLM-L6-v2"
         let single = try shell("'\(tools)/bin/chunk' --format beir --model '\(model)' docs.jsonl | '\(tools)/bin/embed' --model '\(model)' > single.jsonl"
                                + " && '\(tools)/bin/build-index' -o single.ragx single.jsonl", in: dir.path)
@@ -133,7 +133,7 @@ struct SparkTests {
 
         let r = try SparkRun.driver(dir, ["--input", "docs.jsonl", "--partitions", "4", "--out", "out"], master: "local[2]")
         try #require(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.contains("80 documents → "), "\(r.stderr)")
+        #expect(r.stderr.contains("48 documents → "), "\(r.stderr)")
 
         let reference = try SparkRun.records(dir.path + "/single.jsonl")
         var parts: [Substring] = []
@@ -156,7 +156,7 @@ struct SparkTests {
         #expect(shards.compactMap { $0["count"] as? Int }.reduce(0, +) == reference.count && manifest["count"] as? Int == reference.count)
         #expect(manifest["model"] as? String == "all-MiniLM-L6-v2" && manifest["dim"] as? Int == 384)
         let job = try SparkRun.json(dir.path + "/out/job.json")
-        #expect(job["documents"] as? Int == 80 && job["records"] as? Int == reference.count)
+        #expect(job["documents"] as? Int == 48 && job["records"] as? Int == reference.count)
         for receipt in job["receipts"] as? [[String: Any]] ?? [] {
             let shard = receipt["shard"] as? [String: Any] ?? [:]
             let path = dir.path + "/out/" + (shard["path"] as? String ?? "?")
