@@ -22,7 +22,7 @@ export RAGPIPE_MODELS=$T/models
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 { gunzip -c "$OLDPWD/data/scifact/corpus.jsonl.gz" || true; } > all.jsonl
 { head -n "$docs" all.jsonl || true; } > docs.jsonl
-{ gunzip -c "$OLDPWD/data/scifact/queries.jsonl.gz" || true; } | python3 -c 'import json,sys; [print(json.loads(l)["text"]) for l in sys.stdin]' | { head -n 200 || true; } > questions.txt
+gunzip -c "$OLDPWD/data/scifact/queries.jsonl.gz" | python3 -c 'import json,sys; [print(json.loads(l)["text"]) for l in list(sys.stdin)[:200]]' > questions.txt
 
 seconds() { python3 -c 'import sys,time; print(f"{time.time()-float(sys.argv[1]):.2f}")' "$1"; }
 now() { python3 -c 'import time; print(time.time())'; }
