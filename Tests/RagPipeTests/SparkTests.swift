@@ -92,8 +92,8 @@ enum SparkRun {
         for mode in ["dense", "bm25", "hybrid"] {
             let whole = try topTen(dir, tools: tools, single, mode: mode)
             let set = try topTen(dir, tools: tools, shards, mode: mode)
-            // BM25 finds fewer than 10 chunks for a question with few matching terms; never none here.
-            #expect(whole.count == 25 && whole.allSatisfy { !$0.isEmpty } && whole.contains { $0.count == 10 }, "\(mode)", sourceLocation: sourceLocation)
+            // BM25 finds fewer than 10 chunks (or none) for a question with few matching terms.
+            #expect(whole.count == 25 && whole.filter { $0.count == 10 }.count >= 5, "\(mode)", sourceLocation: sourceLocation)
             for n in whole.indices where n < set.count {
                 #expect(set[n] == whole[n], "\(mode), question \(n + 1): \(set[n]) against \(whole[n])", sourceLocation: sourceLocation)
             }
@@ -117,7 +117,7 @@ struct SparkTestError: Error, CustomStringConvertible {
 @Suite(.serialized, .enabled(if: sparkSetup != nil,
     "no pyspark venv or Spark archive: scripts/spark-venv.sh (needs java: scripts/install-deps.sh test) and scripts/spark-pack.sh MODEL_DIR (make test runs both)"))
 struct SparkTests {
-    /// The claim of the Spark build: cutting the corpus into partitions changes nothing. 48
+    /// The claim of the Spark build: cutting the corpus into partitions changes nothing. 32
     /// SciFact documents, native MiniLM embeddings, 4 partitions on local[2], against the plain
     /// pipe on one machine: the same chunk records in the same order, vectors bit for bit, and
     /// for every question the same dense top 10 from the 4 shards (each shard's top 10 merged by
@@ -125,7 +125,7 @@ struct SparkTests {
     @Test func fourPartitionsGiveTheOneMachineChunksVectorsAndTopTen() throws {
         let dir = try TempDir()
         let tools = try SparkRun.tools(dir)
-        _ = try SparkRun.documents(dir, 48)
+        _ = try SparkRun.documents(dir, 32)
         let model = tools + "/models/all-MiniLM-L6-v2"
         let single = try shell("'\(tools)/bin/chunk' --format beir --model '\(model)' docs.jsonl | '\(tools)/bin/embed' --model '\(model)' > single.jsonl"
                                + " && '\(tools)/bin/build-index' -o single.ragx single.jsonl", in: dir.path)
@@ -133,7 +133,7 @@ struct SparkTests {
 
         let r = try SparkRun.driver(dir, ["--input", "docs.jsonl", "--partitions", "4", "--out", "out"], master: "local[2]")
         try #require(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.contains("48 documents → "), "\(r.stderr)")
+        #expect(r.stderr.contains("32 documents → "), "\(r.stderr)")
 
         let reference = try SparkRun.records(dir.path + "/single.jsonl")
         var parts: [Substring] = []
@@ -156,7 +156,7 @@ struct SparkTests {
         #expect(shards.compactMap { $0["count"] as? Int }.reduce(0, +) == reference.count && manifest["count"] as? Int == reference.count)
         #expect(manifest["model"] as? String == "all-MiniLM-L6-v2" && manifest["dim"] as? Int == 384)
         let job = try SparkRun.json(dir.path + "/out/job.json")
-        #expect(job["documents"] as? Int == 48 && job["records"] as? Int == reference.count)
+        #expect(job["documents"] as? Int == 32 && job["records"] as? Int == reference.count)
         for receipt in job["receipts"] as? [[String: Any]] ?? [] {
             let shard = receipt["shard"] as? [String: Any] ?? [:]
             let path = dir.path + "/out/" + (shard["path"] as? String ?? "?")
