@@ -34,7 +34,7 @@ FUZZ_CI_SECONDS ?= 15
 
 BENCH_VENV  := .build/bench-venv
 
-.PHONY: all deps deps-test deps-bench release index query test eval-formats eval-precision eval-ivf bench bench-embed bench-ivf bench-faiss bench-serve fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
+.PHONY: all deps deps-test deps-bench release index query test spark-pack spark-venv spark-index eval-formats eval-precision eval-ivf bench bench-embed bench-ivf bench-faiss bench-serve fuzz fuzz-ci fuzz-mutation check-layers eval clean help model llm-server
 
 all: index
 
@@ -56,6 +56,8 @@ help:
 	@echo "make eval-precision   bf16 and int8 embeddings against fp32 on SciFact (cosine per vector, dense nDCG@10)"
 	@echo "make llm-server       build (once, cached) and run llama.cpp's llama-server with SmolLM2-135M on port $(LLM_PORT)"
 	@echo "make check-layers     fail when a library file uses a layer above its own (make test runs it first)"
+	@echo "make spark-index CORPUS=FILE PARTITIONS=N OUT=DIR   chunk | embed | build-index on Spark (pyspark, local[2]): N shards and a manifest in DIR"
+	@echo "make spark-pack       the archive Spark ships to executors: static-stdlib chunk/embed/build-index/query and the model ($(SPARK_PACK))"
 	@echo "make deps             check (as root: install) the system packages the build needs"
 	@echo "make clean            remove build products and generated indexes"
 
@@ -239,6 +241,29 @@ fuzz-ci: deps
 
 check-layers:
 	@scripts/check-layers.sh
+
+# Spark (README, "Spark"): the archive every executor gets (tools built with the static Swift
+# standard library, and the model), pyspark in a venv cached per machine, and the driver run
+# locally. CORPUS is a BEIR JSONL file or JSON Lines of documents (FORMAT=documents), or any URI
+# Spark reads; OUT gets parts/, shards/ and manifest.json. SPARK_MASTER=local[2,4] retries a
+# failed task up to 4 times; SPARK_ARGS passes more driver options (--embedder hash,
+# --index-arg=--kind=flat, --overwrite, …).
+SPARK_PACK   := .build/spark/ragpipe-spark.tar
+SPARK_MASTER ?= local[2]
+PARTITIONS   ?= 4
+FORMAT       ?= beir
+SPARK_ARGS   ?=
+spark-pack: deps model
+	@scripts/spark-pack.sh $(MODEL_DIR) $(SPARK_PACK) >/dev/null
+
+spark-venv:
+	@scripts/spark-venv.sh >/dev/null
+
+spark-index: spark-pack spark-venv
+	@case "$(CORPUS)" in *://*) ;; *) test -f "$(CORPUS)" || { echo "usage: make spark-index CORPUS=FILE PARTITIONS=N OUT=DIR (CORPUS: a BEIR JSONL file, or FORMAT=documents; not a folder)" >&2; exit 64; } ;; esac
+	@test -n "$(OUT)" || { echo "usage: make spark-index CORPUS=FILE PARTITIONS=N OUT=DIR" >&2; exit 64; }
+	$$(scripts/spark-venv.sh) spark/ragpipe_spark.py --master '$(SPARK_MASTER)' --archives $(SPARK_PACK)#ragpipe \
+		--input $(CORPUS) --format $(FORMAT) --partitions $(PARTITIONS) --out $(OUT) $(SPARK_ARGS)
 
 fuzz-mutation: deps
 	RAGPIPE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) RAGPIPE_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter IndexFuzzTests 2>&1 | grep -E "^fuzz|passed|failed|error"

@@ -15,9 +15,10 @@ set -euo pipefail
 
 # One line per need: apt package | how to check | what the check looks for | needed by.
 # "build" needs are required (the compile fails without them); "test" needs are optional: without
-# them the LLM tests (cmake, ninja, g++, numpy), the OpenAI client test of serve (venv) and its
-# page test in a browser (chromium) are skipped and `make test` lists them as skipped. "bench"
-# needs are optional too: `make bench-serve` stops with the install command when wrk is missing.
+# them the LLM tests (cmake, ninja, g++, numpy), the OpenAI client test of serve (venv), its
+# page test in a browser (chromium) and the Spark tests (java, for pyspark) are skipped and
+# `make test` lists them as skipped. "bench" needs are optional too: `make bench-serve` stops
+# with the install command when wrk is missing.
 # Add a package here and every target and .ci/run picks it up.
 NEEDS='
 zlib1g-dev      header  zlib.h      build
@@ -34,6 +35,7 @@ python3-numpy   python  numpy       test
 python3-venv    python  ensurepip   test
 chromium        tool    chromium    test
 wrk             tool    wrk         bench
+openjdk-17-jre-headless tool java   test
 '
 
 mode=${1:-build}

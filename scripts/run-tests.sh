@@ -30,6 +30,15 @@ else
     notes+=("scripts/openai-client.sh failed (its message is above), so the OpenAI client test of serve skips")
 fi
 
+# pyspark (a venv cached per machine; needs java) and the archive Spark ships to executors
+# (scripts/spark-pack.sh: release tools with the static Swift standard library, and the model) for
+# the Spark tests; without them those tests skip (and are listed below).
+if spark_python=$(scripts/spark-venv.sh) && spark_pack=$(scripts/spark-pack.sh "$model_dir"); then
+    export RAGPIPE_SPARK_PYTHON=$spark_python RAGPIPE_SPARK_PACK=$PWD/$spark_pack
+else
+    notes+=("scripts/spark-venv.sh or scripts/spark-pack.sh failed (its message is above), so the Spark tests skip")
+fi
+
 # The tests run the executables and dlopen the HTTP plugin, which `swift test` alone does not build.
 $SWIFT build || exit
 $SWIFT test "$@" 2>&1 | tee "$output"
