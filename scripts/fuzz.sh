@@ -3,13 +3,13 @@
 #   scripts/fuzz.sh build                 build .build/fuzz/ragpipe-fuzz (once per source change)
 #   scripts/fuzz.sh run TARGET SECONDS    fuzz one target from its seed corpus
 #   scripts/fuzz.sh all SECONDS           every target in turn, a summary line each
-# Targets: index jsonl npy safetensors config beir-queries qrels squad html pdf-text docx. Seeds: Tests/Fuzz/seeds/TARGET;
+# Targets: index jsonl npy safetensors config beir-queries qrels squad html pdf-text docx shard-files. Seeds: Tests/Fuzz/seeds/TARGET;
 # inputs found are kept in .build/fuzz/corpus/TARGET, crashes in .build/fuzz/crashes/TARGET.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=.build/fuzz
 BIN=${FUZZ_BIN:-$OUT/ragpipe-fuzz}
-TARGETS=(index jsonl npy safetensors config beir-queries qrels squad html pdf-text docx)
+TARGETS=(index jsonl npy safetensors config beir-queries qrels squad html pdf-text docx shard-files)
 
 build() {
     mkdir -p "$OUT/CKernels"

@@ -33,13 +33,32 @@ struct BuildIndex: ToolCommand {
         nprobe": real questions then measured 0.946 to 0.958 recall@10 where the proxies reached \
         0.95). The summary line prints the recall reached and on which queries, the list balance \
         and the training time.
+
+        Shards (several machines, or Spark partitions): train once on the whole stream or a \
+        sample of it with --train-only, which writes a small trained quantizer file (centroids, \
+        sq8 ranges, the tuned nprobe; docs/FORMAT.md) and no index; then build each shard with \
+        --centroids FILE, which assigns its vectors to those lists and encodes them with those \
+        parameters, so the shards add up to the index one build would make. --manifest writes the \
+        shard set file that `query` and `evaluate` open (README, "Shards").
+          build-index --train-only --kind ivf --codes sq8 -o index/trained.ragq sample.jsonl
+          build-index --centroids index/trained.ragq -o index/shard-0.ragx part-0.jsonl
+          build-index --manifest -o index/shards.json index/shard-*.ragx
         """)
 
     @Argument(help: "Embedded record files (default: stdin).")
     var inputs: [String] = []
 
-    @Option(name: [.short, .long], help: "Index file to write.")
+    @Option(name: [.short, .long], help: "Index file to write (with --train-only: the trained quantizer file; with --manifest: the shard set file).")
     var output: String
+
+    @Flag(help: "Train the IVF centroids and codec parameters (and tune nprobe) on the input, write them to -o for --centroids, and build no index.")
+    var trainOnly = false
+
+    @Option(help: ArgumentHelp("Use the centroids, codec parameters and nprobe of this --train-only file instead of training (every shard of a set must use the same file).", valueName: "file"))
+    var centroids: String?
+
+    @Flag(help: "The inputs are index files (shards built with the same --centroids): check that they agree and write the shard set file -o names.")
+    var manifest = false
 
     @Option(help: "Uncompressed bytes per text block (a hit inflates one block).")
     var blockSize: Int = 64 * 1024
@@ -62,8 +81,8 @@ struct BuildIndex: ToolCommand {
     @Option(help: "Vector layout: flat (exact scan), ivf (inverted lists), or auto (ivf from \(DenseIndexOptions.autoIVFThreshold) vectors).")
     var kind: KindChoice = .auto
 
-    @Option(help: "Vector codes: fp32, fp16 (2 bytes/component) or sq8 (1 byte/component, per-dimension min/max).")
-    var codes: VectorCoding = .fp32
+    @Option(help: "Vector codes: fp32 (default), fp16 (2 bytes/component) or sq8 (1 byte/component, per-dimension min/max); with --centroids, the file's.")
+    var codes: VectorCoding?
 
     @Flag(help: "With fp16/sq8 codes, also store the fp32 vectors and re-rank the best candidates with them.")
     var rerank = false
@@ -98,7 +117,7 @@ struct BuildIndex: ToolCommand {
             o.tuning = .supplied(vectors: file.vectors, dimension: file.dimension, model: file.model, source: "--tune-queries \(tuneQueries)")
         }
         o.kind = kind == .auto ? nil : IndexKind(rawValue: kind.rawValue)
-        o.coding = codes
+        o.coding = codes ?? .fp32
         o.rerank = rerank
         o.nlist = nlist
         o.nprobe = nprobe
@@ -121,17 +140,53 @@ struct BuildIndex: ToolCommand {
         if let nprobe, nprobe < 1 { throw ValidationError("--nprobe must be at least 1") }
         guard targetRecall > 0 && targetRecall <= 1 else { throw ValidationError("--target-recall must be in (0, 1]") }
         guard (1...1000).contains(iterations) else { throw ValidationError("--iterations must be in 1...1000") }
-        if rerank && codes == .fp32 { throw ValidationError("--rerank needs --codes fp16 or sq8 (fp32 codes are already exact)") }
+        if rerank && (codes ?? .fp32) == .fp32 && centroids == nil { throw ValidationError("--rerank needs --codes fp16 or sq8 (fp32 codes are already exact)") }
         if kind == .flat && (nlist != nil || nprobe != nil) { throw ValidationError("--nlist and --nprobe apply to --kind ivf") }
         if tuneQueries != nil && nprobe != nil { throw ValidationError("--tune-queries tunes nprobe; with --nprobe there is nothing to tune") }
         if let tuneQueries, tuneQueries == "-" && inputs.isEmpty && npy == nil { throw ValidationError("--tune-queries - and the records would both be stdin") }
         if let problem = BM25Parameters(k1: bm25K1, b: bm25B).problem { throw ValidationError("--bm25-k1/--bm25-b: \(problem)") }
         guard blockSize >= 1024 && blockSize <= 64 << 20 else { throw ValidationError("--block-size must be in 1024...67108864") }
+        if trainOnly && (centroids != nil || manifest) { throw ValidationError("--train-only trains: drop --centroids and --manifest") }
+        if trainOnly && npy != nil && !inputs.isEmpty { throw ValidationError("--train-only --npy trains on the matrix alone; drop the stream inputs") }
+        if manifest && (centroids != nil || npy != nil) { throw ValidationError("--manifest reads index files: drop --centroids and --npy") }
+        if manifest && inputs.isEmpty { throw ValidationError("--manifest needs the shard index files as inputs") }
+        if centroids != nil && (nlist != nil || nprobe != nil || trainPoints != nil || tuneQueries != nil) {
+            throw ValidationError("--centroids fixes the lists and nprobe: drop --nlist, --nprobe, --train-points and --tune-queries")
+        }
+    }
+
+    /// The options of a build with `--centroids`: the file's kind, codes, lists and nprobe;
+    /// a --kind or --codes that disagrees with the file is refused, naming it.
+    func trainedOptions(_ dense: DenseIndexOptions, file: String) throws -> DenseIndexOptions {
+        let trained = try TrainedQuantizer(path: file)
+        if kind != .auto && kind.rawValue != trained.kind.rawValue {
+            throw RagPipeError.usage("\(file) trained a \(trained.kind.rawValue) index, --kind \(kind.rawValue) was asked")
+        }
+        if let codes, codes != trained.coding {
+            throw RagPipeError.usage("\(file) trained \(trained.coding.rawValue) codes, --codes \(codes.rawValue) was asked")
+        }
+        if rerank && trained.coding == .fp32 { throw RagPipeError.usage("--rerank needs fp16 or sq8 codes; \(file) trained fp32") }
+        return dense.using(trained)
     }
 
     func execute() throws {
-        let dense = try denseOptions()
+        var dense = try denseOptions()
         let progress = Progress(tool: "build-index")
+        if manifest {
+            try OutputTarget.checkNotAnInput(output, inputs: inputs)
+            let set = try ShardManifest.write(shards: inputs, to: output)
+            progress.finish("\(set.shards.count) shards, \(grouped(set.count)) records, \(set.dimension)-d \(set.metadata.modelID), "
+                + "\(set.metadata.kind.rawValue) \(set.metadata.codes.rawValue)" + (set.metadata.quantizer.map { ", quantizer \($0)" } ?? "") + " → \(output)")
+            return
+        }
+        if trainOnly {
+            let (trained, seconds) = try BuildIndexStage.train(inputs: inputs, output: output, dense: dense,
+                                                               allowUnterminated: allowUnterminated, npy: npy.map { ($0, modelID) }, progress: progress)
+            for warning in trained.report.warnings { Log.warning("build-index", warning) }
+            progress.finish(trained.line(output: output, seconds: seconds))
+            return
+        }
+        if let centroids { dense = try trainedOptions(dense, file: centroids) }
         let s: BuildIndexStage.Summary
         if let npy {
             guard inputs.isEmpty else { throw RagPipeError.usage("--npy builds from the matrix alone; drop the stream inputs") }

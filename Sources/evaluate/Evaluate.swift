@@ -61,7 +61,7 @@ extension Evaluate {
                        --abstention --run runs/scifact
             """)
 
-        @Argument(help: "Index file (built from BEIR JSONL, so that sources are document ids).")
+        @Argument(help: "Index file (built from BEIR JSONL, so that sources are document ids), or a shard manifest (build-index --manifest).")
         var index: String
 
         @Option(help: "BEIR queries.jsonl.")
@@ -99,12 +99,12 @@ extension Evaluate {
         }
 
         func execute() throws {
-            let reader = try IndexReader(path: index)
+            let reader = try IndexShards.open(index)
             let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                          native: model.native(use: .batch), source: index)
             // query's default retrieval (hybrid, weighted, when the index has BM25): what --abstention
             // and --answerability-features measure.
-            let engine = QueryEngine(retriever: try Retriever(index: reader, embedder: embedder))
+            let engine = QueryEngine(retriever: try Retriever(shards: reader, embedder: embedder))
             let evaluator = try Evaluator(engine: engine)
             let judgments = try BEIRData.qrels(qrels)
             guard !judgments.isEmpty else { throw RagPipeError.emptyInput("no relevance judgments in \(qrels)") }
@@ -164,7 +164,7 @@ extension Evaluate {
               evaluate squad s.ragx --squad dev.json --limit 400 --answer-candidates 8
             """)
 
-        @Argument(help: "Index file built from the paragraphs of --squad (`evaluate export-squad`).")
+        @Argument(help: "Index file built from the paragraphs of --squad (`evaluate export-squad`), or a shard manifest.")
         var index: String
 
         @Option(help: "SQuAD v1.1 JSON: the questions, their accepted answers and gold paragraphs.")
@@ -200,10 +200,10 @@ extension Evaluate {
 
         func execute() throws {
             let data = try SQuADData(path: squad)
-            let reader = try IndexReader(path: index)
+            let reader = try IndexShards.open(index)
             let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                          native: model.native(use: .batch), source: index)
-            let retriever = try Retriever(index: reader, embedder: embedder)
+            let retriever = try Retriever(shards: reader, embedder: embedder)
             var extractive = ExtractiveAnswerer(.calibrated(for: embedder))
             if let answerCandidates { extractive.rescored = answerCandidates }
             if let lexicalWeight { extractive.lexicalWeight = lexicalWeight }

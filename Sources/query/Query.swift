@@ -36,9 +36,15 @@ struct Query: ToolCommand {
           query index/corpus.ragx "how does overlap affect recall?"
           query --json -k 10 index/corpus.ragx < questions.txt
           query --llm http://127.0.0.1:8080 --stream index/corpus.ragx "what is nprobe?"
+          query index/shards.json "how does overlap affect recall?"
+
+        A shard manifest names index files built with the same --centroids (build-index \
+        --manifest); every shard is mapped, each query runs on all of them, and the merged top-k \
+        (with BM25 scored on the statistics of the whole set, and hybrid fused after merging) is \
+        the one index of all their rows would return (README, "Shards").
         """)
 
-    @Argument(help: "Index file.")
+    @Argument(help: "Index file, or a shard manifest (build-index --manifest) whose shards are searched as one index.")
     var index: String
 
     @Argument(help: "Queries (default: one per line on stdin).")
@@ -127,7 +133,7 @@ struct Query: ToolCommand {
     }
 
     func execute() throws {
-        let reader = try IndexReader(path: index)
+        let reader = try IndexShards.open(index)
         if verify { try reader.verify() }
         if let npy {
             // Vector queries: one line per row, hits as index rows (= ids of an --npy index).
@@ -142,7 +148,7 @@ struct Query: ToolCommand {
         }
         let embedder = try EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension,
                                                      native: model.native(use: .interactive), remote: remote, source: reader.path)
-        let retriever = try options.retriever(index: reader, embedder: embedder)
+        let retriever = try options.retriever(shards: reader, embedder: embedder)
         let sink = OutputSink()
         let output: QueryStage.Output = json ? .json : stream && generation.llm != nil ? .streamedText : .text
         let backend = try generation.backend(endpoint: http.endpoint, stream: stream)

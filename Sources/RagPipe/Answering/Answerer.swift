@@ -35,7 +35,7 @@ public struct Answerer {
 
     /// `bm25`: the index's BM25 sections, whose IDFs the extractive answerer and its evidence
     /// rule use (without them the evidence rule is off).
-    public init(_ extractive: ExtractiveAnswerer, bm25: BM25Searcher?, generation: Generation? = nil,
+    public init(_ extractive: ExtractiveAnswerer, bm25: BM25Shards?, generation: Generation? = nil,
                 groundedness: GroundednessCheck? = GroundednessCheck(), strict: Bool = false) {
         var extractive = extractive
         if let bm25 { extractive.idf = { bm25.idf($0) } }

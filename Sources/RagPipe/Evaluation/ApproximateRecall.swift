@@ -19,6 +19,11 @@ public struct ApproximateRecall: Sendable, Equatable {
 
     /// nil unless `index` is IVF and there are queries.
     public static func measure(_ index: DenseIndex, queries: [[Float]], built: DenseReport? = nil) throws -> ApproximateRecall? {
+        try measure(DenseShards(index), queries: queries, built: built)
+    }
+
+    /// The same over a shard set's merged search.
+    public static func measure(_ index: DenseShards, queries: [[Float]], built: DenseReport? = nil) throws -> ApproximateRecall? {
         guard index.kind == .ivf, !queries.isEmpty else { return nil }
         let k = min(10, index.count)
         let found = try Parallel.map(count: queries.count) { i -> (Int, Int) in

@@ -28,6 +28,9 @@ public enum FuzzHarness {
         /// DOCX: the zip (ZipArchive: central directory, local headers, inflate, CRC) and
         /// libxml2's XML parser, then the chunker, as `html`.
         case docx
+        /// The files of a shard set: the trained quantizer (`build-index --centroids`) and the
+        /// shard manifest (`query MANIFEST`).
+        case shardFiles = "shard-files"
     }
 
     /// Runs `data` through `target`; `scratch` is a file path prefix for the readers that take paths.
@@ -70,6 +73,18 @@ public enum FuzzHarness {
             if let e = PDFExtractor.cleaned(Array(data)) {
                 chunkChecked(SourceDocument(source: "fuzz.pdf", title: "", bytes: e.text, syntax: .pdf, blocks: e.blocks))
             }
+        case .shardFiles:
+            var bytes = Array(data)
+            // As for `index`: checksums mended in three inputs of four, so the checks behind them are reached.
+            if bytes.count % 4 != 3 && bytes.count >= 32 {
+                func put32(_ v: UInt32, _ o: Int) { withUnsafeBytes(of: v.littleEndian) { for k in 0..<4 { bytes[o + k] = $0[k] } } }
+                put32(bytes.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[32...])) }, 24)
+                put32(bytes.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<28])) }, 28)
+            }
+            _ = try? TrainedQuantizer(path: bytes.withUnsafeBytes { writeScratch($0, scratch, suffix: ".ragq") })
+            // The manifest parser on the bytes as they came, and the set it names (paths from
+            // the scratch folder, where nothing else lies: refused, never a trap).
+            _ = try? IndexShards.open(writeScratch(data, scratch, suffix: ".json"))
         }
     }
 

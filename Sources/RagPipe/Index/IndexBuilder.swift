@@ -250,6 +250,7 @@ public final class IndexBuilder {
                                      codes: layout.coding, blockSize: blockSize)
         metadata.bm25 = bm25
         metadata.dense = layout.report
+        metadata.quantizer = dense.trained?.fingerprint
         if let problem = metadata.problem { throw RagPipeError.usage("\(path): refusing to write an index that no reader accepts: META: \(problem)") }
         let version = metadata.formatVersion
 

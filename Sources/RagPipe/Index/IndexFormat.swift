@@ -67,6 +67,9 @@ public struct IndexMetadata: Equatable, Sendable {
     public var bm25: BM25Settings?
     /// IVF parameters and the build's measured quality (zeros and nils for exact flat indexes).
     public var dense = DenseReport()
+    /// The fingerprint of the trained quantizer the build used (`build-index --centroids`):
+    /// shards with the same one share centroids, codec parameters and nprobe.
+    public var quantizer: String?
 
     public struct BM25Settings: Equatable, Sendable {
         public var k1: Double
@@ -136,6 +139,7 @@ public struct IndexMetadata: Equatable, Sendable {
                 o.field("tuning_queries", dense.tuningQueries)
                 if let t = dense.tuning { o.field("tuning", t.rawValue) }
             }
+            if let quantizer { o.field("quantizer", quantizer) }
             if let bm25 {
                 o.field("bm25_k1", bm25.k1)
                 o.field("bm25_b", bm25.b)
@@ -177,6 +181,7 @@ public struct IndexMetadata: Equatable, Sendable {
             else if key.equals("tuning_queries") { m.dense.tuningQueries = try s.readInt() }
             // Informational: a source this build does not know reads as unrecorded.
             else if key.equals("tuning") { m.dense.tuning = TuningSource(rawValue: try s.readString()) }
+            else if key.equals("quantizer") { m.quantizer = try s.readString() }
             else { try s.skipValue() }
         }
         try s.expectEnd()

@@ -34,6 +34,29 @@ public enum BuildIndexStage {
         try OutputTarget.checkNotAnInput(output, inputs: inputs)
         let builder = IndexBuilder(blockSize: blockSize, compressionLevel: compressionLevel, spoolDirectory: OutputTarget.directory(of: output))
         if bm25 != nil { builder.lexicalText = bm25Text }
+        let inputBytes = try ingest(inputs: inputs, into: builder, allowUnterminated: allowUnterminated, progress: progress)
+        let ingestSeconds = progress.elapsed
+        guard builder.count > 0 else {
+            throw RagPipeError.emptyInput("no records in \(inputs.isEmpty ? "stdin" : inputs.joined(separator: " ")); nothing written to \(output)")
+        }
+        try dense.checkTrained(records: builder)
+        progress.step("writing \(output)")
+        var extra: [(IndexFormat.SectionKind, [UInt8])] = []
+        var settings: IndexMetadata.BM25Settings? = nil
+        if let bm25 {
+            let built = BM25Builder.build(texts: builder.lexicalTexts)
+            extra = [(.bm25Vocabulary, built.vocabulary), (.bm25Postings, built.postings), (.bm25Lengths, built.lengths)]
+            settings = .init(k1: Double(bm25.k1), b: Double(bm25.b), averageLength: built.averageLength)
+        }
+        let summary = try builder.write(to: output, extraSections: extra, bm25: settings,
+                                        dense: dense, status: { progress.step($0) })
+        return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
+                       inputBytes: inputBytes, renormalized: builder.renormalized)
+    }
+
+    /// Reads every input's records into `builder`, each input checked to end with its
+    /// end-of-stream line; returns the bytes read.
+    static func ingest(inputs: [String], into builder: IndexBuilder, allowUnterminated: Bool, progress: Progress) throws -> Int {
         var inputBytes = 0
         for input in inputs.isEmpty ? ["-"] : inputs {
             let reader = try LineReader(path: input)
@@ -53,22 +76,7 @@ public enum BuildIndexStage {
             }
             try segments.finish(allowUnterminated: allowUnterminated)
         }
-        let ingestSeconds = progress.elapsed
-        guard builder.count > 0 else {
-            throw RagPipeError.emptyInput("no records in \(inputs.isEmpty ? "stdin" : inputs.joined(separator: " ")); nothing written to \(output)")
-        }
-        progress.step("writing \(output)")
-        var extra: [(IndexFormat.SectionKind, [UInt8])] = []
-        var settings: IndexMetadata.BM25Settings? = nil
-        if let bm25 {
-            let built = BM25Builder.build(texts: builder.lexicalTexts)
-            extra = [(.bm25Vocabulary, built.vocabulary), (.bm25Postings, built.postings), (.bm25Lengths, built.lengths)]
-            settings = .init(k1: Double(bm25.k1), b: Double(bm25.b), averageLength: built.averageLength)
-        }
-        let summary = try builder.write(to: output, extraSections: extra, bm25: settings,
-                                        dense: dense, status: { progress.step($0) })
-        return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
-                       inputBytes: inputBytes, renormalized: builder.renormalized)
+        return inputBytes
     }
 }
 
@@ -81,6 +89,17 @@ extension BuildIndexStage {
         try OutputTarget.checkNotAnInput(output, inputs: [path])
         try dense.tuning.checkModel(modelID)
         let builder = IndexBuilder(blockSize: blockSize, compressionLevel: compressionLevel, spoolDirectory: OutputTarget.directory(of: output))
+        let inputBytes = try ingestNumpy(path: path, into: builder, modelID: modelID, progress: progress)
+        let ingestSeconds = progress.elapsed
+        try dense.checkTrained(records: builder)
+        let summary = try builder.write(to: output, dense: dense, status: { progress.step($0) })
+        return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
+                       inputBytes: inputBytes, renormalized: builder.renormalized)
+    }
+
+    /// Reads the rows of a float32 `.npy` matrix into `builder` as records "0", "1", … with no
+    /// text; returns the matrix's bytes.
+    static func ingestNumpy(path: String, into builder: IndexBuilder, modelID: String, progress: Progress) throws -> Int {
         var inputBytes = 0, columns = 0
         // A block of rows at a time: the vectors go on to the spool, not into one buffer.
         try NumpyMatrix.forEachRowBlock(path: path, rowsPerBlock: 4096) { r, c in
@@ -93,9 +112,6 @@ extension BuildIndexStage {
                 return ChunkRecord(id: String(i), source: "", title: "", headings: [], text: "", start: 0, end: 0, tokens: 0, position: i)
             }
         }
-        let ingestSeconds = progress.elapsed
-        let summary = try builder.write(to: output, dense: dense, status: { progress.step($0) })
-        return Summary(index: summary, ingestSeconds: ingestSeconds, writeSeconds: progress.elapsed - ingestSeconds,
-                       inputBytes: inputBytes, renormalized: builder.renormalized)
+        return inputBytes
     }
 }

@@ -67,8 +67,13 @@ public struct QueryOptions: Sendable, Hashable {
     /// The retriever of these options (mode, fusion, BM25 parameters, k, nprobe); refuses
     /// options that cannot run and an embedder that is not the index's.
     public func retriever(index: IndexReader, embedder: any Embedder) throws -> Retriever {
+        try retriever(shards: IndexShards(index), embedder: embedder)
+    }
+
+    /// The same over a shard set (`IndexShards`), ranked as one index over every shard.
+    public func retriever(shards index: IndexShards, embedder: any Embedder) throws -> Retriever {
         if let problem = problem() { throw RagPipeError.usage(problem) }
-        return try Retriever(index: index, embedder: embedder, mode: mode, fusion: fusion, denseWeight: weight,
+        return try Retriever(shards: index, embedder: embedder, mode: mode, fusion: fusion, denseWeight: weight,
                              bm25Parameters: BM25Parameters(storedIn: index, k1: bm25K1, b: bm25B),
                              settings: Retriever.Settings(k: k, nprobe: nprobe))
     }

@@ -5,11 +5,11 @@ import RagPipeIndex
 /// retrieval that needs them cannot exist for an index built without them.
 public enum Retrieval: Sendable {
     case dense
-    case bm25(BM25Searcher)
+    case bm25(BM25Shards)
     /// Dense and BM25 lists fused; `denseWeight` is `Fusion.weighted`'s weight of the dense list.
-    case hybrid(BM25Searcher, Fusion, denseWeight: Float)
+    case hybrid(BM25Shards, Fusion, denseWeight: Float)
 
-    public init(_ mode: RetrievalMode, bm25: BM25Searcher?, fusion: Fusion = .weighted, denseWeight: Float = 0.5, path: String) throws {
+    public init(_ mode: RetrievalMode, bm25: BM25Shards?, fusion: Fusion = .weighted, denseWeight: Float = 0.5, path: String) throws {
         guard denseWeight >= 0 && denseWeight <= 1 else {
             throw RagPipeError.usage("the dense weight of hybrid fusion must be in 0...1, not \(denseWeight)")
         }

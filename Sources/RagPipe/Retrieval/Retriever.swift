@@ -3,14 +3,15 @@ import RagPipeSupport
 import RagPipeEmbedding
 import RagPipeIndex
 
-/// An open index ready to rank: the embedder its vectors were made with, its BM25 sections, and
-/// one retrieval, all checked at construction and fixed after it. A retriever that exists can
+/// An open index (or shard set, searched as one index: `IndexShards`) ready to rank: the embedder
+/// its vectors were made with, its BM25 sections, and one retrieval, all checked at construction
+/// and fixed after it. A retriever that exists can
 /// run every query: a ranking that needs sections the index lacks cannot be built (`Retrieval`).
 public struct Retriever: Sendable {
-    public let index: IndexReader
+    public let index: IndexShards
     public let embedder: any Embedder
-    /// The index's BM25 sections (nil when built with --no-bm25).
-    public let bm25: BM25Searcher?
+    /// The index's BM25 sections (nil when built with --no-bm25), with the set's statistics.
+    public let bm25: BM25Shards?
     public let retrieval: Retrieval
     public let settings: Settings
 
@@ -48,6 +49,13 @@ public struct Retriever: Sendable {
     /// index names. A different model or dimension, unusable BM25 parameters or settings are refused.
     public init(index: IndexReader, embedder: (any Embedder)? = nil, mode: RetrievalMode? = nil, fusion: Fusion = .weighted,
                 denseWeight: Float = 0.5, bm25Parameters: BM25Parameters? = nil, settings: Settings = Settings()) throws {
+        try self.init(shards: IndexShards(index), embedder: embedder, mode: mode, fusion: fusion, denseWeight: denseWeight,
+                      bm25Parameters: bm25Parameters, settings: settings)
+    }
+
+    /// The same over a shard set: hits are global rows, merged as one index over every shard would rank them.
+    public init(shards index: IndexShards, embedder: (any Embedder)? = nil, mode: RetrievalMode? = nil, fusion: Fusion = .weighted,
+                denseWeight: Float = 0.5, bm25Parameters: BM25Parameters? = nil, settings: Settings = Settings()) throws {
         let resolved = try embedder ?? EmbedderRegistry.embedder(modelID: index.metadata.modelID, dimension: index.dimension)
         guard resolved.modelID == index.metadata.modelID else {
             throw RagPipeError.modelMismatch("\(index.path) was built with '\(index.metadata.modelID)', the query embedder is '\(resolved.modelID)'")
@@ -57,14 +65,14 @@ public struct Retriever: Sendable {
         }
         if let problem = settings.problem { throw RagPipeError.usage(problem) }
         if let problem = bm25Parameters?.problem { throw RagPipeError.usage(problem) }
-        let bm25 = try BM25Searcher(index: index, parameters: bm25Parameters)
+        let bm25 = try index.bm25(parameters: bm25Parameters)
         self.init(index: index, embedder: resolved, bm25: bm25,
                   retrieval: try Retrieval(mode ?? (bm25 == nil ? .dense : .hybrid), bm25: bm25, fusion: fusion,
                                            denseWeight: denseWeight, path: index.path),
                   settings: settings)
     }
 
-    private init(index: IndexReader, embedder: any Embedder, bm25: BM25Searcher?, retrieval: Retrieval, settings: Settings) {
+    private init(index: IndexShards, embedder: any Embedder, bm25: BM25Shards?, retrieval: Retrieval, settings: Settings) {
         self.index = index; self.embedder = embedder; self.bm25 = bm25; self.retrieval = retrieval; self.settings = settings
     }
 
@@ -127,7 +135,15 @@ extension BM25Parameters {
     /// The parameters `index` stores (the defaults when it has no BM25 sections), with `k1` and
     /// `b` replaced where given: `query --bm25-k1/--bm25-b` override one and keep the other.
     public init(storedIn index: IndexReader, k1: Float?, b: Float?) {
-        let stored = index.metadata.bm25.map { BM25Parameters(k1: Float($0.k1), b: Float($0.b)) } ?? BM25Parameters()
+        self.init(storedIn: index.metadata, k1: k1, b: b)
+    }
+
+    public init(storedIn index: IndexShards, k1: Float?, b: Float?) {
+        self.init(storedIn: index.metadata, k1: k1, b: b)
+    }
+
+    init(storedIn metadata: IndexMetadata, k1: Float?, b: Float?) {
+        let stored = metadata.bm25.map { BM25Parameters(k1: Float($0.k1), b: Float($0.b)) } ?? BM25Parameters()
         self.init(k1: k1 ?? stored.k1, b: b ?? stored.b)
     }
 }

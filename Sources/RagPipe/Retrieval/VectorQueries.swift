@@ -8,6 +8,11 @@ import RagPipeIndex
 /// unit length, against the index's dense vectors (flat or IVF). Returns rows and cosine scores, best first.
 public enum VectorQueries {
     public static func search(_ index: IndexReader, queries: NumpyMatrix, k: Int, nprobe: Int? = nil) throws -> [[(row: Int, score: Float)]] {
+        try search(IndexShards(index), queries: queries, k: k, nprobe: nprobe)
+    }
+
+    /// The same over a shard set: rows are global.
+    public static func search(_ index: IndexShards, queries: NumpyMatrix, k: Int, nprobe: Int? = nil) throws -> [[(row: Int, score: Float)]] {
         guard queries.columns == index.dimension else {
             throw RagPipeError.dimensionMismatch("query vectors have \(queries.columns) columns, \(index.path) holds \(index.dimension)-d vectors")
         }

@@ -27,7 +27,7 @@ public enum DenseIndexBuilder {
         if kind == .flat && Codec.isExact {
             return DenseLayout(kind: .flat, coding: Codec.coding, sections: [], writesExactVectors: true, report: report)
         }
-        let codec = try Codec.train(vectors)
+        let codec = try options.trained.map { try $0.codec(Codec.self) } ?? Codec.train(vectors)
         var sections = codec.parameterSections.map { ($0.0, OwnedBytes($0.1)) }
         let writesExact = report.rerank
         let exact = writesExact ? vectors.all : nil
@@ -43,12 +43,13 @@ public enum DenseIndexBuilder {
             view = DenseIndex(name: "(building)", count: n, dimension: d,
                               codes: FlatCodes(codec: codec, codes: UnsafeRawPointer(codes.base), count: n), exact: exact, owner: codes)
         case .ivf:
-            let nlist = options.nlist ?? DenseIndexOptions.defaultNList(count: n)
+            let nlist = options.trained?.nlist ?? options.nlist ?? DenseIndexOptions.defaultNList(count: n)
             guard nlist >= 1 && nlist <= n else {
                 throw RagPipeError.usage("--nlist \(nlist) needs between 1 and \(n) (the number of vectors)")
             }
             report.nlist = nlist
-            let training = try IVFTraining.run(vectors: vectors, nlist: nlist, options: options, report: &report, status: status)
+            let training = try options.trained.map { try $0.assign(vectors, report: &report, status: status) }
+                ?? IVFTraining.run(vectors: vectors, nlist: nlist, options: options, report: &report, status: status)
             // Every list is probed until tuning chooses: the view is searched with explicit nprobes only.
             let (lists, built) = try IVFListLayout.build(vectors: vectors, training: training, codec: codec, defaultNProbe: nlist,
                                                      keepPositions: !writesExact, report: &report)

@@ -16,6 +16,9 @@ public struct DenseIndexOptions: Sendable {
     public var targetRecall = 0.95
     /// The queries the default nprobe is tuned on.
     public var tuning = TuningQueries.perturbedRows(count: 1000)
+    /// Centroids, codec parameters and nprobe trained before (`build-index --centroids`): used
+    /// instead of training, so that shards built apart share them.
+    public var trained: TrainedQuantizer?
 
     /// Below this many vectors an exact flat scan is faster than building lists is worth:
     /// a flat fp32 scan took 2.2 ms at 36,300 × 384 and 4.6 ms at 100,000 (`make bench`), less than

@@ -162,6 +162,12 @@ public struct BM25Searcher: @unchecked Sendable {
         return nil
     }
 
+    /// The number of chunks holding an analyzed term (0 when none does).
+    package func documentFrequency(_ term: String) -> Int {
+        guard let e = try? entry(Array(term.utf8)) else { return 0 }
+        return Int(vocabulary.u32(at: 8 + e * 24 + 12))
+    }
+
     /// BM25's inverse document frequency of an analyzed term (0 for a term no chunk holds).
     public func idf(_ term: String) -> Float {
         guard let e = try? entry(Array(term.utf8)) else { return 0 }
@@ -177,11 +183,17 @@ public struct BM25Searcher: @unchecked Sendable {
 
     /// Scores every chunk containing a query term; returns the best `k`.
     public func search(_ query: String, k: Int) throws -> [(id: Int, score: Float)] {
-        let terms = EnglishAnalyzer().terms(query)
+        try search(terms: EnglishAnalyzer().terms(query), collection: nil, k: k)
+    }
+
+    /// The same for analyzed `terms`, with the statistics of `collection` (a shard set's, so a
+    /// chunk scores as in one index over every shard) in place of this index's own when given.
+    package func search(terms: [String], collection: BM25Collection?, k: Int) throws -> [(id: Int, score: Float)] {
         guard !terms.isEmpty else { return [] }
         var scores = [Float](repeating: 0, count: count)
         var touched: [Int] = []
         let k1 = parameters.k1, b = parameters.b
+        let averageLength = collection?.averageLength ?? self.averageLength
         for term in terms {
             guard let e = try entry(Array(term.utf8)) else { continue }
             let base = 8 + e * 24
@@ -190,7 +202,7 @@ public struct BM25Searcher: @unchecked Sendable {
             guard offset <= UInt64(postings.count), length <= UInt64(postings.count) - offset else {
                 throw RagPipeError.corruptIndex(path: path, reason: "BMPS postings of term \(e) out of bounds")
             }
-            let idf = log(1 + (Float(count) - df + 0.5) / (df + 0.5))
+            let idf = collection?.idf[term] ?? log(1 + (Float(count) - df + 0.5) / (df + 0.5))
             var p = Int(offset)
             let end = Int(offset + length)
             var doc = 0
