@@ -4,18 +4,18 @@ import RagPipeEmbedding
 import RagPipeIndex
 import RagPipePipeline
 
-/// One mapped index file and the embedder its vectors were made with (with a `VectorMemo`, kept
+/// One mapped index (a file, or the shards a manifest names) and the embedder its vectors were made with (with a `VectorMemo`, kept
 /// across reloads of the same model: a text's vector does not depend on the index), as a request sees it: a
 /// request holds its `ServedIndex` from start to end, so a reload that maps a new file never
 /// unmaps the old one under it (the mapping goes when the last request holding it ends).
 final class ServedIndex: Sendable {
-    let reader: IndexReader
+    let reader: IndexShards
     let embedder: any Embedder
     /// 1 for the file mapped at start, then one more for each reload.
     let generation: Int
     let identity: FileIdentity
 
-    init(reader: IndexReader, embedder: any Embedder, generation: Int, identity: FileIdentity) {
+    init(reader: IndexShards, embedder: any Embedder, generation: Int, identity: FileIdentity) {
         self.reader = reader; self.embedder = embedder; self.generation = generation; self.identity = identity
     }
 
@@ -26,14 +26,16 @@ final class ServedIndex: Sendable {
     static func open(path: String, verify: Bool, generation: Int, reusing embedder: (any Embedder)?,
                      native: EmbedderRegistry.NativeSettings, memo: Int) throws -> ServedIndex {
         let before = try FileIdentity(path: path)
-        let reader = try IndexReader(path: path)
+        // A manifest is replaced whole (build-index --manifest renames it in last), so the
+        // manifest's identity stands for the set; its shards are checked against it on open.
+        let reader = try IndexShards.open(path)
         // Renamed over between the stat and the open: the next poll sees the newer file.
         guard try FileIdentity(path: path) == before else { throw RagPipeError.unreadable(path: path, reason: "replaced while it was opened") }
         if verify { try reader.verify() }
         let embedder = try embedder.flatMap { $0.modelID == reader.metadata.modelID && $0.dimension == reader.dimension ? $0 : nil }
             ?? VectorMemo(EmbedderRegistry.embedder(modelID: reader.metadata.modelID, dimension: reader.dimension, native: native, source: path),
                           capacity: memo)
-        _ = try QueryOptions().engine(index: reader, embedder: embedder)
+        _ = try QueryOptions().engine(shards: reader, embedder: embedder)
         return ServedIndex(reader: reader, embedder: embedder, generation: generation, identity: before)
     }
 }

@@ -156,7 +156,7 @@ public final class Server: Sendable {
                 result.timings = QueryResult.Timings(embedMs: embedMs)
                 return (result, .l2)
             }
-            let engine = try options.engine(index: served.reader, embedder: served.embedder, generation: llm?.generation())
+            let engine = try options.engine(shards: served.reader, embedder: served.embedder, generation: llm?.generation())
             let result = try engine.run(text, vector: vector, embedMs: embedMs)
             if useCache {
                 var bytes: [UInt8] = []

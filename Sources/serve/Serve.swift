@@ -22,15 +22,17 @@ struct Serve: AsyncParsableCommand {
         one reaches --cache-threshold (L2); the cache is emptied when the index file is replaced, \
         which is noticed within --reload-interval and mapped while running requests finish on the \
         old file (a damaged file is refused and logged; the old one keeps serving). SIGTERM stops \
-        accepting connections and lets running requests finish.
+        accepting connections and lets running requests finish. A shard manifest is served as one \
+        index over all its shards (README, "Shards"); replacing the manifest reloads the set.
 
         Examples:
           serve index/corpus.ragx --port 8000
           curl -s localhost:8000/v1/query -d '{"query": "why memory-map an index?"}'
           RAGPIPE_KEY=secret serve index/corpus.ragx --host 0.0.0.0 --api-key-env RAGPIPE_KEY
+          serve out/manifest.json --llm http://127.0.0.1:8080
         """)
 
-    @Argument(help: "Index file.")
+    @Argument(help: "Index file, or a shard manifest (build-index --manifest) whose shards are served as one index.")
     var index: String
 
     @Option(help: "Address to bind (127.0.0.1: this machine only; 0.0.0.0: every interface).")

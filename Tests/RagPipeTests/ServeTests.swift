@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import RagPipeEmbedding
+import RagPipeIndex
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -182,6 +183,44 @@ import FoundationNetworking
             if let f = c["finish_reason"] as? String { finish = f }
         }
         #expect(streamed == content && finish == "stop" && events.count > 3)
+    }
+
+    /// A shard manifest is served as the one index of all its shards: every answer is what
+    /// `query --json` prints from one index of the same stream, and replacing the manifest (by
+    /// rename, as build-index --manifest writes it) reloads the set.
+    @Test func aShardSetIsServedAsOneIndex() async throws {
+        let dir = try TempDir()
+        ServeCorpus.write(dir, "a")
+        let made = try shell("""
+            chunk --counter upper-bound corpus-a | embed --embedder hash > all.jsonl && build-index -o one.ragx all.jsonl \
+            && grep -v end_of_stream all.jsonl > rows && head -n 3 rows > p0.jsonl && tail -n +4 rows > p1.jsonl \
+            && build-index --allow-unterminated -o s0.ragx p0.jsonl && build-index --allow-unterminated -o s1.ragx p1.jsonl \
+            && build-index --manifest -o set.json s0.ragx s1.ragx && build-index --manifest -o half.json s0.ragx
+            """, in: dir.path)
+        #expect(made.status == 0, "\(made.stderr)")
+        let server = try ServeProcess(["set.json", "--reload-interval", "0.2"], in: dir.path)
+        let health = try await server.get("/healthz").json()
+        let one = try IndexReader(path: dir.path + "/one.ragx")
+        #expect(health["chunks"] as? Int == one.count, "\(health)")
+        for question in ["how many lists does IVF scan at query time?", "why memory-map an index?", "banana bread with walnuts"] {
+            for (body, flags) in [([String: Any](), ""), (["mode": "bm25"], "--mode bm25"), (["k": 3, "fusion": "rrf"], "-k 3 --fusion rrf")] {
+                var request = body
+                request["query"] = question
+                let reply = try await server.post("/v1/query", request, headers: ["Cache-Control": "no-cache"])
+                #expect(reply.status == 200, "\(reply.text)")
+                var served = try reply.json()
+                served["timings_ms"] = nil
+                let printed = try queryJSON("one.ragx", question, flags: flags, in: dir.path)
+                #expect(sameJSON(served, printed), "\(flags) \(question): served \(served) printed \(printed)")
+            }
+        }
+        // The manifest renamed over by one that names fewer shards: the set is mapped again.
+        let swapped = try shell("cp half.json next.json && mv next.json set.json", in: dir.path)
+        #expect(swapped.status == 0)
+        #expect(await server.waitForLog("reloaded", timeout: 60), "\(server.stderr)")
+        let after = try await server.get("/healthz").json()
+        #expect(after["chunks"] as? Int == (try IndexReader(path: dir.path + "/s0.ragx")).count, "\(after)")
+        _ = server.stop()
     }
 
     @Test func reloadSwapsTheIndexAndRefusesADamagedOne() async throws {

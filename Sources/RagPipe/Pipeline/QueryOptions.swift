@@ -60,7 +60,12 @@ public struct QueryOptions: Sendable, Hashable {
     /// The engine that answers with these options from `index`, whose vectors `embedder` makes
     /// (`retriever`, then `answerer`).
     public func engine(index: IndexReader, embedder: any Embedder, generation: Answerer.Generation? = nil) throws -> QueryEngine {
-        let retriever = try retriever(index: index, embedder: embedder)
+        try engine(shards: IndexShards(index), embedder: embedder, generation: generation)
+    }
+
+    /// The same over a shard set, ranked as one index over every shard.
+    public func engine(shards: IndexShards, embedder: any Embedder, generation: Answerer.Generation? = nil) throws -> QueryEngine {
+        let retriever = try retriever(shards: shards, embedder: embedder)
         return QueryEngine(retriever: retriever, answerer: try answerer(for: retriever, generation: generation))
     }
 
