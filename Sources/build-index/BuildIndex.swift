@@ -81,7 +81,7 @@ struct BuildIndex: ToolCommand {
     @Option(help: "Vector layout: flat (exact scan), ivf (inverted lists), or auto (ivf from \(DenseIndexOptions.autoIVFThreshold) vectors).")
     var kind: KindChoice = .auto
 
-    @Option(help: "Vector codes: fp32 (default), fp16 (2 bytes/component) or sq8 (1 byte/component, per-dimension min/max); with --centroids, the file's.")
+    @Option(help: "Vector codes: fp32 (default), fp16 (2 bytes/component), sq8 (1 byte/component, per-dimension min/max), or rabitq (IVF only: 1 bit/component scanned first, the best candidates re-scored with sq8 codes; faster than sq8 on large indexes, docs/bench/rabitq-study.md); with --centroids, the file's.")
     var codes: VectorCoding?
 
     @Flag(help: "With fp16/sq8 codes, also store the fp32 vectors and re-rank the best candidates with them.")
@@ -141,6 +141,8 @@ struct BuildIndex: ToolCommand {
         guard targetRecall > 0 && targetRecall <= 1 else { throw ValidationError("--target-recall must be in (0, 1]") }
         guard (1...1000).contains(iterations) else { throw ValidationError("--iterations must be in 1...1000") }
         if rerank && (codes ?? .fp32) == .fp32 && centroids == nil { throw ValidationError("--rerank needs --codes fp16 or sq8 (fp32 codes are already exact)") }
+        if kind == .flat && codes == .rabitq { throw ValidationError("--codes rabitq needs --kind ivf (or auto)") }
+        if codes == .rabitq && trainOnly { throw ValidationError("--codes rabitq is not trained for shards yet: train-only and --centroids take fp32, fp16 or sq8") }
         if kind == .flat && (nlist != nil || nprobe != nil) { throw ValidationError("--nlist and --nprobe apply to --kind ivf") }
         if tuneQueries != nil && nprobe != nil { throw ValidationError("--tune-queries tunes nprobe; with --nprobe there is nothing to tune") }
         if let tuneQueries, tuneQueries == "-" && inputs.isEmpty && npy == nil { throw ValidationError("--tune-queries - and the records would both be stdin") }

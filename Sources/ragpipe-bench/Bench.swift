@@ -74,11 +74,12 @@ struct RagpipeBench: ParsableCommand {
         let efs = [10, 16, 24, 32, 40, 48, 64, 80, 100, 128, 160, 200, 300, 400]
         let sq8 = Bench.IVFConfiguration(label: "ivf sq8", arguments: ["--kind", "ivf", "--codes", "sq8"], summary: true)
         let rerank = Bench.IVFConfiguration(label: "ivf sq8 --rerank", arguments: ["--kind", "ivf", "--codes", "sq8", "--rerank"], summary: true)
+        let rabitq = Bench.IVFConfiguration(label: "ivf rabitq", arguments: ["--kind", "ivf", "--codes", "rabitq"], summary: true)
         if let model, !noIVFReal {
             let set = try bench.realQuestionVectors(model: model)
             let claims = set.queries.first { $0.name == "claims" }!.stream!
             let configurations = [
-                sq8, rerank,
+                sq8, rabitq, rerank,
                 Bench.IVFConfiguration(label: "ivf fp32", arguments: ["--kind", "ivf", "--codes", "fp32"]),
                 Bench.IVFConfiguration(label: "ivf sq8 tuned on the claims (--tune-queries)", arguments: ["--kind", "ivf", "--codes", "sq8", "--tune-queries", claims], sweep: false),
                 Bench.IVFConfiguration(label: "flat fp32 (exact)", arguments: ["--kind", "flat", "--codes", "fp32"]),
@@ -86,7 +87,7 @@ struct RagpipeBench: ParsableCommand {
             try bench.ivfBenchmark(set, configurations: configurations, nprobes: nprobes, efs: efs, annPython: annPython, hnswMaxCount: hnswMaxCount)
         }
         if ivfSynthetic > 0 {
-            try bench.ivfBenchmark(try bench.syntheticVectors(count: ivfSynthetic), configurations: [sq8, rerank], nprobes: nprobes, efs: efs,
+            try bench.ivfBenchmark(try bench.syntheticVectors(count: ivfSynthetic), configurations: [sq8, rabitq, rerank], nprobes: nprobes, efs: efs,
                                    annPython: annPython, hnswMaxCount: hnswMaxCount)
         }
         if onlyIVF { return }

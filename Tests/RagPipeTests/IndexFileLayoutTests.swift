@@ -130,7 +130,7 @@ import Testing
             ("length", Array(good[0..<63]), "truncated: 63 bytes, shorter than the 64-byte header"),
             ("magic", patched(0, 0x4741_5189), "not a ragpipe index (bad magic)"),
             ("version 0", with { $0.version = 0 }, "format version 0 is invalid"),
-            ("version 3", with { $0.version = 3 }, "index format version 3 is newer than this ragpipe reads (2)"),
+            ("version 4", with { $0.version = 4 }, "index format version 4 is newer than this ragpipe reads (3)"),
             ("header size", patched(12, 128), "header size field is 128, version 1 headers are 64 bytes"),
             ("file size, larger", with { $0.fileSize += 64 }, "truncated: header says \(size + 64) bytes, file has \(size)"),
             ("file size, smaller", with { $0.fileSize -= 64 }, "file is \(size) bytes, header says \(size - 64)"),

@@ -200,11 +200,11 @@ import Testing
         let dir = try TempDir()
         let (path, _, _) = try buildIndex(in: dir, n: 10)
         let newer = try mutated(path) { bytes in
-            bytes[8] = 3
+            bytes[8] = 4
             let crc = bytes.withUnsafeBytes { Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<60])) }
             withUnsafeBytes(of: crc.littleEndian) { for k in 0..<4 { bytes[60 + k] = $0[k] } }
         }
-        #expect(throws: RagPipeError.versionTooNew(path: newer, found: 3, supported: 2)) { _ = try IndexReader(path: newer) }
+        #expect(throws: RagPipeError.versionTooNew(path: newer, found: 4, supported: 3)) { _ = try IndexReader(path: newer) }
         // A version-1 file may only hold what version 1 could: flat fp32.
         #expect(try IndexReader(path: path).metadata.formatVersion == 1)
     }

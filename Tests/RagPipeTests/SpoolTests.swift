@@ -27,7 +27,8 @@ import Testing
         return try IndexReader(path: dir.path + "/" + name)
     }
 
-    @Test(arguments: [(IndexKind.ivf, VectorCoding.sq8, false), (.ivf, .fp16, true), (.flat, .sq8, false), (.flat, .fp32, false), (.ivf, .fp32, false)])
+    @Test(arguments: [(IndexKind.ivf, VectorCoding.sq8, false), (.ivf, .fp16, true), (.flat, .sq8, false), (.flat, .fp32, false), (.ivf, .fp32, false),
+                      (.ivf, .rabitq, false)])
     func aSpooledBuildWritesTheInMemoryIndex(kind: IndexKind, coding: VectorCoding, rerank: Bool) throws {
         let dir = try TempDir()
         var options = DenseIndexOptions()

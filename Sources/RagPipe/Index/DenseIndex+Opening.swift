@@ -27,7 +27,13 @@ extension DenseIndex {
             guard let start else { throw .corrupt("missing \(Codec.flatSection.fourCC) section") }
             codes = FlatCodes(codec: codec, codes: start, count: n)
         case .ivf:
-            codes = try openLists(codec, file, metadata: metadata, hasExact: exact != nil)
+            let lists = try openLists(codec, file, metadata: metadata, hasExact: exact != nil)
+            if metadata.codes == .rabitq {
+                guard let sq8 = lists as? IVFCodes<SQ8Codec> else { throw .corrupt("META: rabitq codes without sq8 lists") }
+                codes = try openRaBitQ(sq8, file, dimension: d)
+            } else {
+                codes = lists
+            }
         }
         return DenseIndex(name: name, count: n, dimension: d, codes: codes, exact: exact, owner: owner)
     }
@@ -70,5 +76,26 @@ extension DenseIndex {
         guard hasExact || positions != nil else { throw .corrupt("missing IVFR section (needed without VF32)") }
         return IVFCodes(codec: codec, centroids: centroids.assumingMemoryBound(to: UInt16.self), lists: lists, rowPositions: positions,
                         largestList: largest, count: n, defaultNProbe: nprobe)
+    }
+
+    /// `RBQP` (checked in full) and `RBQ1`, whose length must be exactly what the lists' row
+    /// counts give (O(nlist)); the bits and factors inside are read as they are scanned.
+    private static func openRaBitQ(_ lists: IVFCodes<SQ8Codec>, _ file: IndexReader.Sections, dimension d: Int) throws(IndexFileError) -> IVFRaBitQCodes {
+        guard let parameters = file[.rabitqParameters] else { throw .corrupt("missing RBQP section") }
+        let rotation = try RaBitQRotation.parse(try file.checked(parameters), dimension: d)
+        var offsets: [Int] = []
+        offsets.reserveCapacity(lists.nlist)
+        var total = 0
+        for list in lists.lists {
+            offsets.append(total)
+            total += rotation.listBytes(list.count)
+        }
+        guard let start = try file.aligned(.rabitqCodes, bytes: total) else { throw .corrupt("missing RBQ1 section") }
+        var bits: [UnsafePointer<UInt64>] = [], factors: [UnsafePointer<Float>] = []
+        for (l, list) in lists.lists.enumerated() {
+            bits.append((start + offsets[l]).assumingMemoryBound(to: UInt64.self))
+            factors.append((start + offsets[l] + rotation.factorOffset(list.count)).assumingMemoryBound(to: Float.self))
+        }
+        return IVFRaBitQCodes(lists: lists, rotation: rotation, bits: bits, factors: factors)
     }
 }

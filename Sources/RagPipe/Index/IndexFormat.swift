@@ -7,9 +7,10 @@ public enum IndexFormat {
     /// `\x89 R A G X \r \n \x1a`: the high byte and CR LF / SUB catch text-mode transfers.
     public static let magic: [UInt8] = [0x89, 0x52, 0x41, 0x47, 0x58, 0x0D, 0x0A, 0x1A]
     /// The newest version this build reads and writes. Version 1 files hold flat fp32 vectors
-    /// only; version 2 added IVF lists and fp16/sq8 codes. A writer stamps the lowest version
-    /// that can describe the file, so flat fp32 indexes stay readable by version-1 readers.
-    public static let version: UInt32 = 2
+    /// only; version 2 added IVF lists and fp16/sq8 codes; version 3 the 1-bit IVF codes
+    /// (`rabitq`). A writer stamps the lowest version that can describe the file, so flat fp32
+    /// indexes stay readable by version-1 readers and sq8 ones by version-2 readers.
+    public static let version: UInt32 = 3
     public static let headerSize = 64
     public static let sectionEntrySize = 32
     public static let blockEntrySize = 32
@@ -38,6 +39,8 @@ public enum IndexFormat {
         case ivfDirectory = 0x4446_5649      // "IVFD"  per list: offset, count
         case ivfLists = 0x4C46_5649          // "IVFL"  per list: ids, then codes
         case ivfRowPositions = 0x5246_5649   // "IVFR"  row → position in list order
+        case rabitqParameters = 0x5051_4252  // "RBQP"  1-bit codes: rotation seed, rounds, padded dimension
+        case rabitqCodes = 0x3151_4252       // "RBQ1"  1-bit codes and factors, per list
 
         public var fourCC: String {
             withUnsafeBytes(of: rawValue.littleEndian) { String(decoding: $0, as: UTF8.self) }
@@ -94,6 +97,7 @@ public struct IndexMetadata: Equatable, Sendable {
             guard dense.nlist >= 1 && dense.nlist <= count else { return "nlist \(dense.nlist) out of range 1...\(count)" }
             guard dense.nprobe >= 1 && dense.nprobe <= dense.nlist else { return "nprobe \(dense.nprobe) out of range 1...\(dense.nlist)" }
         }
+        if codes == .rabitq && kind != .ivf { return "rabitq codes need kind ivf" }
         if let bm25 {
             if let problem = BM25Parameters.problem(k1: bm25.k1, b: bm25.b) { return problem }
             guard bm25.averageLength.isFinite, bm25.averageLength >= 0 else { return "bm25_avgdl \(bm25.averageLength) out of range" }
@@ -110,7 +114,7 @@ public struct IndexMetadata: Equatable, Sendable {
     }
 
     /// The lowest format version that can describe this index.
-    public var formatVersion: UInt32 { kind == .flat && codes == .fp32 ? 1 : 2 }
+    public var formatVersion: UInt32 { codes == .rabitq ? 3 : kind == .flat && codes == .fp32 ? 1 : 2 }
 
     func jsonBytes() -> [UInt8] {
         JSONObjectWriter.bytes { o in

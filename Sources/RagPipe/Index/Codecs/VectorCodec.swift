@@ -73,10 +73,13 @@ extension VectorCodec {
 }
 
 /// How vectors are stored for search, as META names it: full fp32, IEEE half (2 bytes a
-/// component), or SQ8 (one byte a component, per-dimension min/max scalar quantization). Each
-/// names a `VectorCodec` type (`codec`), which does the work.
+/// component), SQ8 (one byte a component, per-dimension min/max scalar quantization), or
+/// RaBitQ (IVF only: 1-bit codes of each row's rotated residual to its list's centroid, scanned
+/// first, then the best candidates re-scored with the lists' SQ8 codes; `IVFRaBitQCodes`). Each
+/// names a `VectorCodec` type (`codec`), which does the work; for rabitq that is the SQ8 codec
+/// of its lists, and the 1-bit scan is a storage of its own.
 public enum VectorCoding: String, CaseIterable, Sendable {
-    case fp32, fp16, sq8
+    case fp32, fp16, sq8, rabitq
 
     public var bytesPerComponent: Int { codec.bytesPerComponent }
 
@@ -88,7 +91,7 @@ public enum VectorCoding: String, CaseIterable, Sendable {
         switch self {
         case .fp32: return FP32Codec.self
         case .fp16: return FP16Codec.self
-        case .sq8: return SQ8Codec.self
+        case .sq8, .rabitq: return SQ8Codec.self
         }
     }
 }

@@ -20,7 +20,9 @@ public enum DenseIndexBuilder {
     static func build<Codec: VectorCodec>(_: Codec.Type, vectors: BuildVectors,
                                           options: DenseIndexOptions, status: (String) -> Void) throws -> DenseLayout {
         let n = vectors.count, d = vectors.dimension
-        let kind = options.kind ?? (n >= DenseIndexOptions.autoIVFThreshold ? .ivf : .flat)
+        // rabitq codes live in inverted lists: `auto` means IVF for them at any size.
+        let kind = options.kind ?? (n >= DenseIndexOptions.autoIVFThreshold || options.coding == .rabitq ? .ivf : .flat)
+        if kind == .flat && options.coding == .rabitq { throw RagPipeError.usage("--codes rabitq needs --kind ivf (or auto)") }
         var report = DenseReport()
         // Exact codes are the vectors: nothing to re-rank with, and a flat index of them is VF32 alone.
         report.rerank = options.rerank && !Codec.isExact
@@ -54,10 +56,17 @@ public enum DenseIndexBuilder {
             let (lists, built) = try IVFListLayout.build(vectors: vectors, training: training, codec: codec, defaultNProbe: nlist,
                                                      keepPositions: !writesExact, report: &report)
             sections += built
-            view = DenseIndex(name: "(building)", count: n, dimension: d, codes: lists, exact: exact, owner: built.map(\.1) as AnyObject)
+            var codes: any DenseCodes = lists
+            if options.coding == .rabitq, let sq8 = lists as? IVFCodes<SQ8Codec> {
+                let (rabitq, bitSections) = try RaBitQLayout.build(vectors: vectors, training: training, lists: sq8, seed: options.seed)
+                sections += bitSections
+                codes = rabitq
+            }
+            view = DenseIndex(name: "(building)", count: n, dimension: d, codes: codes, exact: exact, owner: sections.map(\.1) as AnyObject)
         }
         try NProbeTuning.tune(view, vectors: vectors, options: options, report: &report, status: status)
         vectors.releaseMapping()
-        return DenseLayout(kind: kind, coding: Codec.coding, sections: sections, writesExactVectors: writesExact, report: report)
+        return DenseLayout(kind: kind, coding: options.coding == .rabitq ? .rabitq : Codec.coding, sections: sections,
+                           writesExactVectors: writesExact, report: report)
     }
 }

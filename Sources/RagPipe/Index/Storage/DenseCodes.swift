@@ -4,6 +4,8 @@
 protocol DenseCodes: Sendable {
     associatedtype Codec: VectorCodec
     var codec: Codec { get }
+    /// What META names (the codec's coding, unless the storage scans codes of its own first).
+    var coding: VectorCoding { get }
     var kind: IndexKind { get }
     /// Inverted lists (0 for a flat storage).
     var nlist: Int { get }
