@@ -17,7 +17,8 @@ import Testing
 /// to Float as one index rounds its own); hybrid fuses lists that are then identical. The one
 /// place summation order differs is the mean length's total (a sum of per-shard totals instead
 /// of per-chunk lengths), and it is a sum of integers, exact in Double below 2^53.
-@Suite struct ShardSetTests {
+// Serialized: each case runs a dozen build-index processes, which need not all compete at once.
+@Suite(.serialized) struct ShardSetTests {
     static let documents = 180
     static let queries = 120
 
