@@ -297,16 +297,23 @@ import FoundationNetworking
         // Each request embeds 2,000 long texts with the hash embedder: long enough to overlap.
         let texts = (0..<2000).map { i in String(repeating: "memory mapped index number \(i) ", count: 20) }
         let longer = texts.map { String(repeating: $0, count: 4) }
-        let results = await withTaskGroup(of: (Int, String?).self) { group in
-            for _ in 0..<6 {
-                group.addTask {
-                    let r = try? await server.post("/v1/embeddings", ["input": texts])
-                    return (r?.status ?? -1, r?.header("Retry-After"))
+        // On a loaded machine the requests of one burst may reach the server one after another
+        // and never overlap: bursts are repeated (at most 5) until one overlaps.
+        var results: [(Int, String?)] = []
+        for _ in 0..<5 {
+            let burst = await withTaskGroup(of: (Int, String?).self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        let r = try? await server.post("/v1/embeddings", ["input": texts])
+                        return (r?.status ?? -1, r?.header("Retry-After"))
+                    }
                 }
+                var all: [(Int, String?)] = []
+                for await r in group { all.append(r) }
+                return all
             }
-            var all: [(Int, String?)] = []
-            for await r in group { all.append(r) }
-            return all
+            results += burst
+            if burst.contains(where: { $0.0 == 429 }) { break }
         }
         #expect(results.allSatisfy { $0.0 == 200 || $0.0 == 429 }, "\(results)")
         #expect(results.contains { $0.0 == 200 })
@@ -315,8 +322,13 @@ import FoundationNetworking
         // SIGTERM while a request runs: it is answered, then the process exits 0.
         let running = Task { try await server.post("/v1/embeddings", ["input": longer]) }
         let deadline = Date().addingTimeInterval(30)
-        while try await server.metric("ragpipe_busy_requests") != 1 && Date() < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
-        #expect(try await server.metric("ragpipe_busy_requests") == 1, "the request is running")
+        // The value seen, not a second reading: the request may be done by then.
+        var busy = try await server.metric("ragpipe_busy_requests")
+        while busy != 1 && Date() < deadline {
+            try await Task.sleep(nanoseconds: 10_000_000)
+            busy = try await server.metric("ragpipe_busy_requests")
+        }
+        #expect(busy == 1, "the request is running")
         kill(server.process.processIdentifier, SIGTERM)
         let reply = try await running.value
         #expect(reply.status == 200)
