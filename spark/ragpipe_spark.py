@@ -106,31 +106,14 @@ def _temporary_beside(target):
     return folder, fd, temporary
 
 
-def publish(source, target):
-    """Copies `source` to `target` through a temporary name in target's folder, synced, then
-    renamed: a reader of `target` sees the old file or the complete new one, never a part."""
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    folder, fd, temporary = _temporary_beside(target)
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
-    sync_directory(folder)
-
-
-def write_atomically(target, data):
+def _replace_atomically(target, fill):
+    """Writes `target` through a temporary name in its folder: `fill(out)` writes the bytes,
+    which are synced, then renamed over `target`, so a reader sees the old file or the complete
+    new one, never a part; the temporary file goes whatever fails."""
     folder, fd, temporary = _temporary_beside(target)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            fill(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, target)
@@ -141,6 +124,17 @@ def write_atomically(target, data):
             pass
         raise
     sync_directory(folder)
+
+
+def publish(source, target):
+    """Copies `source` to `target` atomically (`_replace_atomically`)."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(source, "rb") as src:
+        _replace_atomically(target, lambda out: shutil.copyfileobj(src, out, 1 << 20))
+
+
+def write_atomically(target, data):
+    _replace_atomically(target, lambda out: out.write(data))
 
 
 def sync_directory(folder):

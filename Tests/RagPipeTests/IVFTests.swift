@@ -298,17 +298,7 @@ import CKernels
         let index = try IndexReader(path: path)
         let directory = index.sections[.ivfDirectory]!.range, lists = index.sections[.ivfLists]!.range
         let positions = index.sections[.ivfRowPositions]!.range
-        func patched(_ edit: (inout [UInt8]) -> Void) throws -> String {
-            var bytes = [UInt8](original)
-            edit(&bytes)
-            FuzzHarness.mendChecksums(&bytes, fileSize: false)
-            let p = dir.path + "/damaged.ragx"
-            try Data(bytes).write(to: URL(fileURLWithPath: p))
-            return p
-        }
-        func put32(_ bytes: inout [UInt8], _ value: UInt32, at offset: Int) {
-            withUnsafeBytes(of: value.littleEndian) { for k in 0..<4 { bytes[offset + k] = $0[k] } }
-        }
+        func patched(_ edit: (inout [UInt8]) -> Void) throws -> String { try damagedCopy(of: original, in: dir, edit) }
         // A list offset beyond the section.
         var p = try patched { put32(&$0, UInt32(lists.count + 64), at: directory.lowerBound) }
         #expect(throws: RagPipeError.self) { try IndexReader(path: p) }

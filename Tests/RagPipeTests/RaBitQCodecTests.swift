@@ -103,17 +103,7 @@ import Testing
         let original = try Data(contentsOf: URL(fileURLWithPath: path))
         let index = try IndexReader(path: path)
         let parameters = index.sections[.rabitqParameters]!.range, codes = index.sections[.rabitqCodes]!.range
-        func patched(_ edit: (inout [UInt8]) -> Void) throws -> String {
-            var bytes = [UInt8](original)
-            edit(&bytes)
-            FuzzHarness.mendChecksums(&bytes, fileSize: false)
-            let p = dir.path + "/damaged.ragx"
-            try Data(bytes).write(to: URL(fileURLWithPath: p))
-            return p
-        }
-        func put32(_ bytes: inout [UInt8], _ value: UInt32, at offset: Int) {
-            withUnsafeBytes(of: value.littleEndian) { for k in 0..<4 { bytes[offset + k] = $0[k] } }
-        }
+        func patched(_ edit: (inout [UInt8]) -> Void) throws -> String { try damagedCopy(of: original, in: dir, edit) }
         /// The section table entry of `kind` (header: table offset at 24, count at 32).
         func entry(_ bytes: [UInt8], _ kind: IndexFormat.SectionKind) -> Int {
             let table = bytes.withUnsafeBytes { Int($0.u64(at: 24)) }, count = bytes.withUnsafeBytes { Int($0.u32(at: 32)) }

@@ -1,4 +1,5 @@
 import Foundation
+@testable import RagPipeFuzzing
 
 /// A temporary directory removed when the value goes away.
 final class TempDir {
@@ -132,3 +133,19 @@ enum FixtureError: Error, CustomStringConvertible {
 }
 
 final class DataBox: @unchecked Sendable { var data = Data() }
+
+/// `original` edited by `edit`, its checksums mended (so the reader's own checks of the edited
+/// field are what refuses it), written to `dir`/damaged.ragx; the path.
+func damagedCopy(of original: Data, in dir: TempDir, _ edit: (inout [UInt8]) -> Void) throws -> String {
+    var bytes = [UInt8](original)
+    edit(&bytes)
+    FuzzHarness.mendChecksums(&bytes, fileSize: false)
+    let p = dir.path + "/damaged.ragx"
+    try Data(bytes).write(to: URL(fileURLWithPath: p))
+    return p
+}
+
+/// Stores `value` little-endian at `offset`.
+func put32(_ bytes: inout [UInt8], _ value: UInt32, at offset: Int) {
+    withUnsafeBytes(of: value.littleEndian) { for k in 0..<4 { bytes[offset + k] = $0[k] } }
+}
