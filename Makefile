@@ -59,6 +59,8 @@ help:
 	@echo "make spark-index CORPUS=FILE PARTITIONS=N OUT=DIR   chunk | embed | build-index on Spark (pyspark, local[2]): N shards and a manifest in DIR"
 	@echo "make spark-pack       the archive Spark ships to executors: static-stdlib chunk/embed/build-index/query and the model ($(SPARK_PACK))"
 	@echo "make deps             check (as root: install) the system packages the build needs"
+	@echo "make deps-test        the same plus what the optional tests need (llama-server's tools, chromium, java)"
+	@echo "make deps-bench       the same plus wrk, for make bench-serve"
 	@echo "make clean            remove build products and generated indexes"
 
 # System packages, checked before anything compiles: scripts/install-deps.sh installs the missing
