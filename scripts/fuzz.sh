@@ -14,13 +14,13 @@ TARGETS=(index jsonl npy safetensors config beir-queries qrels squad html pdf-te
 build() {
     mkdir -p "$OUT/CKernels"
     # CKernels as SwiftPM builds it, instrumented for coverage and ASan like the Swift code.
-    cat > "$OUT/CKernels/module.modulemap" <<MAP
-module CKernels {
-    header "$PWD/Sources/CKernels/include/ragpipe_kernels.h"
-    header "$PWD/Sources/CKernels/include/ragpipe_encoder.h"
-    export *
-}
-MAP
+    # Every public header, as SwiftPM's umbrella directory takes them all.
+    {
+        echo "module CKernels {"
+        for h in "$PWD"/Sources/CKernels/include/*.h; do echo "    header \"$h\""; done
+        echo "    export *"
+        echo "}"
+    } > "$OUT/CKernels/module.modulemap"
     local objects=() c
     for c in Sources/CKernels/*.c; do
         clang -O2 -fsanitize=fuzzer-no-link,address -c "$c" -I Sources/CKernels/include -o "$OUT/$(basename "$c" .c).o"
