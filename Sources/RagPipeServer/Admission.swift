@@ -6,12 +6,16 @@ import Foundation
 final class Admission: @unchecked Sendable {
     let workers: Int
     let queue: Int
+    /// Test hook (`serve --hold-while-exists`): an admitted computation starts only once this
+    /// file is gone, so a test can keep a worker busy for exactly as long as it needs, where a
+    /// "long" request would be a race against the machine's load.
+    let holdWhileExists: String?
     private let lock = NSLock()
     private var running = 0
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
-    init(workers: Int, queue: Int) {
-        self.workers = max(1, workers); self.queue = max(0, queue)
+    init(workers: Int, queue: Int, holdWhileExists: String? = nil) {
+        self.workers = max(1, workers); self.queue = max(0, queue); self.holdWhileExists = holdWhileExists
     }
 
     /// Running and waiting computations.
@@ -58,7 +62,9 @@ final class Admission: @unchecked Sendable {
         try await enter()
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
             let once = ResumeOnce(c)
+            let hold = holdWhileExists
             DispatchQueue.global().async {
+                while let hold, FileManager.default.fileExists(atPath: hold) { usleep(5_000) }
                 let result = Result { try body() }
                 self.leave()
                 once.resume(result)

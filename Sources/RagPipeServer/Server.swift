@@ -42,6 +42,8 @@ public final class Server: Sendable {
         /// BLAS for fp32, as `query` runs the encoder: the same vectors to the last bit, so answers
         /// are exactly `query --json`'s.
         public var native = EmbedderRegistry.NativeSettings(threads: 1, use: .interactive)
+        /// Test hook: computations wait, once admitted, while this file exists (`Admission`).
+        public var holdWhileExists: String?
 
         public init(indexPath: String) { self.indexPath = indexPath }
     }
@@ -57,7 +59,7 @@ public final class Server: Sendable {
         self.settings = settings
         slot = try IndexSlot(path: settings.indexPath, verify: settings.verify, native: settings.native, memo: settings.vectorMemo)
         cache = SemanticCache(settings: .init(maxEntries: settings.cacheEntries, maxBytes: settings.cacheBytes, threshold: settings.cacheThreshold))
-        admission = Admission(workers: settings.workers, queue: settings.queue)
+        admission = Admission(workers: settings.workers, queue: settings.queue, holdWhileExists: settings.holdWhileExists)
         declareMetrics()
     }
 

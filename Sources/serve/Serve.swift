@@ -82,6 +82,10 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var model: ModelFolderOption
 
+    // For tests of saturation, timeouts and draining, which need a request that provably stays running.
+    @Option(help: ArgumentHelp("Test hook: admitted computations wait while this file exists.", visibility: .hidden))
+    var holdWhileExists: String?
+
     // Generation runs inside --request-timeout: give it room.
     @OptionGroup(title: "Generated answers")
     var generation: LLMOptions
@@ -117,6 +121,7 @@ struct Serve: AsyncParsableCommand {
         settings.vectorMemo = vectorMemo
         settings.verify = !noVerify
         settings.accessLog = !quiet
+        settings.holdWhileExists = holdWhileExists
         settings.native = EmbedderRegistry.NativeSettings(modelDirectory: model.model, threads: 1, use: .interactive)
         let server: Server
         do {

@@ -127,6 +127,18 @@ final class ServeProcess: @unchecked Sendable {
         try await request("GET", path, headers: headers)
     }
 
+    /// Whether a new connection (not one the shared session keeps alive) gets `/healthz` answered.
+    func acceptsConnections() async -> Bool {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = 5
+        let fresh = URLSession(configuration: configuration)
+        defer { fresh.invalidateAndCancel() }
+        var r = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/healthz")!)
+        r.setValue("close", forHTTPHeaderField: "Connection")
+        guard let (_, response) = try? await fresh.data(for: r) else { return false }
+        return (response as? HTTPURLResponse)?.statusCode == 200
+    }
+
     /// The value of one series of `/metrics` (exact labels as printed), or nil.
     func metric(_ series: String) async throws -> Double? {
         let text = try await get("/metrics").text

@@ -283,56 +283,65 @@ import FoundationNetworking
     @Test func aRequestOverItsTimeLimitIs503() async throws {
         let dir = try TempDir()
         try ServeCorpus.hashIndex(dir, "a", "a.ragx")
-        let server = try ServeProcess(["a.ragx", "--request-timeout", "0.001", "--max-body", "16000000"], in: dir.path)
-        let texts = (0..<2000).map { i in String(repeating: "memory mapped index number \(i) ", count: 20) }
-        let r = try await server.post("/v1/embeddings", ["input": texts])
+        dir.write("hold", "")
+        let server = try ServeProcess(["a.ragx", "--request-timeout", "0.5", "--hold-while-exists", dir.path + "/hold"], in: dir.path)
+        // The computation is held past its limit, however fast or loaded the machine is.
+        let r = try await server.post("/v1/embeddings", ["input": ["memory mapped index"]])
         #expect(r.status == 503 && r.errorCode == "timeout" && r.header("Retry-After") == "1", "\(r.status) \(r.text.prefix(200))")
         #expect(try await server.get("/healthz").status == 200, "still serving")
+        try FileManager.default.removeItem(atPath: dir.path + "/hold")
+        let after = try await server.post("/v1/embeddings", ["input": ["memory mapped index"]])
+        #expect(after.status == 200, "a request within its limit is answered: \(after.status) \(after.text.prefix(200))")
     }
 
     @Test func saturationIsRefusedWith429AndSIGTERMDrains() async throws {
         let dir = try TempDir()
         try ServeCorpus.hashIndex(dir, "a", "a.ragx")
-        let server = try ServeProcess(["a.ragx", "--workers", "1", "--queue", "0", "--max-body", "16000000"], in: dir.path)
-        // Each request embeds 2,000 long texts with the hash embedder: long enough to overlap.
-        let texts = (0..<2000).map { i in String(repeating: "memory mapped index number \(i) ", count: 20) }
-        let longer = texts.map { String(repeating: $0, count: 4) }
-        // On a loaded machine the requests of one burst may reach the server one after another
-        // and never overlap: bursts are repeated (at most 5) until one overlaps.
-        var results: [(Int, String?)] = []
-        for _ in 0..<5 {
-            let burst = await withTaskGroup(of: (Int, String?).self) { group in
-                for _ in 0..<6 {
-                    group.addTask {
-                        let r = try? await server.post("/v1/embeddings", ["input": texts])
-                        return (r?.status ?? -1, r?.header("Retry-After"))
-                    }
-                }
-                var all: [(Int, String?)] = []
-                for await r in group { all.append(r) }
-                return all
-            }
-            results += burst
-            if burst.contains(where: { $0.0 == 429 }) { break }
-        }
-        #expect(results.allSatisfy { $0.0 == 200 || $0.0 == 429 }, "\(results)")
-        #expect(results.contains { $0.0 == 200 })
-        #expect(results.contains { $0.0 == 429 && $0.1 == "1" }, "one worker and no queue: concurrent requests are refused: \(results)")
-
-        // SIGTERM while a request runs: it is answered, then the process exits 0.
-        let running = Task { try await server.post("/v1/embeddings", ["input": longer]) }
-        let deadline = Date().addingTimeInterval(30)
-        // The value seen, not a second reading: the request may be done by then.
+        let hold = dir.path + "/hold"
+        dir.write("hold", "")
+        let server = try ServeProcess(["a.ragx", "--workers", "1", "--queue", "0", "--request-timeout", "600", "--hold-while-exists", hold], in: dir.path)
+        let texts = ["memory mapped index", "an inverted file"]
+        // The one worker stays busy with this request until the hold file is removed.
+        let running = Task { try await server.post("/v1/embeddings", ["input": texts]) }
+        let deadline = Date().addingTimeInterval(120)
         var busy = try await server.metric("ragpipe_busy_requests")
         while busy != 1 && Date() < deadline {
-            try await Task.sleep(nanoseconds: 10_000_000)
+            try await Task.sleep(nanoseconds: 20_000_000)
             busy = try await server.metric("ragpipe_busy_requests")
         }
-        #expect(busy == 1, "the request is running")
+        #expect(busy == 1, "the held request is running")
+
+        // One worker and no queue: every other computation is refused at once; health still answers.
+        let refused = await withTaskGroup(of: (Int, String?, String?).self) { group in
+            for i in 0..<4 {
+                group.addTask {
+                    let r = i % 2 == 0 ? try? await server.post("/v1/embeddings", ["input": texts])
+                                       : try? await server.post("/v1/query", ["query": "what is an inverted file?"])
+                    return (r?.status ?? -1, r?.header("Retry-After"), r?.errorCode)
+                }
+            }
+            var all: [(Int, String?, String?)] = []
+            for await r in group { all.append(r) }
+            return all
+        }
+        #expect(refused.count == 4 && refused.allSatisfy { $0.0 == 429 && $0.1 == "1" }, "\(refused)")
+        #expect(try await server.get("/healthz").status == 200)
+
+        // SIGTERM while the request runs: new connections are refused, the running request is
+        // answered, then the process exits 0.
         kill(server.process.processIdentifier, SIGTERM)
+        let closing = Date().addingTimeInterval(60)
+        var accepting = await server.acceptsConnections()
+        while accepting && Date() < closing {
+            try await Task.sleep(nanoseconds: 50_000_000)
+            accepting = await server.acceptsConnections()
+        }
+        #expect(!accepting, "no new connection is accepted after SIGTERM")
+        #expect(server.process.isRunning, "the process waits for the running request")
+        try FileManager.default.removeItem(atPath: hold)
         let reply = try await running.value
-        #expect(reply.status == 200)
-        #expect((try reply.json()["data"] as? [Any])?.count == 2000)
+        #expect(reply.status == 200, "\(reply.status) \(reply.text.prefix(200))")
+        #expect((try reply.json()["data"] as? [Any])?.count == 2)
         #expect(server.stop() == 0)
         #expect(server.stderr.contains("serve: stopped"))
     }
