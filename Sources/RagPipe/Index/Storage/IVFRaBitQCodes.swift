@@ -17,9 +17,11 @@ struct IVFRaBitQCodes: DenseCodes, @unchecked Sendable {
     /// Per list, the start of its blocks of bits, then its factors (`RaBitQRotation.listBytes`).
     let bits: [UnsafePointer<UInt64>]
     let factors: [UnsafePointer<Float>]
-    /// Estimates re-scored with sq8 codes, per result asked for (50 at k = 10).
-    static let candidateFactor = 5
-    static let minimumCandidates = 50
+    /// Estimates re-scored with sq8 codes, per result asked for (100 at k = 10). At 1M rows 50
+    /// capped recall near 0.95 however many lists were probed; with 100 the study's harness
+    /// measured 0.97–1.07× of 50's speed on 22,000 real-question rows (docs/bench/rabitq-study.md).
+    static let candidateFactor = 10
+    static let minimumCandidates = 100
 
     var codec: SQ8Codec { lists.codec }
     var coding: VectorCoding { .rabitq }
