@@ -68,7 +68,7 @@ def main():
     ap.add_argument("--efs", default="10,20,40,80,160,320")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--hnsw-max-count", type=int, default=200_000,
-                    help="skip hnswlib above this many base vectors (its single-thread build at M16/efC200 is slow)")
+                    help="skip hnswlib above this many base vectors (its M16/efC200 build is slow)")
     ap.add_argument("--hnsw-threads", type=int, default=1, help="threads for hnswlib's build only; search is always 1")
     ap.add_argument("--build-threads", type=int, default=1,
                     help="threads for FAISS's train + add (as many as build-index uses, for a fair build time); search is always 1")
@@ -128,7 +128,7 @@ def main():
     import hnswlib
     if n > a.hnsw_max_count:
         print(f"row\thnswlib {hnswlib.__version__ if hasattr(hnswlib, '__version__') else '0.8.0'} M16 ef_construction 200\t"
-              f"skipped: {n} vectors > --hnsw-max-count {a.hnsw_max_count} (a single-thread M16/efC200 build of this size takes too long for make bench)", flush=True)
+              f"skipped: {n} vectors > --hnsw-max-count {a.hnsw_max_count} (an M16/efC200 build of this size takes too long for this run)", flush=True)
         return
     from importlib.metadata import version
     hv = version("hnswlib")

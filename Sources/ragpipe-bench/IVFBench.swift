@@ -342,8 +342,8 @@ extension Bench {
                        "--train-points", String(DenseIndexOptions.defaultTrainingPoints(nlist: nlist, count: set.count)),
                        "--nprobes", nprobes.map(String.init).joined(separator: ","), "--efs", efs.map(String.init).joined(separator: ","),
                        "--hnsw-max-count", String(hnswMaxCount), "--repeats", String(Bench.searchPasses)]
-        // FAISS builds on as many threads as build-index does (every core).
-        p.arguments! += ["--build-threads", String(Cores.available)]
+        // FAISS and hnswlib build on as many threads as build-index does (every core).
+        p.arguments! += ["--build-threads", String(Cores.available), "--hnsw-threads", String(Cores.available)]
         p.arguments! += set.queries.flatMap { ["--queries", "\($0.name)=\($0.npy)"] }
         let out = Pipe()
         p.standardOutput = out
