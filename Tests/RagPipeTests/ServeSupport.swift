@@ -119,6 +119,42 @@ final class ServeProcess: @unchecked Sendable {
         return Reply(status: http.statusCode, headers: h, body: data)
     }
 
+    /// Sends a POST at once, from URLSession's own threads: unlike a `Task`, it does not wait for
+    /// a turn on the test process's cooperative pool, which other tests' blocking waits can hold
+    /// for minutes in a full run. `PendingReply.value` waits for the answer.
+    func send(_ path: String, _ object: Any) throws -> PendingReply {
+        var r = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        r.httpMethod = "POST"
+        r.httpBody = try JSONSerialization.data(withJSONObject: object)
+        r.timeoutInterval = 600
+        r.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let pending = PendingReply()
+        session.dataTask(with: r) { data, response, error in
+            if let http = response as? HTTPURLResponse, let data {
+                var h: [String: String] = [:]
+                for (k, v) in http.allHeaderFields { h["\(k)"] = "\(v)" }
+                pending.finish(.success(Reply(status: http.statusCode, headers: h, body: data)))
+            } else {
+                pending.finish(.failure(error ?? ServeTestError("no HTTP response")))
+            }
+        }.resume()
+        return pending
+    }
+
+    final class PendingReply: @unchecked Sendable {
+        private let lock = NSLock()
+        private var result: Result<Reply, any Error>?
+        func finish(_ r: Result<Reply, any Error>) { lock.withLock { result = r } }
+        var value: Reply {
+            get async throws {
+                while true {
+                    if let r = lock.withLock({ result }) { return try r.get() }
+                    try await Task.sleep(nanoseconds: 10_000_000)
+                }
+            }
+        }
+    }
+
     func post(_ path: String, _ object: Any, headers: [String: String] = [:]) async throws -> Reply {
         try await request("POST", path, body: try JSONSerialization.data(withJSONObject: object), headers: headers)
     }

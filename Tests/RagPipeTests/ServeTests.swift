@@ -302,14 +302,17 @@ import FoundationNetworking
         let server = try ServeProcess(["a.ragx", "--workers", "1", "--queue", "0", "--request-timeout", "600", "--hold-while-exists", hold], in: dir.path)
         let texts = ["memory mapped index", "an inverted file"]
         // The one worker stays busy with this request until the hold file is removed.
-        let running = Task { try await server.post("/v1/embeddings", ["input": texts]) }
+        let running = try server.send("/v1/embeddings", ["input": texts])
+        // Read, then check the clock: a full run can stall this task past the deadline, and the
+        // reading after the stall is the one that counts.
         let deadline = Date().addingTimeInterval(120)
-        var busy = try await server.metric("ragpipe_busy_requests")
-        while busy != 1 && Date() < deadline {
-            try await Task.sleep(nanoseconds: 20_000_000)
+        var busy: Double?
+        while true {
             busy = try await server.metric("ragpipe_busy_requests")
+            if busy == 1 || Date() > deadline { break }
+            try await Task.sleep(nanoseconds: 20_000_000)
         }
-        #expect(busy == 1, "the held request is running")
+        #expect(busy == 1, "the held request is running: \(server.stderr.suffix(2000))")
 
         // One worker and no queue: every other computation is refused at once; health still answers.
         let refused = await withTaskGroup(of: (Int, String?, String?).self) { group in
