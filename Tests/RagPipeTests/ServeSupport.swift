@@ -64,11 +64,27 @@ final class ServeProcess: @unchecked Sendable {
     /// tests' own load tasks need the pool meanwhile).
     func waitForLog(_ text: String, timeout: Double = 30) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
+        while true {
+            // Checked before the clock: the wait may have been stalled past the deadline.
             if log.text.contains(text) { return true }
+            if Date() >= deadline { return false }
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
-        return false
+    }
+
+    /// Reads `read()` until `done` holds of the value, giving up only once `timeout` s have passed
+    /// and `attempts` readings were made: in a full run other tests' blocking waits can hold the
+    /// test process's cooperative pool for minutes, so one reading can outlast the deadline while
+    /// the event it waits for has happened meanwhile. Returns the last value read.
+    func eventually<T>(timeout: Double, attempts: Int = 10, _ read: () async throws -> T, until done: (T) -> Bool) async rethrows -> T {
+        let deadline = Date().addingTimeInterval(timeout)
+        var made = 0
+        while true {
+            let value = try await read()
+            made += 1
+            if done(value) || (Date() >= deadline && made >= attempts) { return value }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
     }
 
     /// SIGTERM and wait; SIGKILL after `timeout` s. Returns the exit status (-1 when it had to be killed).

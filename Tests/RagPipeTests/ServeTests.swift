@@ -303,15 +303,7 @@ import FoundationNetworking
         let texts = ["memory mapped index", "an inverted file"]
         // The one worker stays busy with this request until the hold file is removed.
         let running = try server.send("/v1/embeddings", ["input": texts])
-        // Read, then check the clock: a full run can stall this task past the deadline, and the
-        // reading after the stall is the one that counts.
-        let deadline = Date().addingTimeInterval(120)
-        var busy: Double?
-        while true {
-            busy = try await server.metric("ragpipe_busy_requests")
-            if busy == 1 || Date() > deadline { break }
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
+        let busy = try await server.eventually(timeout: 120, { try await server.metric("ragpipe_busy_requests") }, until: { $0 == 1 })
         #expect(busy == 1, "the held request is running: \(server.stderr.suffix(2000))")
 
         // One worker and no queue: every other computation is refused at once; health still answers.
@@ -333,12 +325,7 @@ import FoundationNetworking
         // SIGTERM while the request runs: new connections are refused, the running request is
         // answered, then the process exits 0.
         kill(server.process.processIdentifier, SIGTERM)
-        let closing = Date().addingTimeInterval(60)
-        var accepting = await server.acceptsConnections()
-        while accepting && Date() < closing {
-            try await Task.sleep(nanoseconds: 50_000_000)
-            accepting = await server.acceptsConnections()
-        }
+        let accepting = await server.eventually(timeout: 60, { await server.acceptsConnections() }, until: { !$0 })
         #expect(!accepting, "no new connection is accepted after SIGTERM")
         #expect(server.process.isRunning, "the process waits for the running request")
         try FileManager.default.removeItem(atPath: hold)
