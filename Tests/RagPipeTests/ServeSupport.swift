@@ -144,8 +144,13 @@ final class ServeProcess: @unchecked Sendable {
         r.httpBody = try JSONSerialization.data(withJSONObject: object)
         r.timeoutInterval = 600
         r.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        let pending = PendingReply()
-        session.dataTask(with: r) { data, response, error in
+        // Its own session: the shared one gives up on a request after 120 s, and a held request
+        // in a stalled full run can take longer than that.
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = 600
+        configuration.timeoutIntervalForResource = 1200
+        let pending = PendingReply(session: URLSession(configuration: configuration))
+        pending.session.dataTask(with: r) { data, response, error in
             if let http = response as? HTTPURLResponse, let data {
                 var h: [String: String] = [:]
                 for (k, v) in http.allHeaderFields { h["\(k)"] = "\(v)" }
@@ -158,6 +163,9 @@ final class ServeProcess: @unchecked Sendable {
     }
 
     final class PendingReply: @unchecked Sendable {
+        let session: URLSession
+        init(session: URLSession) { self.session = session }
+        deinit { session.finishTasksAndInvalidate() }
         private let lock = NSLock()
         private var result: Result<Reply, any Error>?
         func finish(_ r: Result<Reply, any Error>) { lock.withLock { result = r } }
