@@ -109,6 +109,12 @@ final class ServeProcess: @unchecked Sendable {
         var status: Int
         var headers: [String: String]
         var body: Data
+        init(status: Int, headers: [String: String], body: Data) { self.status = status; self.headers = headers; self.body = body }
+        init(_ http: HTTPURLResponse, body: Data) {
+            var h: [String: String] = [:]
+            for (k, v) in http.allHeaderFields { h["\(k)"] = "\(v)" }
+            self.init(status: http.statusCode, headers: h, body: body)
+        }
         var text: String { String(decoding: body, as: UTF8.self) }
         func json() throws -> [String: Any] {
             guard let o = try JSONSerialization.jsonObject(with: body) as? [String: Any] else { throw ServeTestError("not a JSON object: \(text)") }
@@ -129,10 +135,7 @@ final class ServeProcess: @unchecked Sendable {
         for (k, v) in headers { r.setValue(v, forHTTPHeaderField: k) }
         if body != nil && headers["Content-Type"] == nil { r.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         let (data, response) = try await session.data(for: r)
-        let http = response as! HTTPURLResponse
-        var h: [String: String] = [:]
-        for (k, v) in http.allHeaderFields { h["\(k)"] = "\(v)" }
-        return Reply(status: http.statusCode, headers: h, body: data)
+        return Reply(response as! HTTPURLResponse, body: data)
     }
 
     /// Sends a POST at once, from URLSession's own threads: unlike a `Task`, it does not wait for
@@ -152,9 +155,7 @@ final class ServeProcess: @unchecked Sendable {
         let pending = PendingReply(session: URLSession(configuration: configuration))
         pending.session.dataTask(with: r) { data, response, error in
             if let http = response as? HTTPURLResponse, let data {
-                var h: [String: String] = [:]
-                for (k, v) in http.allHeaderFields { h["\(k)"] = "\(v)" }
-                pending.finish(.success(Reply(status: http.statusCode, headers: h, body: data)))
+                pending.finish(.success(Reply(http, body: data)))
             } else {
                 pending.finish(.failure(error ?? ServeTestError("no HTTP response")))
             }
