@@ -18,8 +18,9 @@ struct IVFRaBitQCodes: DenseCodes, @unchecked Sendable {
     let bits: [UnsafePointer<UInt64>]
     let factors: [UnsafePointer<Float>]
     /// Estimates re-scored with sq8 codes, per result asked for (100 at k = 10). At 1M rows 50
-    /// capped recall near 0.95 however many lists were probed; with 100 the study's harness
-    /// measured 0.97–1.07× of 50's speed on 22,000 real-question rows (docs/bench/rabitq-study.md).
+    /// capped recall near 0.95 however many lists were probed. With 100, `make bench-ivf` measured
+    /// 1.87× sq8's QPS at 1M, and no gain over sq8 on 22,344 real-question rows
+    /// (docs/bench/rabitq-study.md).
     static let candidateFactor = 10
     static let minimumCandidates = 100
 
